@@ -1,0 +1,48 @@
+"""What a route says about itself, for `asgiforge routes` and other introspection.
+
+Each route class implements ``describe(prefix, host)`` yielding these records, so callers never
+need an isinstance chain over route types.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+RouteKind = Literal["http", "websocket", "mount", "static", "asgi", "host"]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    """One row of the routing table; `path` is the full path with mounts flattened."""
+
+    kind: RouteKind
+    path: str
+    name: str | None = None
+    methods: tuple[str, ...] = ()
+    endpoint: str | None = None
+    file: str | None = None
+    line: int | None = None
+    host: str | None = None
+    # The raw path of this route relative to its parent, for shadowing checks.
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def describe_callable(obj: Any) -> tuple[str | None, str | None, int | None]:
+    """Return (qualified name, source file, first line) of an endpoint or app, best effort."""
+    target = obj
+    for attr in ("__wrapped__", "func"):
+        while hasattr(target, attr) and callable(getattr(target, attr)):
+            target = getattr(target, attr)
+    if not (inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target)):
+        target = type(target)
+    module = getattr(target, "__module__", None)
+    qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    name = f"{module}.{qualname}" if module and qualname else qualname
+    try:
+        file = inspect.getsourcefile(target)
+        line = inspect.getsourcelines(target)[1]
+    except (OSError, TypeError):
+        file, line = None, None
+    return name, file, line
