@@ -1,0 +1,1 @@
+"""Process models: the reload supervisor (`dev`) and the multi-worker master (`serve`)."""
