@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from asgiforge.runtime.exceptions import HTTPException, WebSocketException
+
+
+def test_http_exception_detail_defaults_to_phrase() -> None:
+    exc = HTTPException(404)
+    assert exc.status_code == 404
+    assert exc.detail == "Not Found"
+    assert exc.headers is None
+    assert str(exc) == "404: Not Found"
+    assert repr(exc) == "HTTPException(status_code=404, detail='Not Found')"
+
+
+def test_http_exception_custom_detail_and_headers() -> None:
+    exc = HTTPException(401, detail="login first", headers={"WWW-Authenticate": "Bearer"})
+    assert exc.detail == "login first"
+    assert exc.headers == {"WWW-Authenticate": "Bearer"}
+
+
+def test_http_exception_unknown_code_still_has_detail() -> None:
+    assert HTTPException(599).detail == "HTTP 599"
+
+
+def test_http_exception_is_raisable() -> None:
+    with pytest.raises(HTTPException) as info:
+        raise HTTPException(418)
+    assert info.value.detail == "I'm a Teapot"
+
+
+def test_websocket_exception() -> None:
+    exc = WebSocketException(1008, reason="policy")
+    assert (exc.code, exc.reason) == (1008, "policy")
+    assert str(exc) == "1008: policy"
+    assert WebSocketException(1000).reason == ""
+    assert repr(WebSocketException(1011)) == "WebSocketException(code=1011, reason='')"
