@@ -1,0 +1,59 @@
+"""Run blocking code without blocking the event loop.
+
+Sync endpoints, sync background tasks, sync iterators given to a StreamingResponse and file
+reads all go through here, so one place decides how blocking work is offloaded. AnyIO's worker
+threads are used so the same code runs on asyncio and trio.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import ParamSpec, TypeVar
+
+import anyio.to_thread
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+__all__ = ["iterate_in_threadpool", "run_in_threadpool"]
+
+
+async def run_in_threadpool(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call `func(*args, **kwargs)` in AnyIO's worker thread pool and return its result.
+
+    Keyword arguments are bound with `functools.partial` because AnyIO's `run_sync` only
+    forwards positional ones.
+    """
+    if kwargs:
+        return await anyio.to_thread.run_sync(functools.partial(func, *args, **kwargs))
+    return await anyio.to_thread.run_sync(func, *args)
+
+
+class _StopIteration(Exception):
+    """Carries exhaustion out of the worker thread.
+
+    A bare `StopIteration` cannot cross into a coroutine (PEP 479 turns it into a RuntimeError),
+    so the worker raises this instead.
+    """
+
+
+def _next(iterator: Iterator[T]) -> T:
+    try:
+        return next(iterator)
+    except StopIteration:
+        raise _StopIteration from None
+
+
+async def iterate_in_threadpool(iterator: Iterable[T]) -> AsyncIterator[T]:
+    """Turn a blocking iterable into an async iterator; each `next()` runs in a worker thread.
+
+    Each step is offloaded separately, so a slow generator (reading a file, querying a
+    database) never stalls other requests between items.
+    """
+    as_iterator = iter(iterator)
+    while True:
+        try:
+            yield await anyio.to_thread.run_sync(_next, as_iterator)
+        except _StopIteration:
+            break
