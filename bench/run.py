@@ -1,0 +1,521 @@
+"""Side-by-side benchmarks: bare ASGI vs Starlette vs asgiforge (vs FastAPI), as ratios, in one run.
+
+Usage (from the repository root):  bench/run [--rounds 5] [--duration 5] [--only http,ws,cli,dev,serve]
+
+Every target runs on the same interpreter and the same uvicorn (1 worker, uvloop, httptools, no
+access log) from `bench/.venv-anchors`; the server is pinned to CPU 0 and the load generator (wrk,
+or the Python WebSocket client) to CPU 1; rounds are interleaved A B C A B C so machine noise hits
+every target alike. Medians are reported with the min-max range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BIN = Path(PY).parent
+TARGETS = ["bare", "starlette", "asgiforge", "fastapi"]
+
+
+@dataclass
+class Sample:
+    values: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+
+    def median(self) -> float:
+        return statistics.median(self.values) if self.values else float("nan")
+
+    def span(self) -> str:
+        if not self.values:
+            return "n/a"
+        return f"{min(self.values):,.0f}–{max(self.values):,.0f}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not come up")
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def app_module(target: str) -> str:
+    return {
+        "bare": "bench.apps.bare",
+        "starlette": "bench.apps.starlette_app",
+        "asgiforge": "bench.apps.asgiforge_app",
+        "fastapi": "bench.apps.fastapi_app",
+    }[target]
+
+
+@contextlib.contextmanager
+def uvicorn_server(target: str, attr: str = "app", cpu: str = "0") -> Iterator[tuple[int, int]]:
+    port = free_port()
+    cmd = [
+        "taskset",
+        "-c",
+        cpu,
+        PY,
+        "-m",
+        "uvicorn",
+        f"{app_module(target)}:{attr}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    try:
+        wait_port(port)
+        yield port, proc.pid
+    finally:
+        kill_group(proc)
+
+
+def wrk(
+    url: str, duration: float, connections: int = 64, script: str | None = None, cpu: str = "1"
+) -> tuple[float, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if cpu:
+        cmd = ["taskset", "-c", cpu, *cmd]
+    if script:
+        cmd += ["-s", str(Path(__file__).parent / script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    p99 = (
+        float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)] if m else float("nan")
+    )
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} non-2xx responses\n{out}")
+    return rps, p99
+
+
+HTTP_SCENARIOS = [
+    # (name, app attribute, path, wrk script)
+    ("plaintext", "app", "/plaintext", None),
+    ("json", "app", "/json", None),
+    ("route among ~50", "app", "/users/42", None),
+    ("3 pure-ASGI middlewares", "app_mw3", "/json", None),
+    ("BaseHTTPMiddleware", "app_basehttp", "/json", None),
+    ("POST echo 1 KB JSON", "app", "/echo", "wrk_post.lua"),
+    ("64 KiB stream", "app", "/stream", None),
+    ("static file", "app", "/static/file.txt", None),
+]
+
+
+def bench_http(
+    targets: list[str], rounds: int, duration: float
+) -> list[tuple[str, dict[str, Sample]]]:
+    results = []
+    for name, attr, path, script in HTTP_SCENARIOS:
+        samples = {t: Sample() for t in targets}
+        for _ in range(rounds):
+            for target in targets:
+                with uvicorn_server(target, attr) as (port, _):
+                    url = f"http://127.0.0.1:{port}{path}"
+                    wrk(url, 1, script=script)  # warm-up
+                    rps, p99 = wrk(url, duration, script=script)
+                samples[target].values.append(rps)
+                samples[target].p99.append(p99)
+        print(
+            f"  {name}: " + ", ".join(f"{t} {s.median():,.0f}" for t, s in samples.items()),
+            flush=True,
+        )
+        results.append((name, samples))
+    return results
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+WS_CLIENT = textwrap.dedent("""
+    import asyncio, sys, time, resource
+    import websockets
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    mode, port, n, duration = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    async def main():
+        url = f"ws://127.0.0.1:{port}/ws"
+        if mode == "idle":
+            conns = []
+            for i in range(0, n, 100):
+                conns += await asyncio.gather(*[websockets.connect(url, max_queue=1) for _ in range(min(100, n - i))])
+            print("ready", flush=True)
+            sys.stdin.readline()
+            return
+        count = 0
+        stop = time.monotonic() + duration
+        async def one():
+            nonlocal count
+            async with websockets.connect(url) as ws:
+                while time.monotonic() < stop:
+                    await ws.send("hello")
+                    await ws.recv()
+                    count += 1
+        await asyncio.gather(*[one() for _ in range(n)])
+        print(count / duration, flush=True)
+    asyncio.run(main())
+""")
+
+
+def bench_ws(
+    targets: list[str], rounds: int, duration: float
+) -> list[tuple[str, dict[str, Sample]]]:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    mem = {t: Sample() for t in targets}
+    echo = {t: Sample() for t in targets}
+    for _ in range(rounds):
+        for target in targets:
+            with uvicorn_server(target) as (port, pid):
+                time.sleep(0.5)
+                before = rss_kb(pid)
+                client = subprocess.Popen(
+                    ["taskset", "-c", "1", PY, "-c", WS_CLIENT, "idle", str(port), "2000", "0"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    start_new_session=True,
+                )
+                try:
+                    line = client.stdout.readline()  # type: ignore[union-attr]
+                    if line.strip() != "ready":
+                        raise RuntimeError("websocket client failed")
+                    time.sleep(1.0)
+                    mem[target].values.append((rss_kb(pid) - before) / 2000)
+                finally:
+                    kill_group(client)
+            with uvicorn_server(target) as (port, _):
+                out = subprocess.run(
+                    [
+                        "taskset",
+                        "-c",
+                        "1",
+                        PY,
+                        "-c",
+                        WS_CLIENT,
+                        "echo",
+                        str(port),
+                        "16",
+                        str(duration),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=duration + 60,
+                )
+                echo[target].values.append(float(out.stdout.strip() or "nan"))
+    print(
+        "  ws memory KB/conn: " + ", ".join(f"{t} {s.median():.1f}" for t, s in mem.items()),
+        flush=True,
+    )
+    print(
+        "  ws echo msg/s: " + ", ".join(f"{t} {s.median():,.0f}" for t, s in echo.items()),
+        flush=True,
+    )
+    return [("WebSocket KB per idle connection", mem), ("WebSocket echo msg/s", echo)]
+
+
+def time_cmd(cmd: list[str], runs: int) -> Sample:
+    sample = Sample()
+    subprocess.run(cmd, capture_output=True, cwd=ROOT)  # warm the page cache and .pyc files
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, cwd=ROOT, check=False)
+        sample.values.append(time.perf_counter() - start)
+    return sample
+
+
+def bench_cli(runs: int) -> list[tuple[str, Sample]]:
+    cmds = [
+        ("asgiforge --help", [str(BIN / "asgiforge"), "--help"]),
+        ("asgiforge routes", [str(BIN / "asgiforge"), "routes", "bench.apps.asgiforge_app:app"]),
+        ("uvicorn --help", [str(BIN / "uvicorn"), "--help"]),
+    ]
+    if (BIN / "fastapi").exists():
+        cmds.append(("fastapi --help", [str(BIN / "fastapi"), "--help"]))
+    return [(name, time_cmd(cmd, runs)) for name, cmd in cmds]
+
+
+RELOAD_APP = 'async def app(scope, receive, send):\n    if scope["type"] != "http":\n        return\n    await send({{"type": "http.response.start", "status": 200, "headers": []}})\n    await send({{"type": "http.response.body", "body": b"{v}"}})\n'
+
+
+def get(url: str, timeout: float = 1.0) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return bytes(r.read())
+    except Exception:
+        return None
+
+
+def reload_latency(kind: str, rounds: int) -> Sample:
+    sample = Sample()
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "main.py").write_text(RELOAD_APP.format(v="v0"))
+        port = free_port()
+        if kind == "asgiforge dev":
+            cmd = [str(BIN / "asgiforge"), "dev", "main:app", "--port", str(port)]
+        else:
+            cmd = [PY, "-m", "uvicorn", "main:app", "--reload", "--port", str(port)]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=tmp,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_port(port)
+            deadline = time.monotonic() + 20
+            while get(f"http://127.0.0.1:{port}/") != b"v0" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            for i in range(1, rounds + 1):
+                time.sleep(1.0)  # let the previous reload settle
+                want = f"v{i}".encode()
+                start = time.perf_counter()
+                (Path(tmp) / "main.py").write_text(RELOAD_APP.format(v=f"v{i}"))
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline:
+                    if get(f"http://127.0.0.1:{port}/", 0.5) == want:
+                        sample.values.append(time.perf_counter() - start)
+                        break
+                    time.sleep(0.005)
+        finally:
+            kill_group(proc)
+    return sample
+
+
+def bench_serve(duration: float, rounds: int) -> list[tuple[str, Sample, Sample]]:
+    """Two workers each; wrk unpinned (there are only two cores for three processes)."""
+    servers = {
+        "asgiforge serve --workers 2": lambda p: [
+            str(BIN / "asgiforge"),
+            "serve",
+            "bench.apps.asgiforge_app:app",
+            "--workers",
+            "2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(p),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        "uvicorn --workers 2": lambda p: [
+            PY,
+            "-m",
+            "uvicorn",
+            "bench.apps.starlette_app:app",
+            "--workers",
+            "2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(p),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        "gunicorn + uvicorn-worker": lambda p: [
+            str(BIN / "gunicorn"),
+            "bench.apps.starlette_app:app",
+            "-k",
+            "uvicorn_worker.UvicornWorker",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{p}",
+            "--log-level",
+            "warning",
+        ],
+    }
+    rps = {k: Sample() for k in servers}
+    rss = {k: Sample() for k in servers}
+    for _ in range(rounds):
+        for name, make in servers.items():
+            port = free_port()
+            proc = subprocess.Popen(make(port), cwd=ROOT, start_new_session=True)
+            try:
+                wait_port(port)
+                time.sleep(2.0)
+                children = [
+                    int(c)
+                    for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+                ]
+                workers = [c for c in children if rss_kb(c) > 10_000] or children
+                rss[name].values.append(statistics.mean(rss_kb(c) for c in workers) / 1024)
+                wrk(f"http://127.0.0.1:{port}/json", 1, cpu="")
+                rps[name].values.append(wrk(f"http://127.0.0.1:{port}/json", duration, cpu="")[0])
+            finally:
+                kill_group(proc)
+    return [(name, rps[name], rss[name]) for name in servers]
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "n/a"
+
+
+def report(
+    args: argparse.Namespace, http: list, ws: list, cli: list, dev: list, serve: list
+) -> str:
+    lines = [
+        "# Benchmark results\n",
+        f"Run on {datetime.date.today()} with `{' '.join(['bench/run', *sys.argv[1:]])}`.",
+        f"Python {sys.version.split()[0]}; {args.rounds} interleaved rounds of {args.duration:g} s per target; "
+        "uvicorn 1 worker, uvloop, httptools, no access log; server on CPU 0, load on CPU 1; wrk -t1 -c64.",
+        "Cells: median (min–max). Ratios are of medians.\n",
+    ]
+    if http:
+        targets = list(http[0][1])
+        lines.append("## HTTP (requests/s)\n")
+        head = (
+            "| scenario | "
+            + " | ".join(targets)
+            + " | asgiforge / bare | asgiforge / Starlette | p99 ms asgiforge / Starlette |"
+        )
+        lines += [head, "|" + "---|" * (len(targets) + 4)]
+        for name, s in http:
+            cells = [f"{s[t].median():,.0f} ({s[t].span()})" for t in targets]
+            p99 = f"{statistics.median(s['asgiforge'].p99):.2f} / {statistics.median(s['starlette'].p99):.2f}"
+            lines.append(
+                f"| {name} | "
+                + " | ".join(cells)
+                + f" | {ratio(s['asgiforge'].median(), s['bare'].median())} | "
+                f"{ratio(s['asgiforge'].median(), s['starlette'].median())} | {p99} |"
+            )
+        lines.append("")
+    if ws:
+        targets = list(ws[0][1])
+        lines.append("## WebSockets\n")
+        lines += [
+            "| measure | " + " | ".join(targets) + " | asgiforge / bare | asgiforge / Starlette |",
+            "|" + "---|" * (len(targets) + 3),
+        ]
+        for name, s in ws:
+            cells = [
+                f"{s[t].median():,.1f} ({min(s[t].values):,.1f}–{max(s[t].values):,.1f})"
+                for t in targets
+            ]
+            lines.append(
+                f"| {name} | "
+                + " | ".join(cells)
+                + f" | {ratio(s['asgiforge'].median(), s['bare'].median())} | {ratio(s['asgiforge'].median(), s['starlette'].median())} |"
+            )
+        lines.append("")
+    if cli:
+        lines += [
+            "## Command start-up (wall seconds)\n",
+            "| command | median | min–max |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| `{n}` | {s.median():.3f} | {min(s.values):.3f}–{max(s.values):.3f} |"
+            for n, s in cli
+        ]
+        lines.append("")
+    if dev:
+        lines += [
+            "## Reload: file saved → new response served (seconds)\n",
+            "| server | median | min–max | n |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {n} | {s.median():.3f} | {min(s.values, default=float('nan')):.3f}–{max(s.values, default=float('nan')):.3f} | {len(s.values)} |"
+            for n, s in dev
+        ]
+        lines.append("")
+    if serve:
+        lines += [
+            "## Two workers (GET /json, wrk -c64 unpinned: two cores for three processes)\n",
+            "| server | requests/s | idle RSS per worker (MiB) |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {n} | {r.median():,.0f} ({r.span()}) | {m.median():.1f} |" for n, r, m in serve
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--only", default="http,ws,cli,dev,serve")
+    parser.add_argument("--no-fastapi", action="store_true")
+    parser.add_argument("--output", default=str(Path(__file__).parent / "RESULTS.md"))
+    args = parser.parse_args()
+    if not shutil.which("wrk") or not shutil.which("taskset"):
+        sys.exit("bench needs wrk and taskset: apt-get install wrk util-linux")
+    only = set(args.only.split(","))
+    targets = [t for t in TARGETS if not (t == "fastapi" and args.no_fastapi)]
+    http = bench_http(targets, args.rounds, args.duration) if "http" in only else []
+    ws = bench_ws(targets, args.rounds, args.duration) if "ws" in only else []
+    cli = bench_cli(max(10, args.rounds * 4)) if "cli" in only else []
+    dev = (
+        [
+            (k, reload_latency(k, max(5, args.rounds * 2)))
+            for k in ("asgiforge dev", "uvicorn --reload")
+        ]
+        if "dev" in only
+        else []
+    )
+    serve = bench_serve(args.duration, args.rounds) if "serve" in only else []
+    text = report(args, http, ws, cli, dev, serve)
+    Path(args.output).write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
