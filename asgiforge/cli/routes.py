@@ -1,0 +1,160 @@
+"""`asgiforge routes [APP]`: the routing table, as a rich table or JSON, with a CI check.
+
+A thin shell: resolve and load the app (`asgiforge.importer`), ask `asgiforge.introspect` for
+the rows and problems, render. The JSON schema is part of the public interface:
+
+    {
+      "schema": 1,
+      "app": "pkg.app:app",
+      "routes": [
+        {"kind": "http" | "websocket" | "mount" | "static" | "asgi" | "host",
+         "methods": ["GET", "HEAD"], "path": "/users/{id:int}", "host": null | "api.example.com",
+         "name": "users:detail" | null, "endpoint": "pkg.views.detail" | null,
+         "file": "/abs/path.py" | null, "line": 12 | null}
+      ],
+      "problems": [
+        {"kind": "shadowed" | "url-collision" | "duplicate-name", "message": "...",
+         "paths": ["/later", "/earlier"], "names": ["later", "earlier"]}
+      ]
+    }
+
+`routes` lists what the filters kept, in routing order; `problems` is always present (empty
+unless `--check`). New keys may be added; existing keys keep their meaning while `schema` is 1.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from asgiforge.errors import RouteCheckError
+
+JSON_HELP = (
+    "Print JSON instead of a table. Schema 1: {schema, app, routes: [{kind, methods, path, "
+    "host, name, endpoint, file, line}], problems: [{kind, message, paths, names}]}; "
+    "kind is http|websocket|mount|static|asgi|host; problems is empty unless --check."
+)
+
+
+def routes_command(
+    app: Annotated[
+        str | None,
+        typer.Argument(
+            help="module:attr, module:factory() or path/to/file.py:attr. Default: "
+            "[tool.asgiforge] app in pyproject.toml, then main.py, app.py, app/main.py, src/<pkg>.",
+            show_default=False,
+        ),
+    ] = None,
+    app_dir: Annotated[
+        Path, typer.Option("--app-dir", help="Directory to import the app from (put on sys.path).")
+    ] = Path("."),
+    factory: Annotated[
+        bool, typer.Option("--factory", help="APP is a factory to call with no arguments.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", "-m", help="Only routes accepting this method (WS: websockets)."),
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", "-p", help="Only paths starting with this, or matching a glob."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", help="Only names containing this, or matching a glob."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Exit 1 on a shadowed route, a url_path_for collision or a duplicate name.",
+        ),
+    ] = False,
+) -> None:
+    """List the routing table: methods, full path, name, endpoint, file:line and kind.
+
+    Mounts are flattened and Host routes show their host. With --check, problems CI should
+    catch make the command exit 1.
+    """
+    from asgiforge.importer import load_app, resolve_target
+    from asgiforge.introspect import check_routes, collect_routes, filter_routes
+
+    target = resolve_target(app, app_dir=app_dir, factory=factory)
+    application = load_app(target)
+    rows = filter_routes(collect_routes(application), method=method, path=path, name=name)
+    problems = check_routes(application) if check else []
+    if as_json:
+        _print_json(target.import_string, rows, problems)
+    else:
+        _print_table(target.import_string, rows, problems, check)
+    if problems:
+        raise RouteCheckError(f"{len(problems)} routing problem(s) found")
+
+
+def _print_json(import_string: str, rows: list[Any], problems: list[Any]) -> None:
+    from asgiforge.introspect import JSON_SCHEMA_VERSION, problem_to_json, route_to_json
+
+    document = {
+        "schema": JSON_SCHEMA_VERSION,
+        "app": import_string,
+        "routes": [route_to_json(row) for row in rows],
+        "problems": [problem_to_json(problem) for problem in problems],
+    }
+    # Plain print, not rich: JSON must never be wrapped or coloured.
+    print(json.dumps(document, indent=2))
+
+
+def _print_table(import_string: str, rows: list[Any], problems: list[Any], check: bool) -> None:
+    import os
+
+    from rich.table import Table
+    from rich.text import Text
+
+    from asgiforge.cli.output import err, out
+
+    show_host = any(row.host for row in rows)
+    table = Table(title=f"Routes of {import_string}", title_justify="left", show_lines=False)
+    table.add_column("Methods", style="bold")
+    if show_host:
+        table.add_column("Host", style="magenta")
+    table.add_column("Path", style="cyan", no_wrap=True)
+    table.add_column("Name", style="green")
+    table.add_column("Endpoint")
+    table.add_column("Location", style="dim")
+    table.add_column("Kind", style="yellow")
+    cwd = os.getcwd()
+    for row in rows:
+        methods = ", ".join(m for m in row.methods if m != "HEAD" or "GET" not in row.methods)
+        if row.kind == "websocket":
+            methods = "WS"
+        location = ""
+        if row.file:
+            file = os.path.relpath(row.file, cwd) if row.file.startswith(cwd) else row.file
+            location = f"{file}:{row.line}" if row.line else file
+        cells = [Text(methods or ("*" if row.kind == "http" else ""))]
+        if show_host:
+            cells.append(Text(row.host or ""))
+        cells += [
+            Text(row.path),
+            Text(row.name or ""),
+            Text(row.endpoint or ""),
+            Text(location),
+            Text(row.kind),
+        ]
+        table.add_row(*cells)
+    out().print(table)
+    if not rows:
+        out().print("no routes match the filters")
+    for problem in problems:
+        err().print(Text(f"{problem.kind}: ", style="bold red") + Text(problem.message))
+    if check and not problems:
+        out().print(Text("check: no shadowed routes, collisions or duplicate names", "green"))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `routes` to the root command."""
+    app.command("routes")(routes_command)

@@ -1,0 +1,198 @@
+"""`asgiforge routes` as a user runs it: table, JSON, filters, --check and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from asgiforge.cli import app as cli
+from asgiforge.errors import AppNotFoundError, RouteCheckError
+
+# A Starlette-shaped app without any runtime import: read through duck typing, the way a plain
+# Starlette or FastAPI app is.
+DUCK_APP = textwrap.dedent(
+    """
+    class Route:
+        def __init__(self, path, endpoint, methods=("GET",), name=None):
+            self.path, self.endpoint = path, endpoint
+            self.name = name or endpoint.__name__
+            self.methods = set(methods) | ({"HEAD"} if "GET" in methods else set())
+
+    class WebSocketRoute:
+        def __init__(self, path, endpoint):
+            self.path, self.endpoint, self.name = path, endpoint, endpoint.__name__
+
+    class Router:
+        def __init__(self, routes):
+            self.routes = routes
+
+    class Mount:
+        def __init__(self, path, app, name=None):
+            self.path, self.app, self.name = path, app, name
+
+        @property
+        def routes(self):
+            return getattr(self.app, "routes", [])
+
+    class StaticFiles:
+        async def __call__(self, scope, receive, send): ...
+
+    class Starlette:
+        def __init__(self, routes):
+            self.router = Router(routes)
+
+        @property
+        def routes(self):
+            return self.router.routes
+
+        async def __call__(self, scope, receive, send): ...
+
+    async def home(request): ...
+    async def detail(request): ...
+    async def create(request): ...
+    async def feed(websocket): ...
+
+    api = Router([
+        Route("/items", create, methods=("POST",), name="create"),
+        Route("/items/{id:int}", detail, name="detail"),
+    ])
+    app = Starlette([
+        Route("/", home),
+        Mount("/api", api, name="api"),
+        Mount("/static", StaticFiles(), name="static"),
+        WebSocketRoute("/feed", feed),
+    ])
+    bad = Starlette(
+        [Route("/{page}", home), Route("/about", detail), Route("/x", create, name="home")]
+    )
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    (tmp_path / "duckapp.py").write_text(DUCK_APP)
+    monkeypatch.chdir(tmp_path)
+    modules = set(sys.modules)
+    path = list(sys.path)
+    yield tmp_path
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+    sys.path[:] = path
+
+
+runner = CliRunner()
+
+
+def test_table_shows_every_column(project: Path) -> None:
+    result = runner.invoke(cli, ["routes", "duckapp:app"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    row = next(line for line in lines if "/api/items/{id:int}" in line)
+    for cell in ("GET", "api:detail", "duckapp.detail", "duckapp.py:", "http"):
+        assert cell in row
+    assert "HEAD" not in row  # implied by GET, not noise in the table
+    assert any("/static" in line and "static" in line.split("/static")[1] for line in lines)
+    assert any("/feed" in line and "WS" in line and "websocket" in line for line in lines)
+
+
+def test_json_schema(project: Path) -> None:
+    result = runner.invoke(cli, ["routes", "duckapp:app", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == 1 and document["app"] == "duckapp:app"
+    assert document["problems"] == []
+    assert [(r["kind"], r["path"], r["name"]) for r in document["routes"]] == [
+        ("http", "/", "home"),
+        ("mount", "/api", "api"),
+        ("http", "/api/items", "api:create"),
+        ("http", "/api/items/{id:int}", "api:detail"),
+        ("static", "/static", "static"),
+        ("websocket", "/feed", "feed"),
+    ]
+    detail = document["routes"][3]
+    assert detail["methods"] == ["GET", "HEAD"] and detail["endpoint"] == "duckapp.detail"
+    assert detail["file"] == str(project / "duckapp.py") and detail["line"] > 0
+    assert set(detail) == {"kind", "methods", "path", "host", "name", "endpoint", "file", "line"}
+
+
+@pytest.mark.parametrize(
+    ("args", "paths"),
+    [
+        (["--method", "post"], ["/api/items"]),
+        (["--method", "WS"], ["/feed"]),
+        (["--path", "/api"], ["/api", "/api/items", "/api/items/{id:int}"]),
+        (["--path", "*/{id*"], ["/api/items/{id:int}"]),
+        (["--name", "api:*"], ["/api/items", "/api/items/{id:int}"]),
+        (["--name", "det", "--method", "GET"], ["/api/items/{id:int}"]),
+    ],
+)
+def test_filters(project: Path, args: list[str], paths: list[str]) -> None:
+    result = runner.invoke(cli, ["routes", "duckapp:app", "--json", *args])
+    assert result.exit_code == 0, result.output
+    assert [r["path"] for r in json.loads(result.stdout)["routes"]] == paths
+
+
+def test_check_passes_on_clean_app(project: Path) -> None:
+    result = runner.invoke(cli, ["routes", "duckapp:app", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "check: no shadowed routes" in result.output
+
+
+def test_check_fails_with_problems(project: Path) -> None:
+    result = runner.invoke(cli, ["routes", "duckapp:bad", "--check", "--json"])
+    assert isinstance(result.exception, RouteCheckError)
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["kind"], p["paths"][0]) for p in problems] == [
+        ("shadowed", "/about"),
+        ("shadowed", "/x"),
+        ("duplicate-name", "/x"),
+    ]
+
+
+def test_app_found_by_convention(project: Path) -> None:
+    (project / "main.py").write_text("from duckapp import app\n")
+    result = runner.invoke(cli, ["routes", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["app"] == "main:app"
+
+
+def test_missing_app_error(project: Path) -> None:
+    result = runner.invoke(cli, ["routes", "nosuch:app"])
+    assert isinstance(result.exception, AppNotFoundError)
+    assert "no module 'nosuch'" in str(result.exception)
+
+
+def _run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "asgiforge", "routes", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_exit_codes_and_one_line_errors_from_the_real_command(project: Path) -> None:
+    (project / "broken.py").write_text("import not_installed_anywhere\n")
+    missing = _run(project, "nosuch:app")
+    assert missing.returncode == 2
+    assert "error: no module 'nosuch'" in missing.stderr and "Traceback" not in missing.stderr
+    broken = _run(project, "broken:app")
+    assert broken.returncode == 3
+    assert "the import of 'broken' failed: ModuleNotFoundError" in broken.stderr
+    bad = _run(project, "duckapp:bad", "--check")
+    assert bad.returncode == 1
+    assert "shadowed: http route GET,HEAD /about" in bad.stderr
+    assert "error: 3 routing problem(s) found" in bad.stderr
