@@ -118,7 +118,7 @@ def uvicorn_server(target: str, attr: str = "app", cpu: str = "0") -> Iterator[t
 def wrk(
     url: str, duration: float, connections: int = 64, script: str | None = None, cpu: str = "1"
 ) -> tuple[float, float]:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
     if cpu:
         cmd = ["taskset", "-c", cpu, *cmd]
     if script:
@@ -400,6 +400,9 @@ def bench_serve(duration: float, rounds: int) -> list[tuple[str, Sample, Sample]
     return [(name, rps[name], rss[name]) for name in servers]
 
 
+EMPTY = Sample([float("nan")], [float("nan")])
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "n/a"
 
@@ -425,12 +428,12 @@ def report(
         lines += [head, "|" + "---|" * (len(targets) + 4)]
         for name, s in http:
             cells = [f"{s[t].median():,.0f} ({s[t].span()})" for t in targets]
-            p99 = f"{statistics.median(s['asgiforge'].p99):.2f} / {statistics.median(s['starlette'].p99):.2f}"
+            p99 = f"{statistics.median(s.get('asgiforge', EMPTY).p99):.2f} / {statistics.median(s.get('starlette', EMPTY).p99):.2f}"
             lines.append(
                 f"| {name} | "
                 + " | ".join(cells)
-                + f" | {ratio(s['asgiforge'].median(), s['bare'].median())} | "
-                f"{ratio(s['asgiforge'].median(), s['starlette'].median())} | {p99} |"
+                + f" | {ratio(s.get('asgiforge', EMPTY).median(), s.get('bare', EMPTY).median())} | "
+                f"{ratio(s.get('asgiforge', EMPTY).median(), s.get('starlette', EMPTY).median())} | {p99} |"
             )
         lines.append("")
     if ws:
@@ -448,7 +451,7 @@ def report(
             lines.append(
                 f"| {name} | "
                 + " | ".join(cells)
-                + f" | {ratio(s['asgiforge'].median(), s['bare'].median())} | {ratio(s['asgiforge'].median(), s['starlette'].median())} |"
+                + f" | {ratio(s.get('asgiforge', EMPTY).median(), s.get('bare', EMPTY).median())} | {ratio(s.get('asgiforge', EMPTY).median(), s.get('starlette', EMPTY).median())} |"
             )
         lines.append("")
     if cli:
@@ -493,13 +496,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--only", default="http,ws,cli,dev,serve")
-    parser.add_argument("--no-fastapi", action="store_true")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset")
     parser.add_argument("--output", default=str(Path(__file__).parent / "RESULTS.md"))
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench needs wrk and taskset: apt-get install wrk util-linux")
     only = set(args.only.split(","))
-    targets = [t for t in TARGETS if not (t == "fastapi" and args.no_fastapi)]
+    targets = [t for t in TARGETS if t in args.targets.split(",")]
     http = bench_http(targets, args.rounds, args.duration) if "http" in only else []
     ws = bench_ws(targets, args.rounds, args.duration) if "ws" in only else []
     cli = bench_cli(max(10, args.rounds * 4)) if "cli" in only else []

@@ -1,7 +1,28 @@
-"""The benchmark app on FastAPI (optional anchor): Starlette's classes under FastAPI's app."""
+"""The benchmark app on FastAPI (an optional anchor)."""
 
 from types import SimpleNamespace
 
+from fastapi import FastAPI as App
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocketDisconnect
+
 from bench.apps.common import build
 
-app, app_mw3, app_basehttp = build(SimpleNamespace(**globals()))
+toolkit = SimpleNamespace(
+    App=App,
+    Middleware=Middleware,
+    BaseHTTPMiddleware=BaseHTTPMiddleware,
+    JSONResponse=JSONResponse,
+    PlainTextResponse=PlainTextResponse,
+    StreamingResponse=StreamingResponse,
+    Mount=Mount,
+    Route=Route,
+    WebSocketRoute=WebSocketRoute,
+    StaticFiles=StaticFiles,
+    WebSocketDisconnect=WebSocketDisconnect,
+)
+app, app_mw3, app_basehttp = build(toolkit)
