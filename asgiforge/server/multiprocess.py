@@ -1,0 +1,511 @@
+"""The `asgiforge serve` master: binds once, forks workers, keeps N of them healthy.
+
+Why fork: the master imports uvicorn (never the user's app) before forking, so a worker starts
+with the server code already in memory and a SIGKILLed worker is replaced in milliseconds; each
+worker imports the app itself, so a rolling restart (SIGHUP) picks up new code.
+
+Why a pipe per worker: the worker's event loop writes heartbeats to it, so a blocked loop is
+seen; it also carries "ready" (so old workers are drained only once their replacement serves),
+"replace me" (max requests) and start-up errors (so a broken app stops the master with one clear
+line instead of a respawn loop). EOF on the pipe and SIGCHLD wake the single-threaded select loop.
+
+Signals: TERM/INT graceful stop (a second INT forces), HUP rolling restart, TTIN/TTOU scale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import logging
+import os
+import random
+import selectors
+import signal
+import socket
+import ssl
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from asgiforge.errors import AsgiforgeError, ServeError
+from asgiforge.server import sockets as sockets_mod
+from asgiforge.server import worker as worker_mod
+from asgiforge.server.serve_options import ServeOptions
+
+logger = logging.getLogger("asgiforge.serve")
+
+HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
+# How long a timed-out (hung) worker gets between SIGTERM and SIGKILL.
+HUNG_KILL_GRACE = 1.0
+# Extra time a draining worker gets beyond --graceful-timeout for its lifespan shutdown.
+SHUTDOWN_SLACK = 2.0
+# Give up on booting when this many workers in a row die before ever becoming ready.
+MAX_BOOT_FAILURES = 5
+MAX_BACKOFF = 10.0
+MEMORY_CHECK_EVERY = 1.0
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(eq=False)
+class WorkerInfo:
+    """What the master knows about one worker process."""
+
+    pid: int
+    fd: int
+    started_at: float
+    last_seen: float
+    max_requests: int | None
+    ready: bool = False
+    outdated: bool = False  # to be replaced (SIGHUP, max requests, memory) once a fresh one serves
+    draining: bool = False
+    kill_at: float | None = None
+    error: tuple[int, str] | None = None
+    buffer: bytearray = field(default_factory=bytearray)
+
+
+class Master:
+    """Supervise `options.workers` forked workers until told to stop; `run()` returns the status."""
+
+    def __init__(
+        self,
+        options: ServeOptions,
+        *,
+        reload: Callable[[], ServeOptions] | None = None,
+        listeners: list[socket.socket] | None = None,
+    ) -> None:
+        self.options = options
+        self._reload = reload
+        self._listeners = listeners
+        self._target = options.workers
+        self._workers: dict[int, WorkerInfo] = {}
+        self._selector: selectors.BaseSelector | None = None
+        self._wake_r = -1
+        self._wake_w = -1
+        self._pending: list[int] = []
+        self._stopping = False
+        self._forced = False
+        self._ever_ready = False
+        self._boot_failures = 0
+        self._next_spawn_at = 0.0
+        self._next_memory_check = 0.0
+        self._fatal: AsgiforgeError | None = None
+
+    # ---------------------------------------------------------------- life cycle
+
+    def run(self) -> int:
+        """Bind, boot, supervise: 0 after a graceful stop; `ServeError` if the app cannot start."""
+        _check_tls(self.options)
+        owned = self._listeners is None
+        listeners = self._listeners or sockets_mod.bind_all(self.options.binds)
+        self._listeners = listeners
+        old_handlers: dict[int, object] = {}
+        try:
+            _preimport(self.options)
+            self._write_pid_file()
+            self._selector = selectors.DefaultSelector()
+            self._wake_r, self._wake_w = os.pipe()
+            os.set_blocking(self._wake_r, False)
+            os.set_blocking(self._wake_w, False)
+            self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+            for sig in (*HANDLED, signal.SIGCHLD):
+                old_handlers[sig] = signal.signal(sig, self._on_signal)
+            old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+            tls = bool(self.options.http.ssl_certfile)
+            for sock in listeners:
+                logger.info("listening on %s", sockets_mod.describe(sock, tls))
+            logger.info("master [%d] starting %d worker(s)", os.getpid(), self._target)
+            try:
+                self._loop()
+            finally:
+                signal.set_wakeup_fd(old_wakeup)
+        finally:
+            self._kill_all(signal.SIGKILL)
+            self._reap(block=True)
+            for signum, handler in old_handlers.items():
+                signal.signal(signum, handler)  # type: ignore[arg-type]
+            if self._selector is not None:
+                self._selector.close()
+            for fd in (self._wake_r, self._wake_w):
+                if fd >= 0:
+                    os.close(fd)
+            if owned:
+                sockets_mod.close_all(listeners)
+            self._remove_pid_file()
+        if self._fatal is not None:
+            raise self._fatal
+        if self._forced:
+            logger.warning("master [%d] forced to stop", os.getpid())
+            return 1
+        logger.info("master [%d] stopped", os.getpid())
+        return 0
+
+    def _loop(self) -> None:
+        assert self._selector is not None  # set by run()
+        while True:
+            now = time.monotonic()
+            self._handle_signals()
+            self._reap(block=False)
+            if self._fatal is not None:
+                return
+            if self._stopping and not self._workers:
+                return
+            self._check_deadlines(now)
+            self._maintain(now)
+            for key, _ in self._selector.select(self._tick()):
+                if key.data is None:
+                    _drain_fd(self._wake_r)
+                else:
+                    self._read_worker(key.data)
+
+    def _tick(self) -> float:
+        return min(0.1, self.options.heartbeat_interval / 2)
+
+    # ---------------------------------------------------------------- signals
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self._pending.append(signum)
+
+    def _handle_signals(self) -> None:
+        while self._pending:
+            sig = self._pending.pop(0)
+            if sig == signal.SIGCHLD:
+                continue  # the reap that follows does the work
+            if sig in (signal.SIGTERM, signal.SIGINT):
+                if self._stopping and sig == signal.SIGINT:
+                    logger.warning("second interrupt: killing the workers")
+                    self._forced = True
+                    self._kill_all(signal.SIGKILL)
+                elif not self._stopping:
+                    self._stop(signal.Signals(sig).name)
+            elif self._stopping:
+                continue
+            elif sig == signal.SIGHUP:
+                self._rolling_restart()
+            elif sig == signal.SIGTTIN:
+                self._target += 1
+                logger.info("scaling up to %d worker(s)", self._target)
+            elif sig == signal.SIGTTOU:
+                if self._target > 1:
+                    self._target -= 1
+                    logger.info("scaling down to %d worker(s)", self._target)
+                else:
+                    logger.info("already at 1 worker: not scaling down")
+
+    def _stop(self, reason: str) -> None:
+        logger.info(
+            "%s: stopping; in-flight requests get %gs", reason, self.options.graceful_timeout
+        )
+        self._stopping = True
+        # Our copies of the listeners go now: once the workers close theirs, connects are refused.
+        if self._listeners is not None:
+            for sock in self._listeners:
+                if sock.family != socket.AF_UNIX:
+                    sock.close()
+        for info in list(self._workers.values()):
+            self._drain(info, None)
+
+    def _rolling_restart(self) -> None:
+        if self._reload is not None:
+            try:
+                new = self._reload()
+            except AsgiforgeError as exc:
+                logger.error("SIGHUP: keeping the running configuration: %s", exc)
+            else:
+                self.options = new
+                self._target = new.workers
+        logger.info("SIGHUP: rolling restart of %d worker(s)", len(self._workers))
+        for info in self._workers.values():
+            if not info.draining:
+                info.outdated = True
+
+    # ---------------------------------------------------------------- workers
+
+    def _spawn(self) -> None:
+        assert self._selector is not None
+        assert self._listeners is not None
+        options = self.options
+        limit = None
+        if options.max_requests is not None:
+            limit = options.max_requests + random.randint(0, options.max_requests_jitter)  # noqa: S311
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never return into the master's stack
+            code = 1
+            try:
+                os.close(read_fd)
+                self._become_worker()
+                code = worker_mod.run(options, self._listeners, write_fd, limit)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        now = time.monotonic()
+        info = WorkerInfo(pid, read_fd, now, now, limit)
+        self._workers[pid] = info
+        self._selector.register(read_fd, selectors.EVENT_READ, info)
+        logger.info("worker [%d] started", pid)
+
+    def _become_worker(self) -> None:
+        """Drop everything that belongs to the master before running the worker."""
+        signal.set_wakeup_fd(-1)
+        for sig in (*HANDLED, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        if self._selector is not None:
+            self._selector.close()
+        for fd in (self._wake_r, self._wake_w, *(w.fd for w in self._workers.values())):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _read_worker(self, info: WorkerInfo) -> None:
+        try:
+            data = os.read(info.fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._unregister(info)
+            return
+        info.last_seen = time.monotonic()
+        info.buffer += data
+        self._parse(info)
+
+    def _parse(self, info: WorkerInfo) -> None:
+        buf = info.buffer
+        while buf:
+            if buf[:1] == worker_mod.ERROR:
+                end = buf.find(b"\n")
+                if end < 0:
+                    return  # wait for the rest of the line
+                code_text, _, message = bytes(buf[1:end]).decode(errors="replace").partition(" ")
+                info.error = (int(code_text) if code_text.isdigit() else 3, message)
+                del buf[: end + 1]
+                continue
+            byte = bytes(buf[:1])
+            del buf[:1]
+            if byte == worker_mod.READY and not info.ready:
+                info.ready = True
+                self._ever_ready = True
+                self._boot_failures = 0
+                logger.info(
+                    "worker [%d] ready in %.2fs", info.pid, time.monotonic() - info.started_at
+                )
+            elif byte == worker_mod.RECYCLE and not info.outdated and not info.draining:
+                info.outdated = True
+                logger.info("worker [%d] recycled: reached its request limit", info.pid)
+
+    def _unregister(self, info: WorkerInfo) -> None:
+        if self._selector is not None and info.fd >= 0:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(info.fd)
+
+    def _drain(self, info: WorkerInfo, why: str | None) -> None:
+        """Ask a worker to finish its requests and exit; SIGKILL it if it overstays."""
+        if info.draining:
+            return
+        info.draining = True
+        info.kill_at = time.monotonic() + self.options.graceful_timeout + SHUTDOWN_SLACK
+        if why:
+            logger.info("worker [%d] draining (%s)", info.pid, why)
+        _signal(info.pid, signal.SIGTERM)
+
+    def _kill_all(self, sig: int) -> None:
+        for pid in list(self._workers):
+            _signal(pid, sig)
+
+    def _reap(self, *, block: bool) -> None:
+        deadline = time.monotonic() + 5.0
+        for pid in list(self._workers):
+            while True:
+                try:
+                    done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+                except ChildProcessError:
+                    done, status = pid, 0
+                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+                    if time.monotonic() < deadline:
+                        continue
+                    done = 0
+                break
+            if done:
+                self._on_exit(self._workers.pop(pid), status)
+
+    def _on_exit(self, info: WorkerInfo, status: int) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while chunk := os.read(info.fd, 65536):
+                info.buffer += chunk
+        self._parse(info)
+        self._unregister(info)
+        with contextlib.suppress(OSError):
+            os.close(info.fd)
+        if os.WIFSIGNALED(status):
+            how = f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
+            code = -os.WTERMSIG(status)
+        else:
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+            how = f"exited with code {code}"
+        level = logging.INFO if info.draining and code == 0 else logging.WARNING
+        logger.log(level, "worker [%d] %s", info.pid, how)
+        if info.ready or info.draining or self._stopping:
+            return
+        # Died before it ever served: an app that cannot start, or a crash at boot.
+        self._boot_failures += 1
+        if not self._ever_ready and (info.error is not None or code in (2, 3)):
+            message = info.error[1] if info.error else f"the worker {how} before it was ready"
+            fatal = ServeError(message)
+            fatal.exit_code = info.error[0] if info.error else code
+            self._fatal = fatal
+            return
+        if info.error is not None:
+            logger.error("worker [%d] could not start: %s", info.pid, info.error[1])
+        if not self._ever_ready and self._boot_failures >= MAX_BOOT_FAILURES:
+            self._fatal = ServeError(
+                f"{self._boot_failures} workers in a row died before becoming ready ({how})"
+            )
+            return
+        delay = min(MAX_BACKOFF, 0.1 * 2 ** (self._boot_failures - 1))
+        self._next_spawn_at = time.monotonic() + delay
+        logger.warning("next worker start in %.1fs", delay)
+
+    # ---------------------------------------------------------------- policy
+
+    def _check_deadlines(self, now: float) -> None:
+        timeout = self.options.timeout
+        for info in list(self._workers.values()):
+            if info.draining:
+                if info.kill_at is not None and now >= info.kill_at:
+                    logger.warning("worker [%d] did not stop in time: SIGKILL", info.pid)
+                    _signal(info.pid, signal.SIGKILL)
+                    info.kill_at = None
+            elif now - info.last_seen > timeout:
+                logger.warning(
+                    "worker [%d] timed out: its event loop was silent for %gs", info.pid, timeout
+                )
+                self._drain(info, None)
+                info.kill_at = now + HUNG_KILL_GRACE
+        limit = self.options.max_worker_memory_mb
+        if limit is not None and now >= self._next_memory_check:
+            self._next_memory_check = now + MEMORY_CHECK_EVERY
+            for info in self._workers.values():
+                if info.ready and not info.outdated and not info.draining:
+                    rss = _rss_mb(info.pid)
+                    if rss is not None and rss > limit:
+                        info.outdated = True
+                        logger.info(
+                            "worker [%d] recycled: %.0f MB resident exceeds %g MB",
+                            info.pid,
+                            rss,
+                            limit,
+                        )
+
+    def _maintain(self, now: float) -> None:
+        """Converge on `target` fresh workers without ever dropping below the ready count."""
+        if self._stopping:
+            return
+        active = [w for w in self._workers.values() if not w.draining]
+        fresh = [w for w in active if not w.outdated]
+        while len(fresh) > self._target:  # scaled down: retire the oldest
+            self._drain(fresh.pop(0), "scaled down")
+        for info in active:
+            if info.outdated and not info.ready:
+                self._drain(info, "replaced before it was ready")
+        ready_fresh = sum(1 for w in fresh if w.ready)
+        old_ready = [w for w in active if w.outdated and w.ready]
+        while old_ready and ready_fresh + len(old_ready) > self._target:
+            self._drain(old_ready.pop(0), "replaced")
+        if len(fresh) < self._target and now >= self._next_spawn_at:
+            for _ in range(self._target - len(fresh)):
+                self._spawn()
+
+    # ---------------------------------------------------------------- pid file
+
+    def _write_pid_file(self) -> None:
+        path = self.options.pid_file
+        if path is None:
+            return
+        try:
+            path.write_text(f"{os.getpid()}\n")
+        except OSError as exc:
+            raise ServeError(f"cannot write --pid file {path}: {exc.strerror}") from None
+
+    def _remove_pid_file(self) -> None:
+        path: Path | None = self.options.pid_file
+        if path is None:
+            return
+        with contextlib.suppress(OSError):
+            if path.read_text().strip() == str(os.getpid()):
+                path.unlink()
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _drain_fd(fd: int) -> None:
+    with contextlib.suppress(BlockingIOError, OSError):
+        while os.read(fd, 4096):
+            pass
+
+
+def _rss_mb(pid: int) -> float | None:
+    """Resident memory from /proc/<pid>/statm (second field, in pages); None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/statm") as fh:
+            pages = int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * _PAGE_SIZE / (1024 * 1024)
+
+
+def _check_tls(options: ServeOptions) -> None:
+    """Load the certificate once in the master so a bad path fails before any worker starts."""
+    certfile = options.http.ssl_certfile
+    if not certfile:
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile, options.http.ssl_keyfile)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT:
+            reason = "no such file"
+        raise ServeError(f"cannot load TLS certificate {certfile}: {reason}") from None
+    except ssl.SSLError as exc:
+        raise ServeError(f"cannot load TLS certificate {certfile}: {exc.reason}") from None
+
+
+def _preimport(options: ServeOptions) -> None:
+    """Import the server machinery (never the user's app) so forked workers start warm."""
+    from uvicorn import config as uvicorn_config
+
+    names = [
+        "uvicorn.server",
+        "uvicorn.lifespan.on",
+        "uvicorn.middleware.proxy_headers",
+        "asgiforge.importer",
+    ]
+    for table, key in (
+        (uvicorn_config.HTTP_PROTOCOLS, options.http.http),
+        (uvicorn_config.WS_PROTOCOLS, options.http.ws),
+        (uvicorn_config.LOOP_FACTORIES, options.http.loop),
+    ):
+        spec = table.get(key)
+        if spec:
+            names.append(spec.partition(":")[0])
+    if options.http.http == "auto":
+        names += ["httptools", "uvicorn.protocols.http.httptools_impl"]
+    if options.http.loop == "auto":
+        names.append("uvloop")
+    for name in names:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def serve(options: ServeOptions, reload: Callable[[], ServeOptions] | None = None) -> int:
+    """Run the master in this process until it stops; the exit status for the CLI."""
+    return Master(options, reload=reload).run()

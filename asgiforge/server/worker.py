@@ -1,0 +1,255 @@
+"""One `asgiforge serve` worker: uvicorn's `Server` on the master's sockets, plus three additions.
+
+1. A heartbeat written by a task on the worker's *event loop* to a pipe the master watches. A
+   handler that blocks the loop stops the heartbeat, so the master notices and replaces the worker
+   (a ping answered by another thread, as in uvicorn's supervisor, would keep answering).
+2. Draining without losing requests (SIGTERM from the master). uvicorn's own shutdown closes idle
+   keep-alive connections at once, racing a client that is just sending its next request on one
+   of them: that race is where rolling restarts lose requests. Instead the worker stops accepting,
+   answers the *next* request on every open connection with ``Connection: close`` (the client then
+   reconnects and lands on another worker), lets in-flight requests finish, and only closes
+   connections that stayed idle for a grace period.
+3. Start-up errors (import failure, lifespan startup failure) are reported to the master as one
+   line, so the master can stop with a clear message instead of respawning a broken app forever.
+
+The protocol on the pipe is one byte per event: ``.`` heartbeat, ``R`` ready (lifespan complete
+and listening), ``M`` max-requests reached (please replace me), and ``E<code> <message>\\n``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import signal
+import socket
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from asgiforge.errors import AsgiforgeError
+from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
+from asgiforge.server.serve_options import ServeOptions
+
+HEARTBEAT = b"."
+READY = b"R"
+RECYCLE = b"M"
+ERROR = b"E"
+
+# A connection with no request for this long after draining began is idle, and closing it can
+# only race a client that waited that long anyway (the same race as any keep-alive timeout).
+IDLE_GRACE = 1.0
+# Exit status of a worker whose app could not start (uvicorn uses the same value).
+STARTUP_FAILURE = 3
+
+logger = logging.getLogger("asgiforge.serve")
+
+
+class Channel:
+    """The write end of the worker → master pipe; never blocks the event loop."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+        self.master_alive = True
+
+    def send(self, data: bytes) -> None:
+        try:
+            os.write(self.fd, data)
+        except BlockingIOError:
+            pass  # the master is busy; a dropped heartbeat is followed by the next one
+        except (BrokenPipeError, OSError):
+            self.master_alive = False
+
+    def error(self, code: int, message: str) -> None:
+        line = " ".join(message.split())[:3000]
+        self.send(ERROR + f"{code} {line}\n".encode(errors="replace"))
+
+
+class Traffic:
+    """Counters shared by the ASGI wrapper and the server loop (one event loop, no locks)."""
+
+    __slots__ = ("draining", "in_flight", "requests")
+
+    def __init__(self) -> None:
+        self.draining = False
+        self.requests = 0
+        self.in_flight = 0
+
+
+class DrainAware:
+    """ASGI wrapper that counts requests and adds ``Connection: close`` once draining began.
+
+    uvicorn closes a connection after a response carrying ``Connection: close`` and the client
+    does not reuse it: that is how each keep-alive connection is retired without a race.
+    """
+
+    def __init__(self, app: ASGIApp, traffic: Traffic) -> None:
+        self.app = app
+        self.traffic = traffic
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        traffic = self.traffic
+        traffic.requests += 1
+        traffic.in_flight += 1
+
+        async def send_closing(message: Message) -> None:
+            if traffic.draining and message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_closing)
+        finally:
+            traffic.in_flight -= 1
+
+
+class _ErrorCapture(logging.Handler):
+    """Keeps uvicorn's error messages so a lifespan failure reaches the master as one line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def summary(self) -> str:
+        for text in self.messages:
+            if "startup failed. Exiting" in text:
+                continue
+            lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+            if lines:
+                return lines[-1]
+        return "see the log above"
+
+
+class WorkerServer(uvicorn.Server):
+    """uvicorn's Server with an event-loop heartbeat, readiness report and no-loss draining."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        channel: Channel,
+        traffic: Traffic,
+        options: ServeOptions,
+        max_requests: int | None,
+    ) -> None:
+        super().__init__(config)
+        self.channel = channel
+        self.traffic = traffic
+        self.options = options
+        self.max_requests = max_requests
+        self.drain_requested = False
+        self._master_pid = os.getppid()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """SIGTERM means "drain"; SIGINT is left to the master (a terminal sends it to everyone)."""
+        if sig == signal.SIGTERM:
+            self.drain_requested = True
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(self._heartbeat())
+        self._tasks.add(task)
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self.channel.send(READY)
+
+    async def _heartbeat(self) -> None:
+        interval = self.options.heartbeat_interval
+        while True:
+            self.channel.send(HEARTBEAT)
+            if not self.channel.master_alive or os.getppid() != self._master_pid:
+                self.drain_requested = True  # orphaned: finish what we have and leave
+            await asyncio.sleep(interval)
+
+    async def main_loop(self) -> None:
+        counter = 0
+        recycle_sent = False
+        while not await self.on_tick(counter):
+            if self.drain_requested:
+                await self._drain()
+                return
+            if (
+                not recycle_sent
+                and self.max_requests is not None
+                and self.traffic.requests >= self.max_requests
+            ):
+                logger.info(
+                    "worker [%d] served %d requests: asking to be replaced",
+                    os.getpid(),
+                    self.traffic.requests,
+                )
+                self.channel.send(RECYCLE)
+                recycle_sent = True
+            counter = (counter + 1) % 864000
+            await asyncio.sleep(0.1)
+
+    async def _drain(self) -> None:
+        """Stop accepting, retire keep-alive connections one response at a time, then return."""
+        self.traffic.draining = True
+        for server in self.servers:
+            server.close()  # our copy of the listener only: the master and peers keep theirs
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        deadline = start + self.options.graceful_timeout
+        while self.server_state.connections and loop.time() < deadline:
+            if self.traffic.in_flight == 0 and loop.time() - start >= IDLE_GRACE:
+                break
+            await asyncio.sleep(0.05)
+        remaining = max(0.0, deadline - loop.time())
+        self.config.timeout_graceful_shutdown = math.ceil(remaining)
+
+
+def run(
+    options: ServeOptions,
+    sockets: list[socket.socket],
+    channel_fd: int,
+    max_requests: int | None = None,
+) -> int:
+    """Run one worker until it is drained; return its exit status (the caller exits with it)."""
+    channel = Channel(channel_fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from asgiforge.importer import load_app
+
+        app: Any = load_app(options.target)
+    except AsgiforgeError as exc:
+        channel.error(exc.exit_code, str(exc))
+        return exc.exit_code
+    except Exception as exc:
+        channel.error(STARTUP_FAILURE, f"loading the application failed: {exc!r}")
+        return STARTUP_FAILURE
+
+    capture = _ErrorCapture()
+    logging.getLogger("uvicorn.error").addHandler(capture)
+    config = uvicorn.Config(
+        app=app,
+        log_config=None,
+        lifespan="auto",
+        timeout_graceful_shutdown=math.ceil(options.graceful_timeout),
+        **options.http.uvicorn_kwargs(),
+    )
+    traffic = Traffic()
+    try:
+        config.load()
+    except SystemExit:
+        channel.error(STARTUP_FAILURE, f"the server could not start: {capture.summary()}")
+        return STARTUP_FAILURE
+    config.loaded_app = DrainAware(config.loaded_app, traffic)
+    server = WorkerServer(config, channel, traffic, options, max_requests)
+    try:
+        server.run(sockets=sockets)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+        if not server.started:
+            channel.error(code, f"application startup failed: {capture.summary()}")
+        return code
+    return 0
