@@ -1,0 +1,341 @@
+"""Streaming form parsers: `application/x-www-form-urlencoded` and `multipart/form-data`.
+
+Both parsers read the body as it arrives and enforce the same three limits, whatever the encoding
+(Starlette once had a limit that one path skipped): `max_fields` non-file fields, `max_files` file
+parts and `max_part_size` bytes per non-file part. Going over any of them raises
+`MultiPartException` naming the limit, *while streaming*: memory stays bounded by the limits, never
+by the size of the request. `Request.form()` turns the exception into a 400.
+
+Multipart also refuses, fast, what no browser sends: a long preamble before the first boundary,
+part headers that never end (python-multipart bounds their size and count) and a body that stops
+before its closing boundary. File parts spool to a SpooledTemporaryFile whose disk writes run in a
+worker thread; the client's filename is kept as `UploadFile.filename` and never used as a path.
+
+Urlencoded forms need only the standard library; multipart needs python-multipart (the `forms`
+extra), imported when a MultiPartParser is first created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable
+from tempfile import SpooledTemporaryFile
+from typing import Any, BinaryIO, cast
+from urllib.parse import unquote_to_bytes
+
+import anyio
+
+from asgiforge.runtime.datastructures import FormData, Headers, UploadFile
+
+__all__ = ["FormParser", "MultiPartException", "MultiPartParser"]
+
+# Browsers send no preamble at all; a few KiB of slack is generous and keeps junk cheap to reject.
+_MAX_PREAMBLE = 64 * 1024
+
+
+class MultiPartException(Exception):
+    """A form body that breaks a limit or is malformed; `.message` is safe to show the client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _too_many_fields(limit: int) -> MultiPartException:
+    return MultiPartException(f"Too many fields. Maximum number of fields is {limit} (max_fields).")
+
+
+def _too_many_files(limit: int) -> MultiPartException:
+    return MultiPartException(f"Too many files. Maximum number of files is {limit} (max_files).")
+
+
+def _part_too_large(limit: int) -> MultiPartException:
+    return MultiPartException(
+        f"Part exceeded maximum size of {limit} bytes (max_part_size); "
+        "send large values as file uploads."
+    )
+
+
+def _safe_decode(data: bytes | bytearray, charset: str) -> str:
+    """Decode client bytes without ever raising: an unknown charset or bad bytes fall back."""
+    try:
+        return data.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return data.decode("latin-1")
+
+
+def _check_limits(max_files: int, max_fields: int, max_part_size: int) -> None:
+    for name, value in (
+        ("max_files", max_files),
+        ("max_fields", max_fields),
+        ("max_part_size", max_part_size),
+    ):
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+
+
+class FormParser:
+    """`application/x-www-form-urlencoded`, parsed field by field as the body streams in.
+
+    `max_files` is accepted so callers can pass one set of limits to either parser; such a body
+    has no files, so it never triggers.
+    """
+
+    def __init__(
+        self,
+        headers: Headers,
+        stream: AsyncIterable[bytes],
+        *,
+        max_files: int = 1000,
+        max_fields: int = 1000,
+        max_part_size: int = 1024 * 1024,
+    ) -> None:
+        _check_limits(max_files, max_fields, max_part_size)
+        self.headers = headers
+        self.stream = stream
+        self.max_files = max_files
+        self.max_fields = max_fields
+        self.max_part_size = max_part_size
+        self._items: list[tuple[str, str | UploadFile]] = []
+
+    def _add_field(self, raw: bytes | bytearray) -> None:
+        if not raw:
+            return  # "a=1&&b=2": empty segments are not fields
+        if len(raw) > self.max_part_size:
+            raise _part_too_large(self.max_part_size)
+        if len(self._items) >= self.max_fields:
+            raise _too_many_fields(self.max_fields)
+        name, _, value = bytes(raw).partition(b"=")
+        self._items.append(
+            (
+                _safe_decode(unquote_to_bytes(name.replace(b"+", b" ")), "utf-8"),
+                _safe_decode(unquote_to_bytes(value.replace(b"+", b" ")), "utf-8"),
+            )
+        )
+
+    async def parse(self) -> FormData:
+        pending = bytearray()
+        try:
+            async for chunk in self.stream:
+                if not chunk:
+                    continue
+                if b"&" in chunk:
+                    pending += chunk
+                    *complete, rest = pending.split(b"&")
+                    for field in complete:
+                        self._add_field(field)
+                    pending = bytearray(rest)
+                else:
+                    pending += chunk
+                # The unfinished field is checked as it grows, not once the body has ended.
+                if len(pending) > self.max_part_size:
+                    raise _part_too_large(self.max_part_size)
+            self._add_field(pending)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _aclose(self.stream)
+        return FormData(self._items)
+
+
+async def _aclose(stream: AsyncIterable[bytes]) -> None:
+    """Close an async generator we stopped reading early, so its cleanup runs now."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _load_multipart() -> tuple[Any, Callable[[str], tuple[bytes, dict[bytes, bytes]]]]:
+    try:
+        from python_multipart.multipart import MultipartParser, parse_options_header
+    except ImportError:
+        try:
+            from multipart.multipart import (  # type: ignore[no-redef]
+                MultipartParser,
+                parse_options_header,
+            )
+        except ImportError as exc:
+            raise ImportError(
+                "Parsing multipart/form-data needs python-multipart: pip install 'asgiforge[forms]'"
+            ) from exc
+    return MultipartParser, parse_options_header
+
+
+class MultiPartParser:
+    """`multipart/form-data`, driven by python-multipart's streaming parser.
+
+    The parser's callbacks are synchronous, so they only collect: field bytes (checked against
+    `max_part_size` on every slice) and file slices; the file slices are written, asynchronously,
+    after each chunk. Work per chunk is therefore bounded by the chunk, memory by the limits.
+    """
+
+    spool_max_size = 1024 * 1024
+
+    def __init__(
+        self,
+        headers: Headers,
+        stream: AsyncIterable[bytes],
+        *,
+        max_files: int = 1000,
+        max_fields: int = 1000,
+        max_part_size: int = 1024 * 1024,
+    ) -> None:
+        _check_limits(max_files, max_fields, max_part_size)
+        self._parser_class, self._parse_options_header = _load_multipart()
+        self.headers = headers
+        self.stream = stream
+        self.max_files = max_files
+        self.max_fields = max_fields
+        self.max_part_size = max_part_size
+        self._charset = "utf-8"
+        self._items: list[tuple[str, str | UploadFile]] = []
+        self._uploads: list[UploadFile] = []
+        self._writes: list[tuple[UploadFile, bytes]] = []
+        self._fields = 0
+        self._started = False
+        self._ended = False
+        # The part being parsed.
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self._part_headers: list[tuple[bytes, bytes]] = []
+        self._field_name = ""
+        self._field_data = bytearray()
+        self._upload: UploadFile | None = None
+
+    # python-multipart callbacks: synchronous, they never do I/O. -------------------------------
+
+    def _on_part_begin(self) -> None:
+        self._started = True
+        self._part_headers = []
+        self._field_data = bytearray()
+        self._upload = None
+
+    def _on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _on_header_end(self) -> None:
+        self._part_headers.append((bytes(self._header_field).lower(), bytes(self._header_value)))
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+
+    def _on_headers_finished(self) -> None:
+        disposition = None
+        for key, value in self._part_headers:
+            if key == b"content-disposition":
+                disposition = value
+        if disposition is None:
+            raise MultiPartException("A multipart part has no Content-Disposition header.")
+        _, options = self._parse_options_header(disposition.decode("latin-1"))
+        name = options.get(b"name")
+        if name is None:
+            raise MultiPartException(
+                'The Content-Disposition header field "name" must be provided.'
+            )
+        self._field_name = _safe_decode(name, self._charset)
+        if b"filename" in options:
+            if len(self._uploads) >= self.max_files:
+                raise _too_many_files(self.max_files)
+            # Closed by FormData.close() (or below, if the parse fails).
+            spooled = SpooledTemporaryFile(max_size=self.spool_max_size)  # noqa: SIM115
+            upload = UploadFile(
+                cast(BinaryIO, spooled),
+                size=0,
+                filename=_safe_decode(options[b"filename"], self._charset),
+                headers=Headers(raw=self._part_headers),
+            )
+            self._uploads.append(upload)
+            self._items.append((self._field_name, upload))
+            self._upload = upload
+        else:
+            if self._fields >= self.max_fields:
+                raise _too_many_fields(self.max_fields)
+            self._fields += 1
+
+    def _on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._upload is not None:
+            self._writes.append((self._upload, data[start:end]))
+            return
+        if len(self._field_data) + (end - start) > self.max_part_size:
+            raise _part_too_large(self.max_part_size)
+        self._field_data += data[start:end]
+
+    def _on_part_end(self) -> None:
+        if self._upload is None:
+            self._items.append((self._field_name, _safe_decode(self._field_data, self._charset)))
+            self._field_data = bytearray()
+
+    def _on_end(self) -> None:
+        self._ended = True
+
+    # The async driver. ----------------------------------------------------------------------
+
+    async def _flush_writes(self) -> None:
+        writes, self._writes = self._writes, []
+        index = 0
+        while index < len(writes):
+            upload, data = writes[index]
+            index += 1
+            # Merge consecutive slices for one file: one write (maybe one thread hop) per chunk.
+            if index < len(writes) and writes[index][0] is upload:
+                parts = [data]
+                while index < len(writes) and writes[index][0] is upload:
+                    parts.append(writes[index][1])
+                    index += 1
+                data = b"".join(parts)
+            await upload.write(data)
+
+    def _make_parser(self) -> Any:
+        _, params = self._parse_options_header(self.headers.get("content-type", ""))
+        charset = params.get(b"charset")
+        if charset:
+            self._charset = charset.decode("latin-1")
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise MultiPartException("Missing boundary in multipart.")
+        callbacks = {
+            "on_part_begin": self._on_part_begin,
+            "on_part_data": self._on_part_data,
+            "on_part_end": self._on_part_end,
+            "on_header_field": self._on_header_field,
+            "on_header_value": self._on_header_value,
+            "on_header_end": self._on_header_end,
+            "on_headers_finished": self._on_headers_finished,
+            "on_end": self._on_end,
+        }
+        try:
+            return self._parser_class(boundary, callbacks)
+        except ValueError as exc:  # python-multipart refuses e.g. an over-long boundary
+            raise MultiPartException(f"Invalid multipart boundary: {exc}") from None
+
+    async def parse(self) -> FormData:
+        try:
+            parser = self._make_parser()
+            seen = 0
+            async for chunk in self.stream:
+                seen += len(chunk)
+                try:
+                    parser.write(chunk)
+                except ValueError as exc:  # python-multipart's parse errors are ValueErrors
+                    raise MultiPartException(f"Malformed multipart body: {exc}") from None
+                if not self._started and seen > _MAX_PREAMBLE:
+                    raise MultiPartException(
+                        f"No multipart boundary in the first {_MAX_PREAMBLE} bytes of the body."
+                    )
+                await self._flush_writes()
+                if self._ended:
+                    break  # anything after the closing boundary is an epilogue: not read
+            if not self._ended:
+                raise MultiPartException("Multipart body ended before its closing boundary.")
+            for upload in self._uploads:
+                await upload.seek(0)
+        except BaseException:
+            # Shielded: on cancellation too, no temporary file outlives the failed parse.
+            with anyio.CancelScope(shield=True):
+                for upload in self._uploads:
+                    await upload.close()
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _aclose(self.stream)
+        return FormData(self._items)
