@@ -1,0 +1,138 @@
+"""ServerErrorMiddleware: the last line of defence, outermost in an App's stack.
+
+An exception nobody handled becomes a 500 response (if no response has started yet) and is then
+re-raised, so the server still logs it with its traceback. With `debug=True` the 500 shows the
+traceback: an HTML page for browsers (every piece of it escaped, since exception messages and
+source lines can contain request data) or plain text for everything else.
+"""
+
+from __future__ import annotations
+
+import html
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from asgiforge.runtime._exception_handler import SendTracker
+from asgiforge.runtime._utils import is_async_callable
+from asgiforge.runtime.concurrency import run_in_threadpool
+from asgiforge.runtime.types import ASGIApp, Receive, Scope, Send
+
+__all__ = ["ServerErrorMiddleware"]
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>500 Server Error: {title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+h1 {{ font-size: 1.4em; color: #b00020; }}
+.frame {{ margin: 1em 0; border: 1px solid #ddd; border-radius: 4px; }}
+.where {{ background: #f4f4f4; padding: .4em .8em; font-family: monospace; }}
+pre {{ margin: 0; padding: .4em .8em; overflow-x: auto; }}
+.line {{ background: #fff3b0; }}
+</style>
+</head>
+<body>
+<h1>500 Server Error</h1>
+<h2>{title}</h2>
+<p>Traceback, most recent call last. This page is shown because the app runs with
+<code>debug=True</code>; never enable debug in production.</p>
+{frames}
+</body>
+</html>
+"""
+
+
+def _headers_accept_html(scope: Scope) -> bool:
+    for key, value in scope.get("headers") or ():
+        if key == b"accept":
+            return b"text/html" in value
+    return False
+
+
+class ServerErrorMiddleware:
+    """500 on unhandled errors; `handler(request, exc)` may supply the response instead.
+
+    Only HTTP is handled: a websocket's failure is the server's to report (it closes with
+    1011), and other scope types pass straight through.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        handler: Callable[..., Any] | None = None,
+        debug: bool = False,
+    ) -> None:
+        self.app = app
+        self.handler = handler
+        self.debug = debug
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tracker = SendTracker(send)
+        try:
+            await self.app(scope, receive, tracker)
+        except Exception as exc:
+            if not tracker.started:
+                response = await self._response_for(scope, exc)
+                await response(scope, receive, send)
+            # Re-raise so the server logs the error (and the test client can surface it).
+            raise
+
+    async def _response_for(self, scope: Scope, exc: Exception) -> Any:
+        from asgiforge.runtime.requests import Request
+
+        request = Request(scope)
+        if self.debug:
+            return self.debug_response(request, exc)
+        if self.handler is None:
+            return self.error_response(request, exc)
+        if is_async_callable(self.handler):
+            return await self.handler(request, exc)
+        return await run_in_threadpool(self.handler, request, exc)
+
+    def error_response(self, request: Any, exc: Exception) -> Any:
+        """The production 500: a fixed text that reveals nothing about the error."""
+        from asgiforge.runtime.responses import PlainTextResponse
+
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+    def debug_response(self, request: Any, exc: Exception) -> Any:
+        """The debug 500: the traceback as HTML for browsers, plain text otherwise."""
+        from asgiforge.runtime.responses import HTMLResponse, PlainTextResponse
+
+        scope = getattr(request, "scope", request)
+        if _headers_accept_html(scope):
+            return HTMLResponse(self.generate_html(exc), status_code=500)
+        return PlainTextResponse(self.generate_plain_text(exc), status_code=500)
+
+    def generate_plain_text(self, exc: BaseException) -> str:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+    def generate_html(self, exc: BaseException, limit: int = 7) -> str:
+        """The debug page; `limit` lines of source context around each frame's line."""
+        title = html.escape(f"{type(exc).__name__}: {exc}")
+        frames = []
+        for frame in traceback.extract_tb(exc.__traceback__):
+            frames.append(self._frame_html(frame, limit))
+        return _PAGE.format(title=title, frames="\n".join(frames))
+
+    @staticmethod
+    def _frame_html(frame: traceback.FrameSummary, limit: int) -> str:
+        import linecache
+
+        where = html.escape(f"{frame.filename}, line {frame.lineno}, in {frame.name}")
+        lineno = frame.lineno or 0
+        first = max(lineno - limit // 2, 1)
+        rows = []
+        for number in range(first, first + limit):
+            text = linecache.getline(frame.filename, number)
+            if not text and number > lineno:
+                break
+            css = ' class="line"' if number == lineno else ""
+            rows.append(f"<pre{css}>{number:>5} {html.escape(text.rstrip())}</pre>")
+        return f'<div class="frame"><div class="where">{where}</div>{"".join(rows)}</div>'

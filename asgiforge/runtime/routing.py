@@ -1,0 +1,1103 @@
+"""Routing: map a request's path (and host, and method) to the endpoint that answers it.
+
+The public API is Starlette's: `Route`, `WebSocketRoute`, `Mount`, `Host`, `Router`, `Match`,
+`BaseRoute`, `NoMatchFound`, `compile_path`, `request_response`, `websocket_session`, `get_name`.
+
+Differences users gain from:
+- Route tables are checked when built: a path without a leading `/`, an unknown convertor, a
+  duplicated parameter or a malformed `{param}` raise `ValueError` right away, not an `assert`
+  or a silent never-matching route.
+- The router looks static paths up in a dict before trying patterns, while keeping Starlette's
+  "first matching route wins" order exactly (see `Router._build_index`).
+- Slash redirects use a relative `Location` built from the routed path only: never a host taken
+  from the `Host` header, never a `//` (protocol-relative) URL.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import replace
+from enum import Enum
+from typing import TYPE_CHECKING, Any, SupportsIndex
+from urllib.parse import quote
+
+from asgiforge.runtime._exception_handler import HANDLERS_KEY, SendTracker, handle_exception
+from asgiforge.runtime._utils import get_route_path, is_async_callable
+from asgiforge.runtime.concurrency import run_in_threadpool
+from asgiforge.runtime.convertors import CONVERTOR_TYPES, Convertor
+from asgiforge.runtime.datastructures import URLPath
+from asgiforge.runtime.exceptions import HTTPException
+from asgiforge.runtime.lifespan import LifespanHandler
+from asgiforge.runtime.routeinfo import RouteInfo, RouteKind, describe_callable
+from asgiforge.runtime.types import ASGIApp, Lifespan, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from asgiforge.runtime.middleware import Middleware
+
+__all__ = [
+    "BaseRoute",
+    "Host",
+    "Match",
+    "Mount",
+    "NoMatchFound",
+    "Route",
+    "Router",
+    "WebSocketRoute",
+    "compile_path",
+    "get_name",
+    "request_response",
+    "websocket_session",
+]
+
+
+class NoMatchFound(Exception):
+    """Raised by `url_path_for` when no route has that name with exactly those parameters."""
+
+    def __init__(self, name: str, path_params: dict[str, Any], hint: str = "") -> None:
+        self.name = name
+        self.path_params = path_params
+        params = ", ".join(sorted(path_params))
+        message = f'No route exists for name "{name}" and params "{params}".'
+        if hint:
+            message = f"{message} {hint}"
+        super().__init__(message)
+
+
+class Match(Enum):
+    """How well a route fits a request: not at all, by path only (wrong method), or fully."""
+
+    NONE = 0
+    PARTIAL = 1
+    FULL = 2
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def get_name(endpoint: Callable[..., Any]) -> str:
+    """The default route name: the function's or class's `__name__`."""
+    return getattr(endpoint, "__name__", type(endpoint).__name__)
+
+
+PARAM_REGEX = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
+
+
+def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
+    """Compile `/users/{id:int}` into (regex, format string `/users/{id}`, convertors).
+
+    A path not starting with `/` is a host pattern (for `Host`): its `:port` is ignored and it
+    matches case-insensitively. Raises `ValueError` for an unknown convertor, a parameter used
+    twice, or a `{`/`}` that is not a valid `{name}` / `{name:type}` parameter.
+    """
+    is_host = not path.startswith("/")
+    regex_parts = ["^"]
+    format_parts: list[str] = []
+    convertors: dict[str, Convertor[Any]] = {}
+    duplicates: set[str] = set()
+    idx = 0
+    for match in PARAM_REGEX.finditer(path):
+        name, type_suffix = match.groups("str")
+        type_name = type_suffix.lstrip(":")
+        convertor = CONVERTOR_TYPES.get(type_name)
+        if convertor is None:
+            known = ", ".join(sorted(CONVERTOR_TYPES))
+            raise ValueError(
+                f"Unknown path convertor {type_name!r} in {path!r}. Known convertors: {known}. "
+                "Register custom ones with register_url_convertor() before building routes."
+            )
+        literal = path[idx : match.start()]
+        _check_literal(literal, path)
+        regex_parts.append(re.escape(literal))
+        regex_parts.append(f"(?P<{name}>{convertor.regex})")
+        format_parts.append(literal)
+        format_parts.append("{" + name + "}")
+        if name in convertors:
+            duplicates.add(name)
+        convertors[name] = convertor
+        idx = match.end()
+    if duplicates:
+        names = ", ".join(sorted(duplicates))
+        ending = "s" if len(duplicates) > 1 else ""
+        raise ValueError(f"Duplicated param name{ending} {names} at path {path!r}")
+    tail = path[idx:]
+    _check_literal(tail, path)
+    if is_host:
+        hostname = tail.split(":")[0]
+        regex_parts.append(re.escape(hostname) + "$")
+        return (
+            re.compile("".join(regex_parts), re.IGNORECASE),
+            "".join(format_parts) + tail,
+            convertors,
+        )
+    regex_parts.append(re.escape(tail) + "$")
+    format_parts.append(tail)
+    return re.compile("".join(regex_parts)), "".join(format_parts), convertors
+
+
+def _check_literal(literal: str, path: str) -> None:
+    if "{" in literal or "}" in literal:
+        raise ValueError(
+            f"Malformed path parameter in {path!r}: use {{name}} or {{name:type}} where name is "
+            "an identifier (letters, digits, underscore)."
+        )
+
+
+def replace_params(
+    path: str, convertors: dict[str, Convertor[Any]], path_params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Fill `{name}` placeholders of a format string; return the result and unused params."""
+    remaining = dict(path_params)
+    for key, value in path_params.items():
+        placeholder = "{" + key + "}"
+        if placeholder in path:
+            path = path.replace(placeholder, convertors[key].to_string(value))
+            del remaining[key]
+    return path, remaining
+
+
+def _convert_params(
+    groups: dict[str, str], convertors: tuple[tuple[str, Callable[[str], Any]], ...]
+) -> dict[str, Any] | None:
+    """Convert matched text to values; None when a convertor rejects it (so: no match)."""
+    try:
+        return {key: convert(groups[key]) for key, convert in convertors}
+    except ValueError:
+        return None
+
+
+def _is_function(endpoint: Any) -> bool:
+    while isinstance(endpoint, functools.partial):
+        endpoint = endpoint.func
+    return inspect.isfunction(endpoint) or inspect.ismethod(endpoint)
+
+
+def _wrap_middleware(app: ASGIApp, middleware: Sequence[Middleware] | None) -> ASGIApp:
+    for cls, args, kwargs in reversed(middleware or ()):
+        app = cls(app, *args, **kwargs)
+    return app
+
+
+def _check_route_path(path: str, kind: str) -> None:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ValueError(f"{kind} paths must start with '/', got {path!r}.")
+
+
+# --------------------------------------------------------------------------- endpoint adapters
+
+
+async def _run_sync(func: Callable[[Any], Any], request: Any) -> Any:
+    return await run_in_threadpool(func, request)
+
+
+def request_response(func: Callable[[Any], Any]) -> ASGIApp:
+    """Turn `endpoint(request) -> Response` into an ASGI app.
+
+    Sync endpoints run in the thread pool. Exception handlers registered by ExceptionMiddleware
+    run here, inside the route, so route-level middleware sees the error response.
+    """
+    from asgiforge.runtime.requests import Request
+
+    call: Callable[[Any], Awaitable[Any]] = (
+        func if is_async_callable(func) else functools.partial(_run_sync, func)
+    )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        handlers = scope.get(HANDLERS_KEY)
+        if handlers is None:
+            response = await call(request)
+            await response(scope, receive, send)
+            return
+        # Reuse ExceptionMiddleware's tracker when it hands us its own send directly.
+        tracker = send if type(send) is SendTracker else SendTracker(send)
+        try:
+            response = await call(request)
+            await response(scope, receive, tracker)
+        except Exception as exc:
+            await handle_exception(exc, request, handlers, tracker.started, scope, receive, tracker)
+
+    return app
+
+
+def websocket_session(func: Callable[[Any], Any]) -> ASGIApp:
+    """Turn `endpoint(websocket)` into an ASGI app.
+
+    An exception no handler takes closes an accepted socket with 1011 before propagating, so
+    the client is never left with a half-open connection.
+    """
+    from asgiforge.runtime.websockets import WebSocket
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        session = WebSocket(scope, receive=receive, send=send)
+        handlers = scope.get(HANDLERS_KEY)
+        try:
+            if handlers is None:
+                await func(session)
+            else:
+                try:
+                    await func(session)
+                except Exception as exc:
+                    await handle_exception(exc, session, handlers, False, scope, receive, send)
+        except Exception:
+            await _close_if_open(session)
+            raise
+
+    return app
+
+
+async def _close_if_open(websocket: Any) -> None:
+    state = getattr(websocket, "application_state", None)
+    client_state = getattr(websocket, "client_state", None)
+    if getattr(state, "name", None) == "CONNECTED" and getattr(client_state, "name", None) == (
+        "CONNECTED"
+    ):
+        try:
+            await websocket.close(code=1011)
+        except Exception:  # noqa: S110 - the original error matters more than this one
+            pass
+
+
+# --------------------------------------------------------------------------- plain responses
+# Sent as raw ASGI messages: the router's own answers need no Response object, and the header
+# lists are encoded once.
+
+_NOT_FOUND_START = {
+    "type": "http.response.start",
+    "status": 404,
+    "headers": [(b"content-length", b"9"), (b"content-type", b"text/plain; charset=utf-8")],
+}
+_NOT_FOUND_BODY = {"type": "http.response.body", "body": b"Not Found"}
+
+
+async def _send_not_found(scope: Scope, send: Send) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1000, "reason": ""})
+        return
+    await send(dict(_NOT_FOUND_START))
+    await send(dict(_NOT_FOUND_BODY))
+
+
+async def _send_plain(
+    send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    body = text.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-type", b"text/plain; charset=utf-8"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# --------------------------------------------------------------------------- routes
+
+
+class BaseRoute:
+    """What every route provides: `matches`, `handle`, `url_path_for` and `describe`."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        raise NotImplementedError()
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NotImplementedError()
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError()
+
+    def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
+        """Rows for `asgiforge routes`; custom routes show as a generic ASGI entry."""
+        name, file, line = describe_callable(self)
+        path = prefix + str(getattr(self, "path", ""))
+        yield RouteInfo(
+            kind="asgi",
+            path=path,
+            name=getattr(self, "name", None),
+            endpoint=name,
+            file=file,
+            line=line,
+            host=host,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A route used on its own as an ASGI app: 404 (or close) when it does not match."""
+        match, child_scope = self.matches(scope)
+        if match is Match.NONE:
+            if scope["type"] in ("http", "websocket"):
+                await _send_not_found(scope, send)
+            return
+        scope.update(child_scope)
+        await self.handle(scope, receive, send)
+
+
+class Route(BaseRoute):
+    """An HTTP route: `path` (with `{param:type}` placeholders) → `endpoint`.
+
+    A function or method endpoint receives a Request and returns a Response (sync ones run in
+    the thread pool); a class (such as an HTTPEndpoint) or any other callable is treated as an
+    ASGI app. `methods` defaults to GET for functions; GET routes also answer HEAD.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Collection[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        _check_route_path(path, "Routed")
+        if not callable(endpoint):
+            raise TypeError(f"Route {path!r}: endpoint must be callable, got {endpoint!r}.")
+        self.path = path
+        self.endpoint = endpoint
+        self.name = get_name(endpoint) if name is None else name
+        self._explicit_name = name is not None
+        self.include_in_schema = include_in_schema
+
+        if _is_function(endpoint):
+            self.app: ASGIApp = request_response(endpoint)
+            if methods is None:
+                methods = ["GET"]
+        else:
+            self.app = endpoint
+        self.app = _wrap_middleware(self.app, middleware)
+
+        self.methods: set[str] | None
+        if methods is None:
+            self.methods = None
+        else:
+            if isinstance(methods, str):
+                raise TypeError(f"Route {path!r}: methods must be a list like ['GET'], not a str.")
+            self.methods = {method.upper() for method in methods}
+            if "GET" in self.methods:
+                self.methods.add("HEAD")
+
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self._convert = tuple((key, c.convert) for key, c in self.param_convertors.items())
+        self._static_path = None if self.param_convertors else path
+        self._param_names = frozenset(self.param_convertors)
+        allow = ", ".join(sorted(self.methods)) if self.methods else ""
+        self._allow_header = [(b"allow", allow.encode("latin-1"))]
+        self._allow = allow
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        return self._match_path(scope, get_route_path(scope))
+
+    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        """`matches` with the route path already computed (the router computes it once)."""
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        if self._static_path is not None:
+            if route_path != self._static_path:
+                return Match.NONE, {}
+            parent = scope.get("path_params")
+            path_params = dict(parent) if parent else {}
+        else:
+            found = self.path_regex.fullmatch(route_path)
+            if found is None:
+                return Match.NONE, {}
+            params = _convert_params(found.groupdict(), self._convert)
+            if params is None:
+                return Match.NONE, {}
+            parent = scope.get("path_params")
+            if parent:
+                path_params = dict(parent)
+                path_params.update(params)
+            else:
+                path_params = params
+        child_scope = {"endpoint": self.endpoint, "path_params": path_params}
+        if self.methods is not None and scope["method"] not in self.methods:
+            return Match.PARTIAL, child_scope
+        return Match.FULL, child_scope
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if name != self.name or path_params.keys() != self._param_names:
+            raise NoMatchFound(name, path_params)
+        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
+        return URLPath(path=path, protocol="http")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods is not None and scope["method"] not in self.methods:
+            if "app" in scope:
+                raise HTTPException(405, headers={"Allow": self._allow})
+            await _send_plain(send, 405, "Method Not Allowed", self._allow_header)
+            return
+        await self.app(scope, receive, send)
+
+    def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
+        endpoint, file, line = describe_callable(self.endpoint)
+        yield RouteInfo(
+            kind="http",
+            path=prefix + self.path,
+            name=self.name,
+            methods=tuple(sorted(self.methods or ())),
+            endpoint=endpoint,
+            file=file,
+            line=line,
+            host=host,
+            extra={"relative_path": self.path, "include_in_schema": self.include_in_schema},
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Route)
+            and self.path == other.path
+            and self.endpoint == other.endpoint
+            and self.methods == other.methods
+        )
+
+    __hash__ = BaseRoute.__hash__
+
+    def __repr__(self) -> str:
+        methods = sorted(self.methods or [])
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, methods={methods!r})"
+
+
+class WebSocketRoute(BaseRoute):
+    """A WebSocket route: a function endpoint receives a WebSocket; a class is an ASGI app."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        _check_route_path(path, "Routed")
+        if not callable(endpoint):
+            raise TypeError(f"WebSocketRoute {path!r}: endpoint must be callable.")
+        self.path = path
+        self.endpoint = endpoint
+        self.name = get_name(endpoint) if name is None else name
+        self._explicit_name = name is not None
+        if _is_function(endpoint):
+            self.app: ASGIApp = websocket_session(endpoint)
+        else:
+            self.app = endpoint
+        self.app = _wrap_middleware(self.app, middleware)
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self._convert = tuple((key, c.convert) for key, c in self.param_convertors.items())
+        self._static_path = None if self.param_convertors else path
+        self._param_names = frozenset(self.param_convertors)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "websocket":
+            return Match.NONE, {}
+        return self._match_path(scope, get_route_path(scope))
+
+    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        if scope["type"] != "websocket":
+            return Match.NONE, {}
+        found = self.path_regex.fullmatch(route_path)
+        if found is None:
+            return Match.NONE, {}
+        params = _convert_params(found.groupdict(), self._convert)
+        if params is None:
+            return Match.NONE, {}
+        path_params = dict(scope.get("path_params") or {})
+        path_params.update(params)
+        return Match.FULL, {"endpoint": self.endpoint, "path_params": path_params}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if name != self.name or path_params.keys() != self._param_names:
+            raise NoMatchFound(name, path_params)
+        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
+        return URLPath(path=path, protocol="websocket")
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
+        endpoint, file, line = describe_callable(self.endpoint)
+        yield RouteInfo(
+            kind="websocket",
+            path=prefix + self.path,
+            name=self.name,
+            endpoint=endpoint,
+            file=file,
+            line=line,
+            host=host,
+            extra={"relative_path": self.path},
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, WebSocketRoute)
+            and self.path == other.path
+            and self.endpoint == other.endpoint
+        )
+
+    __hash__ = BaseRoute.__hash__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r})"
+
+
+def _mounted_routes(app: Any) -> list[BaseRoute]:
+    routes = getattr(app, "routes", None)
+    return list(routes) if routes is not None else []
+
+
+def _prefixed(info: RouteInfo, mount_name: str | None) -> RouteInfo:
+    if mount_name is None or info.name is None:
+        return info
+    return replace(info, name=f"{mount_name}:{info.name}")
+
+
+def _url_path_for_children(
+    routes: Iterable[BaseRoute], name: str, path_params: dict[str, Any]
+) -> URLPath | None:
+    for route in routes:
+        try:
+            return route.url_path_for(name, **path_params)
+        except NoMatchFound:
+            pass
+    return None
+
+
+class Mount(BaseRoute):
+    """Everything under `path` goes to a sub-application or a list of `routes`.
+
+    The sub-app sees `scope["root_path"]` extended by the matched prefix, so it routes on the
+    remainder; path params captured by the mount are merged into the children's.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        app: ASGIApp | None = None,
+        routes: Sequence[BaseRoute] | None = None,
+        name: str | None = None,
+        *,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        if path != "":
+            _check_route_path(path, "Mount")
+        if app is None and routes is None:
+            raise ValueError(f"Mount {path!r}: pass either app=... or routes=[...].")
+        if app is not None and routes is not None:
+            raise ValueError(f"Mount {path!r}: pass app=... or routes=[...], not both.")
+        self.path = path.rstrip("/")
+        self._base_app: ASGIApp = app if app is not None else Router(routes=routes)
+        self.app = _wrap_middleware(self._base_app, middleware)
+        self.name = name
+        self.path_regex, self.path_format, self.param_convertors = compile_path(
+            self.path + "/{path:path}"
+        )
+        self._convert = tuple(
+            (key, c.convert) for key, c in self.param_convertors.items() if key != "path"
+        )
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return _mounted_routes(self._base_app)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] not in ("http", "websocket"):
+            return Match.NONE, {}
+        return self._match_path(scope, get_route_path(scope))
+
+    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        found = self.path_regex.fullmatch(route_path)
+        if found is None:
+            return Match.NONE, {}
+        groups = found.groupdict()
+        params = _convert_params(groups, self._convert)
+        if params is None:
+            return Match.NONE, {}
+        remaining_path = "/" + groups["path"]
+        matched_path = route_path[: -len(remaining_path)]
+        path_params = dict(scope.get("path_params") or {})
+        path_params.update(params)
+        root_path = scope.get("root_path", "")
+        return Match.FULL, {
+            "path_params": path_params,
+            "app_root_path": scope.get("app_root_path", root_path),
+            "root_path": root_path + matched_path,
+            "endpoint": self.app,
+        }
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if self.name is not None and name == self.name and "path" in path_params:
+            # The mount itself, e.g. url_path_for("static", path="/css/site.css").
+            params = dict(path_params)
+            params["path"] = str(params["path"]).lstrip("/")
+            path, remaining = replace_params(self.path_format, self.param_convertors, params)
+            if not remaining:
+                return URLPath(path=path)
+        elif self.name is None or name.startswith(self.name + ":"):
+            child_name = name if self.name is None else name[len(self.name) + 1 :]
+            params = dict(path_params)
+            child_path = params.pop("path", None)
+            own = {key: params.pop(key) for key in list(params) if key in self.param_convertors}
+            own["path"] = ""
+            prefix, _ = replace_params(self.path_format, self.param_convertors, own)
+            if child_path is not None:
+                params["path"] = child_path
+            found = _url_path_for_children(self.routes, child_name, params)
+            if found is not None:
+                return URLPath(prefix.rstrip("/") + str(found), found.protocol, found.host)
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
+        full = prefix + self.path
+        base = self._base_app
+        endpoint, file, line = describe_callable(base)
+        children = getattr(base, "routes", None)
+        kind: RouteKind
+        if children is not None:
+            kind = "mount"
+        elif hasattr(base, "lookup_path") and hasattr(base, "get_response"):
+            kind = "static"
+        else:
+            kind = "asgi"
+        yield RouteInfo(
+            kind=kind,
+            path=full or "/",
+            name=self.name,
+            endpoint=endpoint,
+            file=file,
+            line=line,
+            host=host,
+            extra={"relative_path": self.path},
+        )
+        for route in children or ():
+            describe = getattr(route, "describe", None)
+            if describe is not None:
+                for info in describe(full, host):
+                    yield _prefixed(info, self.name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mount) and self.path == other.path and self.app == other.app
+
+    __hash__ = BaseRoute.__hash__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, app={self.app!r})"
+
+
+def _host_header(scope: Scope) -> str:
+    for key, value in scope.get("headers") or ():
+        if key == b"host":
+            return str(value.decode("latin-1"))
+    return ""
+
+
+class Host(BaseRoute):
+    """Route by the `Host` header (`{subdomain}.example.com`; any `:port` is ignored)."""
+
+    def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        if not isinstance(host, str) or host.startswith("/"):
+            raise ValueError(f"Host patterns must not start with '/', got {host!r}.")
+        self.host = host
+        self.app = app
+        self.name = name
+        self.host_regex, self.host_format, self.param_convertors = compile_path(host)
+        self._convert = tuple((key, c.convert) for key, c in self.param_convertors.items())
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return _mounted_routes(self.app)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] not in ("http", "websocket"):
+            return Match.NONE, {}
+        return self._match_path(scope, "")
+
+    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        host = _host_header(scope).split(":")[0]
+        found = self.host_regex.fullmatch(host)
+        if found is None:
+            return Match.NONE, {}
+        params = _convert_params(found.groupdict(), self._convert)
+        if params is None:
+            return Match.NONE, {}
+        path_params = dict(scope.get("path_params") or {})
+        path_params.update(params)
+        return Match.FULL, {"path_params": path_params, "endpoint": self.app}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if self.name is not None and name == self.name and "path" in path_params:
+            params = dict(path_params)
+            path = str(params.pop("path"))
+            host, remaining = replace_params(self.host_format, self.param_convertors, params)
+            if not remaining:
+                return URLPath(path=path, host=host)
+        elif self.name is None or name.startswith(self.name + ":"):
+            child_name = name if self.name is None else name[len(self.name) + 1 :]
+            params = dict(path_params)
+            own = {key: params.pop(key) for key in list(params) if key in self.param_convertors}
+            host, _ = replace_params(self.host_format, self.param_convertors, own)
+            found = _url_path_for_children(self.routes, child_name, params)
+            if found is not None:
+                return URLPath(path=str(found), protocol=found.protocol, host=host)
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+    def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
+        endpoint, file, line = describe_callable(self.app)
+        yield RouteInfo(
+            kind="host",
+            path=prefix or "/",
+            name=self.name,
+            endpoint=endpoint,
+            file=file,
+            line=line,
+            host=self.host,
+        )
+        for route in self.routes:
+            describe = getattr(route, "describe", None)
+            if describe is not None:
+                for info in describe(prefix, self.host):
+                    yield _prefixed(info, self.name)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Host) and self.host == other.host and self.app == other.app
+
+    __hash__ = BaseRoute.__hash__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(host={self.host!r}, name={self.name!r}, app={self.app!r})"
+
+
+# --------------------------------------------------------------------------- router
+
+Matcher = Callable[[Scope, str], tuple[Match, Scope]]
+
+
+def _matcher(route: BaseRoute) -> Matcher:
+    """The fastest correct way to ask `route` whether it matches.
+
+    Our own route classes accept the pre-computed route path; a subclass that overrides
+    `matches` (or a foreign route object) is asked through its public `matches(scope)`.
+    """
+    for cls in (Route, WebSocketRoute, Mount, Host):
+        if isinstance(route, cls) and type(route).matches is cls.matches:
+            return route._match_path
+
+    def ask(scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        return route.matches(scope)
+
+    return ask
+
+
+def _static_path(route: BaseRoute) -> str | None:
+    """The single path `route` can match, if it is an unmodified parameterless route."""
+    for cls in (Route, WebSocketRoute):
+        if isinstance(route, cls) and type(route).matches is cls.matches:
+            return route._static_path
+    return None
+
+
+class _RouteIndex:
+    """Candidates to try for a route path, in table order.
+
+    For a static path `p`: every route whose only possible match is `p`, interleaved in the
+    original order with every route that might match anything. For any other path: only the
+    latter. Skipping a route that cannot match never changes which route matches first, so
+    first-match-wins holds exactly.
+    """
+
+    __slots__ = ("dynamic", "static")
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        entries = [(_static_path(route), route, _matcher(route)) for route in routes]
+        self.dynamic: tuple[tuple[BaseRoute, Matcher], ...] = tuple(
+            (route, matcher) for path, route, matcher in entries if path is None
+        )
+        static_paths = {path for path, _, _ in entries if path is not None}
+        self.static: dict[str, tuple[tuple[BaseRoute, Matcher], ...]] = {
+            static: tuple(
+                (route, matcher) for path, route, matcher in entries if path in (None, static)
+            )
+            for static in static_paths
+        }
+
+
+class _RouteList(list[BaseRoute]):
+    """`router.routes`: a plain list that tells its router when it changes.
+
+    Users (and Starlette code being ported) append to `app.routes` directly; the router's
+    lookup index is rebuilt on the next request after any change.
+    """
+
+    def __init__(self, routes: Iterable[BaseRoute], on_change: Callable[[], None]) -> None:
+        super().__init__(routes)
+        self._on_change = on_change
+
+    def _changed(self) -> None:
+        self._on_change()
+
+    def append(self, item: BaseRoute) -> None:
+        super().append(item)
+        self._changed()
+
+    def extend(self, items: Iterable[BaseRoute]) -> None:
+        super().extend(items)
+        self._changed()
+
+    def insert(self, index: SupportsIndex, item: BaseRoute) -> None:
+        super().insert(index, item)
+        self._changed()
+
+    def remove(self, item: BaseRoute) -> None:
+        super().remove(item)
+        self._changed()
+
+    def pop(self, index: SupportsIndex = -1) -> BaseRoute:
+        item = super().pop(index)
+        self._changed()
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        super().sort(*args, **kwargs)
+        self._changed()
+
+    def reverse(self) -> None:
+        super().reverse()
+        self._changed()
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        super().__setitem__(index, value)
+        self._changed()
+
+    def __delitem__(self, index: Any) -> None:
+        super().__delitem__(index)
+        self._changed()
+
+    def __iadd__(self, items: Iterable[BaseRoute]) -> _RouteList:  # type: ignore[override, misc]
+        super().__iadd__(items)
+        self._changed()
+        return self
+
+    def __imul__(self, count: SupportsIndex) -> _RouteList:
+        super().__imul__(count)
+        self._changed()
+        return self
+
+
+_REDIRECT_SAFE = "/!$&'()*+,;=:@-._~"
+_QUERY_SAFE = "/!$&'()*+,;=:@-._~?%[]"
+
+
+class Router:
+    """Dispatch to the first matching route; also runs the lifespan protocol.
+
+    No match → 404 (through the exception handlers when inside an App), a path match with the
+    wrong method → 405 with `Allow`, and with `redirect_slashes` a 307 to the same path with the
+    trailing slash toggled when that one would match.
+    """
+
+    def __init__(
+        self,
+        routes: Sequence[BaseRoute] | None = None,
+        redirect_slashes: bool = True,
+        default: ASGIApp | None = None,
+        lifespan: Lifespan[Any] | None = None,
+        *,
+        middleware: Sequence[Middleware] | None = None,
+    ) -> None:
+        self._index: _RouteIndex | None = None
+        self._routes = _RouteList(routes or (), self._invalidate)
+        _check_names(self._routes)
+        self.redirect_slashes = redirect_slashes
+        self.default: ASGIApp = self.not_found if default is None else default
+        self.lifespan_context = lifespan
+        self._lifespan = LifespanHandler(lifespan)
+        self.middleware_stack: ASGIApp = _wrap_middleware(self.app, middleware)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return self._routes
+
+    @routes.setter
+    def routes(self, routes: Iterable[BaseRoute]) -> None:
+        self._routes = _RouteList(routes, self._invalidate)
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._index = None
+
+    def _build_index(self) -> _RouteIndex:
+        self._index = _RouteIndex(self._routes)
+        return self._index
+
+    async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The default for `default`: 404 (or a websocket close) when nothing matched."""
+        if scope["type"] == "http" and "app" in scope:
+            raise HTTPException(status_code=404)
+        await _send_not_found(scope, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        found = _url_path_for_children(self._routes, name, path_params)
+        if found is not None:
+            return found
+        raise NoMatchFound(name, path_params, _hint(self._routes, name))
+
+    async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the lifespan protocol (see `asgiforge.runtime.lifespan`)."""
+        await self._lifespan(scope, receive, send, self)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.middleware_stack(scope, receive, send)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope_type = scope["type"]
+        if scope_type == "lifespan":
+            await self._lifespan(scope, receive, send, self)
+            return
+        if scope_type != "http" and scope_type != "websocket":
+            raise RuntimeError(
+                f"Router cannot handle ASGI scope type {scope_type!r} "
+                "(expected 'http', 'websocket' or 'lifespan')."
+            )
+        if "router" not in scope:
+            scope["router"] = self
+        route_path = get_route_path(scope)
+        index = self._index or self._build_index()
+        partial: BaseRoute | None = None
+        partial_scope: Scope = {}
+        for route, matcher in index.static.get(route_path, index.dynamic):
+            match, child_scope = matcher(scope, route_path)
+            if match is Match.FULL:
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
+            if match is Match.PARTIAL and partial is None:
+                partial = route
+                partial_scope = child_scope
+        if partial is not None:
+            scope.update(partial_scope)
+            await partial.handle(scope, receive, send)
+            return
+        if scope_type == "http" and self.redirect_slashes and route_path != "/":
+            location = self._slash_redirect(scope, route_path, index)
+            if location is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 307,
+                        "headers": [(b"content-length", b"0"), (b"location", location)],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
+        await self.default(scope, receive, send)
+
+    def _slash_redirect(self, scope: Scope, route_path: str, index: _RouteIndex) -> bytes | None:
+        """The `Location` for the slash-toggled path if some route matches it, else None."""
+        path: str = scope["path"]
+        if route_path.endswith("/"):
+            new_path, new_route_path = path.rstrip("/"), route_path.rstrip("/")
+        else:
+            new_path, new_route_path = path + "/", route_path + "/"
+        if not new_path.startswith("/") or not new_route_path.startswith("/"):
+            return None
+        redirect_scope = dict(scope)
+        redirect_scope["path"] = new_path
+        for _, matcher in index.static.get(new_route_path, index.dynamic):
+            match, _ = matcher(redirect_scope, new_route_path)
+            if match is not Match.NONE:
+                break
+        else:
+            return None
+        location = quote(new_path, safe=_REDIRECT_SAFE)
+        # A Location starting with `//` would be read as another host.
+        location = "/" + location.lstrip("/")
+        query = scope.get("query_string", b"")
+        if query:
+            location += "?" + quote(query.decode("latin-1"), safe=_QUERY_SAFE)
+        return location.encode("latin-1")
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Collection[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        route = Route(
+            path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema
+        )
+        _check_names([*self._routes, route])
+        self._routes.append(route)
+
+    def add_websocket_route(
+        self, path: str, endpoint: Callable[..., Any], name: str | None = None
+    ) -> None:
+        route = WebSocketRoute(path, endpoint, name=name)
+        _check_names([*self._routes, route])
+        self._routes.append(route)
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        self._routes.append(Mount(path, app=app, name=name))
+
+    def host(self, host: str, app: ASGIApp, name: str | None = None) -> None:
+        self._routes.append(Host(host, app=app, name=name))
+
+    def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
+        """Every route of this router, mounts flattened."""
+        for route in self._routes:
+            describe = getattr(route, "describe", None)
+            if describe is not None:
+                yield from describe(prefix, host)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Router) and list(self._routes) == list(other._routes)
+
+    __hash__ = object.__hash__
+
+
+def _check_names(routes: Sequence[BaseRoute]) -> None:
+    """Refuse two explicitly named routes whose URLs differ: `url_path_for` could not tell
+    them apart. The same name on the same path (say, GET and POST handlers) is fine."""
+    seen: dict[tuple[type, str], str] = {}
+    for route in routes:
+        if not getattr(route, "_explicit_name", False):
+            continue
+        kind = WebSocketRoute if isinstance(route, WebSocketRoute) else Route
+        name: str = route.name  # type: ignore[attr-defined]
+        path_format: str = route.path_format  # type: ignore[attr-defined]
+        previous = seen.setdefault((kind, name), path_format)
+        if previous != path_format:
+            raise ValueError(
+                f"Duplicate route name {name!r}: used for both {previous!r} and "
+                f"{path_format!r}, so url_path_for({name!r}) would be ambiguous."
+            )
+
+
+def _hint(routes: Sequence[BaseRoute], name: str) -> str:
+    expected = [
+        sorted(getattr(route, "param_convertors", {}))
+        for route in routes
+        if getattr(route, "name", None) == name and not isinstance(route, (Mount, Host))
+    ]
+    if expected:
+        return "Route(s) with that name take params: " + "; ".join(
+            ", ".join(params) or "(none)" for params in expected
+        )
+    return ""
