@@ -40,11 +40,11 @@ class MultiPartException(Exception):
         self.message = message
 
 
-def _too_many_fields(limit: int) -> MultiPartException:
+def _too_many_fields(limit: float) -> MultiPartException:
     return MultiPartException(f"Too many fields. Maximum number of fields is {limit} (max_fields).")
 
 
-def _too_many_files(limit: int) -> MultiPartException:
+def _too_many_files(limit: float) -> MultiPartException:
     return MultiPartException(f"Too many files. Maximum number of files is {limit} (max_files).")
 
 
@@ -63,14 +63,15 @@ def _safe_decode(data: bytes | bytearray, charset: str) -> str:
         return data.decode("latin-1")
 
 
-def _check_limits(max_files: int, max_fields: int, max_part_size: int) -> None:
+def _check_limits(max_files: float, max_fields: float, max_part_size: int) -> None:
     for name, value in (
         ("max_files", max_files),
         ("max_fields", max_fields),
         ("max_part_size", max_part_size),
     ):
-        if not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
+        # `not value >= 0` also refuses NaN, which would silently disable the limit.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ValueError(f"{name} must be a non-negative number, not {value!r}")
 
 
 class FormParser:
@@ -85,8 +86,8 @@ class FormParser:
         headers: Headers,
         stream: AsyncIterable[bytes],
         *,
-        max_files: int = 1000,
-        max_fields: int = 1000,
+        max_files: int | float = 1000,
+        max_fields: int | float = 1000,
         max_part_size: int = 1024 * 1024,
     ) -> None:
         _check_limits(max_files, max_fields, max_part_size)
@@ -174,8 +175,8 @@ class MultiPartParser:
         headers: Headers,
         stream: AsyncIterable[bytes],
         *,
-        max_files: int = 1000,
-        max_fields: int = 1000,
+        max_files: int | float = 1000,
+        max_fields: int | float = 1000,
         max_part_size: int = 1024 * 1024,
     ) -> None:
         _check_limits(max_files, max_fields, max_part_size)

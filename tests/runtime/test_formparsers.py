@@ -67,7 +67,7 @@ def end() -> bytes:
     return f"--{BOUNDARY}--\r\n".encode()
 
 
-async def parse_multipart(body: bytes | list[bytes], **limits: int) -> object:
+async def parse_multipart(body: bytes | list[bytes], **limits: float) -> object:
     chunks = chunked(body) if isinstance(body, bytes) else body
     return await MultiPartParser(MULTIPART, Stream(chunks), **limits).parse()
 
@@ -131,9 +131,11 @@ async def test_urlencoded_oversized_field_in_one_chunk() -> None:
         ).parse()
 
 
-def test_limits_must_be_non_negative_integers() -> None:
+def test_limits_must_be_non_negative_numbers() -> None:
     with pytest.raises(ValueError, match="max_fields"):
         FormParser(URLENCODED, Stream([]), max_fields=-1)
+    with pytest.raises(ValueError, match="max_files"):
+        MultiPartParser(MULTIPART, Stream([]), max_files=float("nan"))
     with pytest.raises(ValueError, match="max_part_size"):
         MultiPartParser(MULTIPART, Stream([]), max_part_size="1")  # type: ignore[arg-type]
 
@@ -235,6 +237,15 @@ async def test_multipart_1001_files_rejected_and_spooled_files_closed(
     assert "1000" in info.value.message
     assert len(created) == 1000
     assert all(f.closed for f in created)
+
+
+@pytest.mark.anyio
+async def test_limits_accept_infinity() -> None:
+    body = b"".join(field(f"f{i}", b"x") for i in range(1001)) + end()
+    assert len(await parse_multipart(body, max_fields=float("inf"))) == 1001  # type: ignore[arg-type]
+    many = b"&".join(b"f%d=x" % i for i in range(1001))
+    form = await FormParser(URLENCODED, Stream([many]), max_fields=float("inf")).parse()
+    assert len(form) == 1001
 
 
 @pytest.mark.anyio
