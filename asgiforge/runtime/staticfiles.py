@@ -1,0 +1,224 @@
+"""Serve files from a directory (or packages' `statics` folders): Starlette's `StaticFiles`.
+
+Anything that does not resolve to a regular file *inside* one of the directories is a 404 — `..`
+segments, backslashes, NUL bytes, sibling folders sharing a name prefix, symlinks leaving the root
+(unless `follow_symlink=True`), unreadable files and names too long for the OS alike — so a
+hostile path never produces a 500, a 401 or a hint of what exists. Files are answered by
+`FileResponse`, which handles ETag/Last-Modified/304, HEAD and Range requests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import stat
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import anyio.to_thread
+
+from asgiforge.runtime._utils import get_route_path
+from asgiforge.runtime.datastructures import Headers
+from asgiforge.runtime.exceptions import HTTPException
+from asgiforge.runtime.responses import (
+    FileResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from asgiforge.runtime.responses import is_not_modified as _is_not_modified
+from asgiforge.runtime.types import Receive, Scope, Send
+
+__all__ = ["NotModifiedResponse", "StaticFiles"]
+
+PathLike = str | os.PathLike[str]
+
+# Characters left as they are in the redirect Location's path and query.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_HANDLERS_KEY = "asgiforge.exception_handlers"
+
+
+class NotModifiedResponse(Response):
+    """A 304 keeping only the headers RFC 9110 §15.4.5 says a 304 should repeat."""
+
+    NOT_MODIFIED_HEADERS = (
+        "cache-control",
+        "content-location",
+        "date",
+        "etag",
+        "expires",
+        "vary",
+    )
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        super().__init__(
+            status_code=304,
+            headers={
+                name: value
+                for name, value in headers.items()
+                if name.lower() in self.NOT_MODIFIED_HEADERS
+            },
+        )
+
+
+class StaticFiles:
+    """An ASGI app serving the files under `directory` and/or packages' static folders.
+
+    `packages` items are a package name (its `statics` folder) or `(package, folder)`.
+    `html=True` serves `index.html` for directories (redirecting `/dir` to `/dir/`) and
+    `404.html`, when present, for misses. Directories are checked at construction
+    (`check_dir`) and again on the first request (`check_config`).
+    """
+
+    def __init__(
+        self,
+        *,
+        directory: PathLike | None = None,
+        packages: list[str | tuple[str, str]] | None = None,
+        html: bool = False,
+        check_dir: bool = True,
+        follow_symlink: bool = False,
+    ) -> None:
+        self.directory = directory
+        self.packages = packages
+        self.all_directories = self.get_directories(directory, packages)
+        self.html = html
+        self.config_checked = False
+        self.follow_symlink = follow_symlink
+        if check_dir and directory is not None and not os.path.isdir(directory):
+            raise RuntimeError(f"Directory '{directory}' does not exist")
+        self._roots: list[str] | None = None
+
+    def get_directories(
+        self,
+        directory: PathLike | None = None,
+        packages: list[str | tuple[str, str]] | None = None,
+    ) -> list[PathLike]:
+        """The directories to search, in order: `directory` first, then each package's."""
+        directories: list[PathLike] = []
+        if directory is not None:
+            directories.append(directory)
+        for package in packages or []:
+            if isinstance(package, tuple):
+                package, statics_dir = package
+            else:
+                statics_dir = "statics"
+            spec = importlib.util.find_spec(package)
+            if spec is None or spec.origin is None:
+                raise RuntimeError(f"Package {package!r} could not be found.")
+            package_directory = os.path.normpath(os.path.join(spec.origin, "..", statics_dir))
+            if not os.path.isdir(package_directory):
+                raise RuntimeError(
+                    f"Directory {statics_dir!r} in package {package!r} could not be found."
+                )
+            directories.append(package_directory)
+        return directories
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            raise RuntimeError(f"StaticFiles only serves HTTP, not {scope['type']!r} scopes")
+        if not self.config_checked:
+            await self.check_config()
+            self.config_checked = True
+        path = self.get_path(scope)
+        try:
+            response = await self.get_response(path, scope)
+        except HTTPException as exc:
+            if _HANDLERS_KEY in scope:  # inside an App: let its (possibly custom) handlers answer
+                raise
+            # Served bare: answer here rather than letting the server turn it into a 500.
+            response = PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+        await response(scope, receive, send)
+
+    def get_path(self, scope: Scope) -> str:
+        """The request's path below the mount point, as a normalised relative OS path."""
+        route_path = get_route_path(scope)
+        return os.path.normpath(os.path.join(*route_path.split("/")))
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The response for `path` (from `get_path`); raises HTTPException for 404/405."""
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(status_code=405, headers={"Allow": "GET, HEAD"})
+        full_path, stat_result = await anyio.to_thread.run_sync(self.lookup_path, path)
+        if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
+            return self.file_response(full_path, stat_result, scope)
+        if stat_result is not None and stat.S_ISDIR(stat_result.st_mode) and self.html:
+            index_path = os.path.join(path, "index.html")
+            full_path, stat_result = await anyio.to_thread.run_sync(self.lookup_path, index_path)
+            if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
+                if not scope["path"].endswith("/"):
+                    return RedirectResponse(_directory_location(scope))
+                return self.file_response(full_path, stat_result, scope)
+        if self.html:
+            full_path, stat_result = await anyio.to_thread.run_sync(self.lookup_path, "404.html")
+            if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
+                return FileResponse(full_path, stat_result=stat_result, status_code=404)
+        raise HTTPException(status_code=404)
+
+    def _resolved_roots(self) -> list[str]:
+        if self._roots is None:
+            resolve = os.path.abspath if self.follow_symlink else os.path.realpath
+            self._roots = [resolve(directory) for directory in self.all_directories]
+        return self._roots
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        """The first `(full_path, stat)` for `path` inside a directory, or `("", None)`.
+
+        Blocking (realpath, stat): called in a worker thread. Every failure is "not found".
+        """
+        if "\x00" in path or "\\" in path:
+            return "", None
+        resolve = os.path.abspath if self.follow_symlink else os.path.realpath
+        for directory, root in zip(self.all_directories, self._resolved_roots(), strict=True):
+            try:
+                full_path = resolve(os.path.join(directory, path))
+                if os.path.commonpath([full_path, root]) != root:
+                    continue  # outside this directory (`..`, a prefix sibling, a symlink out)
+                return full_path, os.stat(full_path)
+            except (
+                OSError,
+                ValueError,
+            ):  # missing, ENOTDIR, EACCES, ENAMETOOLONG, ELOOP, bad chars
+                continue
+        return "", None
+
+    def file_response(
+        self,
+        full_path: PathLike,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
+        return response
+
+    async def check_config(self) -> None:
+        """Fail clearly, on the first request, when `directory` is missing or not a directory."""
+        if self.directory is None:
+            return
+        try:
+            stat_result = await anyio.to_thread.run_sync(os.stat, self.directory)
+        except FileNotFoundError:
+            raise RuntimeError(
+                f"StaticFiles directory '{self.directory}' does not exist."
+            ) from None
+        if not (stat.S_ISDIR(stat_result.st_mode) or stat.S_ISLNK(stat_result.st_mode)):
+            raise RuntimeError(f"StaticFiles path '{self.directory}' is not a directory.")
+
+    def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
+        """Whether the request's validators match: If-None-Match first, else If-Modified-Since."""
+        return _is_not_modified(response_headers, request_headers)
+
+
+def _directory_location(scope: Scope) -> str:
+    """`/dir` → `/dir/` as a path-only Location: never from the Host header, never `//host`."""
+    path = scope.get("root_path", "") + get_route_path(scope)
+    location = "/" + path.lstrip("/") + "/"
+    location = quote(location, safe=_PATH_SAFE)
+    query = scope.get("query_string", b"")
+    if query:
+        location += "?" + quote(query.decode("latin-1"), safe=_QUERY_SAFE)
+    return location
