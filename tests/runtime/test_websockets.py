@@ -386,9 +386,12 @@ def test_real_denial_response() -> None:
     async def handler(ws: WebSocket) -> None:
         await ws.send_denial_response(PlainTextResponse("nope", status_code=401))
 
-    with serve_in_thread(ws_app(handler)) as (_, host):
-        with pytest.raises(InvalidStatus) as info, connect(f"ws://{host}/", open_timeout=5):
-            pass
+    with (
+        serve_in_thread(ws_app(handler)) as (_, host),
+        pytest.raises(InvalidStatus) as info,
+        connect(f"ws://{host}/", open_timeout=5),
+    ):
+        pass
     assert info.value.response.status_code == 401
     assert info.value.response.body == b"nope"
 
@@ -455,12 +458,15 @@ def routed_app() -> Any:
 
 
 def test_routed_exception_closes_1011_then_raises_in_the_test() -> None:
-    with TestClient(routed_app()) as client, pytest.raises(RuntimeError, match="handler bug"):
-        with client.websocket_connect("/crash") as ws:
-            ws.send_text("boom")
-            with pytest.raises(WebSocketDisconnect) as info:
-                ws.receive_text()
-            assert info.value.code == 1011
+    with (
+        TestClient(routed_app()) as client,
+        pytest.raises(RuntimeError, match="handler bug"),
+        client.websocket_connect("/crash") as ws,
+    ):
+        ws.send_text("boom")
+        with pytest.raises(WebSocketDisconnect) as info:
+            ws.receive_text()
+        assert info.value.code == 1011
 
 
 def test_routed_websocket_exception_and_mount() -> None:
