@@ -16,7 +16,6 @@ from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-
 from asgiforge.runtime.requests import Request
 from asgiforge.runtime.responses import PlainTextResponse, Response, StreamingResponse
 from asgiforge.runtime.routing import BaseRoute, Route, WebSocketRoute
