@@ -391,6 +391,8 @@ class WebSocketTestSession:
 
     async def _app_send(self, message: Message) -> None:
         if self._client_closed:
+            if message["type"] == "websocket.close":
+                return  # closing what the client already closed is harmless, as on a server
             raise ClientDisconnected("the test client closed the websocket")
         self._from_app_send.send_nowait(message)
 

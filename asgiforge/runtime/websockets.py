@@ -102,6 +102,9 @@ class WebSocket(HTTPConnection):
                 await self._send(message)
             except OSError:
                 self.application_state = WebSocketState.DISCONNECTED
+                if kind == "websocket.close":
+                    # Closing a connection the peer already dropped: the goal is reached.
+                    return
                 raise WebSocketDisconnect(code=1006) from None
             return
         if state is WebSocketState.CONNECTING:

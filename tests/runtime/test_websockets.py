@@ -254,6 +254,23 @@ def test_send_to_a_gone_client_raises_disconnect_1006() -> None:
     assert seen == [1006]
 
 
+def test_close_after_the_client_left_is_harmless() -> None:
+    """The seed's `except Exception: await websocket.close(code=1011)` after a disconnect."""
+    states: list[WebSocketState] = []
+
+    async def handler(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            await ws.receive_text()
+        except WebSocketDisconnect:
+            await ws.close(code=1011)
+            states.append(ws.application_state)
+
+    with connect_to(handler):
+        pass
+    assert states == [WebSocketState.DISCONNECTED]
+
+
 def test_denial_response() -> None:
     from asgiforge.runtime.responses import PlainTextResponse
 
