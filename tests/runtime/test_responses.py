@@ -1,0 +1,810 @@
+"""Responses as a client sees them: status, headers, body messages, cookies, ranges, streaming."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from asgiforge.runtime.background import BackgroundTask
+from asgiforge.runtime.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from asgiforge.runtime.testclient import TestClient
+from asgiforge.runtime.types import ASGIApp, Message
+
+
+async def call(
+    app: ASGIApp,
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    **scope_extra: Any,
+) -> tuple[int, dict[bytes, bytes], bytes, list[Message]]:
+    """Run `app` once with a hand-made scope; return status, headers, joined body, messages."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": method,
+        "path": "/",
+        "headers": headers or [],
+        "query_string": b"",
+        **scope_extra,
+    }
+    messages: list[Message] = []
+
+    async def receive() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    await app(scope, receive, send)
+    start = messages[0]
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    return start["status"], dict(start["headers"]), body, messages
+
+
+def stdlib_json(value: Any) -> bytes:
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+# --- Response --------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_bytes_body_gets_content_length_and_no_content_type() -> None:
+    status, headers, body, messages = await call(Response(b"hello"))
+    assert status == 200
+    assert headers == {b"content-length": b"5"}
+    assert body == b"hello"
+    assert len(messages) == 2
+
+
+@pytest.mark.anyio
+async def test_text_media_types_get_a_charset_others_do_not() -> None:
+    _, headers, body, _ = await call(PlainTextResponse("héllo"))
+    assert headers[b"content-type"] == b"text/plain; charset=utf-8"
+    assert body == "héllo".encode()
+    assert headers[b"content-length"] == str(len(body)).encode()
+    _, headers, _, _ = await call(HTMLResponse("<p>x</p>"))
+    assert headers[b"content-type"] == b"text/html; charset=utf-8"
+    _, headers, _, _ = await call(Response("x", media_type="text/csv; charset=latin-1"))
+    assert headers[b"content-type"] == b"text/csv; charset=latin-1"
+    _, headers, _, _ = await call(Response(b"x", media_type="image/png"))
+    assert headers[b"content-type"] == b"image/png"
+
+
+@pytest.mark.anyio
+async def test_explicit_headers_are_kept_and_lowercased() -> None:
+    response = Response(b"abc", headers={"X-Trace": "1", "Content-Type": "application/x-mine"})
+    _, headers, _, _ = await call(response)
+    assert headers[b"x-trace"] == b"1"
+    assert headers[b"content-type"] == b"application/x-mine"
+
+
+@pytest.mark.parametrize("status_code", [204, 304, 101])
+def test_no_content_length_for_bodiless_statuses(status_code: int) -> None:
+    response = Response(status_code=status_code)
+    assert all(name != b"content-length" for name, _ in response.raw_headers)
+
+
+def test_headers_view_edits_raw_headers() -> None:
+    response = Response(b"x")
+    response.headers["X-Added"] = "yes"
+    assert (b"x-added", b"yes") in response.raw_headers
+    assert response.headers["content-length"] == "1"
+
+
+@pytest.mark.parametrize("bad", ["a\r\nSet-Cookie: evil=1", "a\nb", "a\rb", "a\x00b"])
+def test_header_values_with_line_breaks_are_refused_at_set_time(bad: str) -> None:
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        Response(b"", headers={"X-Bad": bad})
+    with pytest.raises(ValueError):
+        Response(b"").headers["X-Bad"] = bad
+    with pytest.raises(ValueError):
+        Response(b"", media_type=f"text/plain{bad}")
+    with pytest.raises(ValueError):
+        Response(b"").set_cookie("k", "v", path=f"/{bad}")
+
+
+def test_header_names_with_line_breaks_are_refused() -> None:
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        Response(b"", headers={"X-A\r\nX-B": "v"})
+
+
+@pytest.mark.anyio
+async def test_background_runs_after_the_body_was_sent() -> None:
+    events: list[str] = []
+    messages_at_task: list[int] = []
+    sent: list[Message] = []
+
+    async def task(tag: str) -> None:
+        events.append(tag)
+        messages_at_task.append(len(sent))
+
+    response = Response(b"ok", background=BackgroundTask(task, "done"))
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await response({"type": "http", "method": "GET"}, lambda: None, send)  # type: ignore[arg-type,return-value]
+    assert events == ["done"]
+    assert messages_at_task == [2]
+
+
+@pytest.mark.anyio
+async def test_websocket_scope_gets_a_denial_response() -> None:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await PlainTextResponse("no", status_code=403)({"type": "websocket"}, None, send)  # type: ignore[arg-type]
+    assert [m["type"] for m in sent] == [
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    ]
+    assert sent[0]["status"] == 403
+
+
+def test_response_through_the_test_client() -> None:
+    client = TestClient(PlainTextResponse("hi there", headers={"X-A": "b"}))
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.text == "hi there"
+    assert response.headers["x-a"] == "b"
+
+
+# --- Cookies ---------------------------------------------------------------------------------
+
+
+def cookies_of(response: Response) -> list[str]:
+    return [v.decode() for k, v in response.raw_headers if k == b"set-cookie"]
+
+
+def test_set_cookie_with_every_attribute() -> None:
+    response = Response()
+    expires = dt.datetime(2037, 1, 22, 12, 0, 10, tzinfo=dt.UTC)
+    response.set_cookie(
+        "mycookie",
+        "myvalue",
+        max_age=10,
+        expires=expires,
+        path="/app",
+        domain="example.com",
+        secure=True,
+        httponly=True,
+        samesite="none",
+        partitioned=True,
+    )
+    (header,) = cookies_of(response)
+    parts = [p.strip() for p in header.split(";")]
+    assert parts[0] == "mycookie=myvalue"
+    assert "expires=Thu, 22 Jan 2037 12:00:10 GMT" in parts
+    assert "Max-Age=10" in parts
+    assert "Path=/app" in parts
+    assert "Domain=example.com" in parts
+    assert "Secure" in parts
+    assert "HttpOnly" in parts
+    assert "SameSite=none" in parts
+    assert parts[-1] == "Partitioned"
+
+
+def test_set_cookie_defaults_and_quoting() -> None:
+    response = Response()
+    response.set_cookie("a", "b c;d")
+    (header,) = cookies_of(response)
+    assert header.startswith('a="b c\\073d"')
+    assert "Path=/" in header
+    assert "SameSite=lax" in header
+    assert "HttpOnly" not in header
+    assert "Partitioned" not in header
+
+
+def test_set_cookie_rejects_unknown_samesite() -> None:
+    with pytest.raises(ValueError, match="samesite"):
+        Response().set_cookie("a", "b", samesite="sideways")  # type: ignore[arg-type]
+
+
+def test_delete_cookie_expires_it_now() -> None:
+    response = Response()
+    response.delete_cookie("session", path="/x", domain="example.com")
+    (header,) = cookies_of(response)
+    assert header.startswith('session="";')
+    assert "Max-Age=0" in header
+    assert "Path=/x" in header
+    assert "Domain=example.com" in header
+
+
+def test_several_cookies_are_separate_headers_via_the_client() -> None:
+    response = Response(b"")
+    response.set_cookie("one", "1")
+    response.set_cookie("two", "2")
+    client = TestClient(response)
+    got = client.get("/")
+    assert got.headers.get_list("set-cookie")[0].startswith("one=1")
+    assert got.cookies["two"] == "2"
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_json_is_compact_utf8_and_typed() -> None:
+    status, headers, body, _ = await call(JSONResponse({"a": [1, 2.5, "é", None, True]}))
+    assert status == 200
+    assert headers[b"content-type"] == b"application/json"
+    assert body == '{"a":[1,2.5,"é",null,true]}'.encode()
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Name(enum.StrEnum):
+    ALICE = "alice"
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+
+ACCEPTED: list[Any] = [
+    {"hello": "world"},
+    [],
+    {},
+    "",
+    0,
+    -0.0,
+    1e-5,
+    -1.5e-7,
+    5e-324,
+    1e16,
+    1.7976931348623157e308,
+    123456789012345.6,
+    2**63 - 1,
+    2**63,
+    -(2**63),
+    2**64,
+    -(2**64) - 1,
+    10**30,
+    {1: "int key", 2.5: "float key", False: "bool", None: "none"},
+    (1, 2, (3,)),
+    Level.HIGH,
+    Name.ALICE,
+    {"k": Level.HIGH},
+    "".join(chr(c) for c in range(0, 0x80)),
+    "\u2028\u2029\x7f\ufeff😀",
+    {"nested": [[[[{"x": [1e-9]}]]]]},
+    [[[]]] * 3,
+    {"a": {"b": {"c": None}}},
+]
+
+
+@pytest.mark.parametrize("value", ACCEPTED, ids=lambda v: type(v).__name__)
+def test_json_output_is_identical_to_the_stdlib(value: Any) -> None:
+    assert JSONResponse(value).body == stdlib_json(value)
+
+
+def test_json_deep_nesting_matches_the_stdlib() -> None:
+    value: Any = 1
+    for _ in range(400):  # beyond orjson's depth limit, within the stdlib's
+        value = [value]
+    assert JSONResponse(value).body == stdlib_json(value)
+
+
+def test_json_random_values_match_the_stdlib() -> None:
+    rng = random.Random(1234)
+
+    def make(depth: int) -> Any:
+        kind = rng.randrange(8 if depth < 4 else 5)
+        if kind == 0:
+            return rng.choice([None, True, False])
+        if kind == 1:
+            return rng.randrange(-(2**70), 2**70) >> rng.randrange(70)
+        if kind == 2:
+            return rng.uniform(-1, 1) * 10 ** rng.randrange(-30, 30)
+        if kind == 3:
+            return "".join(chr(rng.randrange(0, 0x3000)) for _ in range(rng.randrange(6)))
+        if kind == 4:
+            return rng.choice(["", "a", '"', "\\", "\n"])
+        if kind == 5:
+            return [make(depth + 1) for _ in range(rng.randrange(4))]
+        if kind == 6:
+            return tuple(make(depth + 1) for _ in range(rng.randrange(3)))
+        return {str(make(depth + 1)): make(depth + 1) for _ in range(rng.randrange(4))}
+
+    for _ in range(2000):
+        value = make(0)
+        try:
+            expected: bytes | type[BaseException] = stdlib_json(value)
+        except (ValueError, TypeError) as exc:
+            expected = type(exc)
+        if isinstance(expected, bytes):
+            assert JSONResponse(value).body == expected, value
+        else:
+            with pytest.raises(expected):
+                JSONResponse(value)
+
+
+REJECTED: list[tuple[Any, type[BaseException]]] = [
+    (float("nan"), ValueError),
+    (float("inf"), ValueError),
+    ({"x": [1, float("-inf")]}, ValueError),
+    (Color.RED, TypeError),
+    (uuid.UUID(int=1), TypeError),
+    (Point(1), TypeError),
+    (dt.datetime(2024, 1, 1), TypeError),
+    (dt.date(2024, 1, 1), TypeError),
+    (b"bytes", TypeError),
+    ({(1, 2): "tuple key"}, TypeError),
+    ({1, 2}, TypeError),
+    ("\ud800", UnicodeEncodeError),
+]
+
+
+@pytest.mark.parametrize(("value", "error"), REJECTED, ids=lambda v: type(v).__name__)
+def test_json_rejects_what_the_stdlib_rejects(value: Any, error: type[BaseException]) -> None:
+    with pytest.raises(error):
+        stdlib_json(value)
+    with pytest.raises(error):
+        JSONResponse(value)
+
+
+def test_json_circular_reference_is_a_value_error() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular"):
+        JSONResponse(loop)
+
+
+def test_json_render_is_the_override_point() -> None:
+    class Pretty(JSONResponse):
+        def render(self, content: Any) -> bytes:
+            return json.dumps(content, indent=2).encode()
+
+    response = Pretty({"a": 1})
+    assert response.body == b'{\n  "a": 1\n}'
+    assert (b"content-length", str(len(response.body)).encode()) in response.raw_headers
+
+
+# --- Redirects --------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_redirect_quotes_the_url_like_starlette() -> None:
+    status, headers, body, _ = await call(RedirectResponse("/a b/ü?x=1&y=é#frag"))
+    assert status == 307
+    assert headers[b"location"] == b"/a%20b/%C3%BC?x=1&y=%C3%A9#frag"
+    assert body == b""
+    status, headers, _, _ = await call(
+        RedirectResponse("https://example.com/x", status_code=301, headers={"X-A": "1"})
+    )
+    assert status == 301
+    assert headers[b"location"] == b"https://example.com/x"
+    assert headers[b"x-a"] == b"1"
+
+
+def test_redirect_cannot_inject_headers() -> None:
+    response = RedirectResponse("/x\r\nSet-Cookie: evil=1")
+    location = dict(response.raw_headers)[b"location"]
+    assert b"\r" not in location and b"\n" not in location
+
+
+# --- Streaming --------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_streaming_async_iterator_sends_each_chunk_as_it_comes() -> None:
+    async def numbers() -> AsyncIterator[str]:
+        for i in range(3):
+            yield f"data: {i}\n\n"
+
+    response = StreamingResponse(numbers(), media_type="text/event-stream")
+    status, headers, _, messages = await call(response, asgi={"spec_version": "2.4"})
+    assert status == 200
+    assert headers[b"content-type"] == b"text/event-stream; charset=utf-8"
+    assert b"content-length" not in headers
+    assert [m["body"] for m in messages[1:]] == [
+        b"data: 0\n\n",
+        b"data: 1\n\n",
+        b"data: 2\n\n",
+        b"",
+    ]
+    assert [m["more_body"] for m in messages[1:]] == [True, True, True, False]
+
+
+@pytest.mark.anyio
+async def test_streaming_sync_iterator_runs_in_a_thread_and_mixes_bytes_and_str() -> None:
+    import threading
+
+    main = threading.get_ident()
+    threads: list[int] = []
+
+    def chunks() -> Iterator[str | bytes]:
+        threads.append(threading.get_ident())
+        yield "a"
+        yield b"b"
+
+    response = StreamingResponse(chunks())
+    _, _, body, _ = await call(response)  # no spec_version: the task-group path
+    assert body == b"ab"
+    assert threads and threads[0] != main
+
+
+@pytest.mark.anyio
+async def test_streaming_runs_background_after_the_stream() -> None:
+    order: list[str] = []
+
+    async def gen() -> AsyncIterator[bytes]:
+        order.append("stream")
+        yield b"x"
+
+    async def task() -> None:
+        order.append("task")
+
+    await call(StreamingResponse(gen(), background=BackgroundTask(task)))
+    assert order == ["stream", "task"]
+
+
+@pytest.mark.anyio
+async def test_disconnect_stops_the_generator_on_old_servers() -> None:
+    produced: list[int] = []
+    closed = anyio.Event()
+    gate = anyio.Event()
+
+    async def endless() -> AsyncIterator[bytes]:
+        try:
+            for i in range(10_000):
+                produced.append(i)
+                if i == 2:
+                    gate.set()
+                yield b"."
+                await anyio.sleep(0.001)
+        finally:
+            closed.set()
+
+    async def receive() -> Message:
+        await gate.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    ran: list[str] = []
+
+    async def task() -> None:
+        ran.append("task")
+
+    response = StreamingResponse(endless(), background=BackgroundTask(task))
+    with anyio.fail_after(5):
+        await response({"type": "http", "method": "GET", "headers": []}, receive, send)
+        await closed.wait()
+    assert len(produced) < 100
+    assert ran == []
+
+
+@pytest.mark.anyio
+async def test_disconnect_stops_the_generator_on_spec_2_4_servers() -> None:
+    closed = anyio.Event()
+    sent: list[Message] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        try:
+            for _ in range(10_000):
+                yield b"."
+        finally:
+            closed.set()
+
+    async def receive() -> Message:
+        raise AssertionError("spec 2.4 streaming must not listen for disconnects")
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+        if len(sent) > 3:
+            raise OSError("client went away")
+
+    response = StreamingResponse(endless())
+    scope = {"type": "http", "method": "GET", "headers": [], "asgi": {"spec_version": "2.4"}}
+    with anyio.fail_after(5):
+        await response(scope, receive, send)
+    assert closed.is_set()
+    assert len(sent) == 4
+
+
+@pytest.mark.anyio
+async def test_errors_in_the_generator_propagate_unwrapped() -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"a"
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        await call(StreamingResponse(broken()))
+
+
+def test_streaming_through_the_test_client_chunk_by_chunk() -> None:
+    async def gen() -> AsyncIterator[str]:
+        for i in range(3):
+            yield f"{i},"
+
+    client = TestClient(StreamingResponse(gen()))
+    with client.stream("GET", "/") as response:
+        assert b"".join(response.iter_bytes()) == b"0,1,2,"
+
+
+# --- Files ------------------------------------------------------------------------------------
+
+
+CONTENT = bytes(range(256)) * 400  # 102,400 bytes: several chunks
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data.bin"
+    path.write_bytes(CONTENT)
+    return path
+
+
+@pytest.mark.anyio
+async def test_file_response_sends_the_file_in_chunks_with_validators(data_file: Path) -> None:
+    status, headers, body, messages = await call(FileResponse(data_file))
+    assert status == 200
+    assert body == CONTENT
+    assert len(messages) > 2  # chunked
+    assert headers[b"content-length"] == str(len(CONTENT)).encode()
+    assert headers[b"accept-ranges"] == b"bytes"
+    assert headers[b"etag"].startswith(b'"')
+    assert headers[b"last-modified"].endswith(b"GMT")
+    assert headers[b"content-type"] == b"application/octet-stream"
+
+
+@pytest.mark.anyio
+async def test_file_response_guesses_text_types_and_sets_disposition(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    _, headers, _, _ = await call(FileResponse(path, filename="notes.txt"))
+    assert headers[b"content-type"] == b"text/plain; charset=utf-8"
+    assert headers[b"content-disposition"] == b'attachment; filename="notes.txt"'
+    _, headers, _, _ = await call(
+        FileResponse(path, filename="résumé ü.txt", content_disposition_type="inline")
+    )
+    assert headers[b"content-disposition"] == (
+        b"inline; filename*=utf-8''r%C3%A9sum%C3%A9%20%C3%BC.txt"
+    )
+    _, headers, _, _ = await call(FileResponse(path, filename='a"\r\nb.txt'))
+    assert b"\r" not in headers[b"content-disposition"]
+
+
+@pytest.mark.anyio
+async def test_file_response_head_has_headers_but_no_body(data_file: Path) -> None:
+    status, headers, body, _ = await call(FileResponse(data_file), method="HEAD")
+    assert status == 200
+    assert body == b""
+    assert headers[b"content-length"] == str(len(CONTENT)).encode()
+
+
+@pytest.mark.anyio
+async def test_file_response_missing_file_and_directory_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="does not exist"):
+        await call(FileResponse(tmp_path / "nope"))
+    with pytest.raises(RuntimeError, match="is not a file"):
+        await call(FileResponse(tmp_path))
+
+
+@pytest.mark.anyio
+async def test_file_response_uses_a_given_stat_result(data_file: Path) -> None:
+    stat_result = os.stat(data_file)
+    _, headers, body, _ = await call(FileResponse(data_file, stat_result=stat_result))
+    assert body == CONTENT
+    assert headers[b"content-length"] == str(stat_result.st_size).encode()
+
+
+@pytest.mark.anyio
+async def test_file_response_pathsend_extension(data_file: Path) -> None:
+    _, _, _, messages = await call(
+        FileResponse(data_file), extensions={"http.response.pathsend": {}}
+    )
+    assert messages[1] == {"type": "http.response.pathsend", "path": str(data_file)}
+
+
+async def validators(path: Path) -> dict[bytes, bytes]:
+    return (await call(FileResponse(path)))[1]
+
+
+@pytest.mark.anyio
+async def test_if_none_match_gives_304(data_file: Path) -> None:
+    etag = (await validators(data_file))[b"etag"]
+    for value in (etag, b"W/" + etag, b'"other", ' + etag, b"*"):
+        status, headers, body, _ = await call(
+            FileResponse(data_file), headers=[(b"if-none-match", value)]
+        )
+        assert status == 304, value
+        assert body == b""
+        assert headers[b"etag"] == etag
+        assert b"content-length" not in headers
+    status, _, _, _ = await call(FileResponse(data_file), headers=[(b"if-none-match", b'"x"')])
+    assert status == 200
+
+
+@pytest.mark.anyio
+async def test_if_modified_since(data_file: Path) -> None:
+    last_modified = (await validators(data_file))[b"last-modified"]
+    status, _, _, _ = await call(
+        FileResponse(data_file), headers=[(b"if-modified-since", last_modified)]
+    )
+    assert status == 304
+    for value in (b"Mon, 01 Jan 1990 00:00:00 GMT", b"garbage", b""):
+        status, _, _, _ = await call(
+            FileResponse(data_file), headers=[(b"if-modified-since", value)]
+        )
+        assert status == 200, value
+
+
+@pytest.mark.anyio
+async def test_if_none_match_mismatch_wins_over_if_modified_since(data_file: Path) -> None:
+    last_modified = (await validators(data_file))[b"last-modified"]
+    status, _, _, _ = await call(
+        FileResponse(data_file),
+        headers=[(b"if-none-match", b'"stale"'), (b"if-modified-since", last_modified)],
+    )
+    assert status == 200
+
+
+async def ranged(path: Path, value: bytes, *more: tuple[bytes, bytes]) -> Any:
+    return await call(FileResponse(path), headers=[(b"range", value), *more])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("spec", "start", "end"),
+    [
+        (b"bytes=0-9", 0, 9),
+        (b"bytes=100-", 100, len(CONTENT) - 1),
+        (b"bytes=-10", len(CONTENT) - 10, len(CONTENT) - 1),
+        (b"bytes=-999999999", 0, len(CONTENT) - 1),
+        (b"bytes=5-999999999", 5, len(CONTENT) - 1),
+        (b"Bytes = 3 - 4", 3, 4),
+        (b"bytes=0-1,1-5,2-3", 0, 5),  # overlapping ranges merge into one
+        (b"bytes=0-1,2-3", 0, 3),  # adjacent ones too
+        (b"bytes=0-" + b"9" * 20_000, 0, len(CONTENT) - 1),
+    ],
+)
+async def test_single_range_gives_206(data_file: Path, spec: bytes, start: int, end: int) -> None:
+    status, headers, body, _ = await ranged(data_file, spec)
+    assert status == 206
+    assert body == CONTENT[start : end + 1]
+    assert headers[b"content-range"] == f"bytes {start}-{end}/{len(CONTENT)}".encode()
+    assert headers[b"content-length"] == str(end - start + 1).encode()
+
+
+def parse_multipart(content_type: bytes, body: bytes) -> list[tuple[dict[str, str], bytes]]:
+    boundary = content_type.split(b"boundary=")[1]
+    assert body.endswith(b"--" + boundary + b"--\r\n")
+    parts = []
+    for raw in body.split(b"--" + boundary)[1:-1]:
+        assert raw.startswith(b"\r\n") and raw.endswith(b"\r\n")
+        head, _, data = raw[2:-2].partition(b"\r\n\r\n")
+        fields = dict(line.decode().split(": ", 1) for line in head.split(b"\r\n"))
+        parts.append((fields, data))
+    return parts
+
+
+@pytest.mark.anyio
+async def test_multiple_ranges_give_multipart_byteranges(data_file: Path) -> None:
+    status, headers, body, _ = await ranged(data_file, b"bytes=500-599, 0-9, -5, 5-12")
+    assert status == 206
+    assert headers[b"content-length"] == str(len(body)).encode()
+    assert headers[b"content-type"].startswith(b"multipart/byteranges; boundary=")
+    parts = parse_multipart(headers[b"content-type"], body)
+    size = len(CONTENT)
+    assert [p[1] for p in parts] == [CONTENT[0:13], CONTENT[500:600], CONTENT[size - 5 :]]
+    assert parts[0][0] == {
+        "Content-Type": "application/octet-stream",
+        "Content-Range": f"bytes 0-12/{size}",
+    }
+    assert parts[2][0]["Content-Range"] == f"bytes {size - 5}-{size - 1}/{size}"
+
+
+@pytest.mark.anyio
+async def test_multiple_ranges_head_has_no_body(data_file: Path) -> None:
+    status, headers, body, _ = await call(
+        FileResponse(data_file), method="HEAD", headers=[(b"range", b"bytes=0-1,5-6")]
+    )
+    assert status == 206
+    assert body == b""
+    assert int(headers[b"content-length"]) > 4
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "spec", [b"bytes=102400-", b"bytes=999999-1000000", b"bytes=-0", b"bytes=0-1,200000-"]
+)
+async def test_unsatisfiable_range_gives_416(data_file: Path, spec: bytes) -> None:
+    status, headers, _, _ = await ranged(data_file, spec)
+    assert status == 416
+    assert headers[b"content-range"] == f"bytes */{len(CONTENT)}".encode()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "spec",
+    [b"items=0-1", b"bytes", b"bytes=", b"bytes=abc", b"bytes=5-1", b"bytes=\xd9\xa3-4", b"=0-1"],
+)
+async def test_malformed_range_gives_400(data_file: Path, spec: bytes) -> None:
+    status, headers, body, _ = await ranged(data_file, spec)
+    assert status == 400
+    assert headers[b"content-type"] == b"text/plain; charset=utf-8"
+    assert body
+
+
+@pytest.mark.anyio
+async def test_if_range_uses_the_range_only_when_the_validator_matches(data_file: Path) -> None:
+    found = await validators(data_file)
+    status, _, _, _ = await ranged(data_file, b"bytes=0-1", (b"if-range", found[b"etag"]))
+    assert status == 206
+    status, _, _, _ = await ranged(data_file, b"bytes=0-1", (b"if-range", found[b"last-modified"]))
+    assert status == 206
+    status, _, body, _ = await ranged(data_file, b"bytes=0-1", (b"if-range", b'"old"'))
+    assert status == 200
+    assert body == CONTENT
+
+
+@pytest.mark.anyio
+async def test_hostile_range_headers_are_answered_fast(data_file: Path) -> None:
+    hostile = [
+        b"bytes=" + b"1" * 20_000 + b"-",
+        b"bytes=-" + b"9" * 20_000,
+        b"bytes=" + b",".join(b"%d-%d" % (i, i) for i in range(5_000)),
+        b"bytes=" + b"0-," * 5_000,
+        b"bytes=" + b"-" * 20_000,
+        b"bytes=" + b"," * 20_000,
+    ]
+    for value in hostile:
+        started = time.perf_counter()
+        status, _, _, _ = await ranged(data_file, value)
+        assert time.perf_counter() - started < 0.5, value[:40]
+        assert status in (200, 206, 400, 416)
+
+
+@pytest.mark.anyio
+async def test_too_many_ranges_are_ignored_and_the_whole_file_sent(data_file: Path) -> None:
+    spec = b"bytes=" + b",".join(b"%d-%d" % (i * 3, i * 3) for i in range(5_000))
+    status, _, body, _ = await ranged(data_file, spec)
+    assert status == 200
+    assert body == CONTENT
+    spec = b"bytes=" + b",".join(b"%d-%d" % (i * 3, i * 3) for i in range(50))
+    status, headers, body, _ = await ranged(data_file, spec)
+    assert status == 206
+    assert len(parse_multipart(headers[b"content-type"], body)) == 50
+
+
+def test_file_response_range_through_the_test_client(data_file: Path) -> None:
+    client = TestClient(FileResponse(data_file))
+    response = client.get("/", headers={"Range": "bytes=10-19"})
+    assert response.status_code == 206
+    assert response.content == CONTENT[10:20]
+    assert response.headers["content-range"] == f"bytes 10-19/{len(CONTENT)}"
