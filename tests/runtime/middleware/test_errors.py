@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from asgiforge.runtime.middleware.errors import ServerErrorMiddleware
+from asgiforge.runtime.responses import PlainTextResponse, Response
+from asgiforge.runtime.testclient import TestClient
+from asgiforge.runtime.types import Receive, Scope, Send
+
+
+async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+    raise ValueError("<script>alert('x')</script>")
+
+
+async def broken_after_start(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    raise ValueError("too late")
+
+
+def test_production_500_reveals_nothing_and_reraises() -> None:
+    app = ServerErrorMiddleware(broken)
+    with pytest.raises(ValueError):
+        TestClient(app).get("/")
+    response = TestClient(app, raise_server_exceptions=False).get("/")
+    assert response.status_code == 500
+    assert response.text == "Internal Server Error"
+
+
+def test_debug_html_page_is_escaped() -> None:
+    app = ServerErrorMiddleware(broken, debug=True)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/", headers={"accept": "text/html,*/*"})
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<script>" not in response.text
+    assert "&lt;script&gt;" in response.text
+    assert "test_errors.py" in response.text
+    assert "raise ValueError" in response.text  # source context of the failing line
+
+
+def test_debug_plain_text_traceback_for_non_browsers() -> None:
+    app = ServerErrorMiddleware(broken, debug=True)
+    response = TestClient(app, raise_server_exceptions=False).get("/")
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text.startswith("Traceback (most recent call last):")
+    assert "ValueError: <script>alert('x')</script>" in response.text
+
+
+def test_custom_handler_async_and_sync() -> None:
+    async def async_handler(request: Any, exc: Exception) -> Response:
+        return PlainTextResponse(f"async {request.url.path}", status_code=503)
+
+    def sync_handler(request: Any, exc: Exception) -> Response:
+        return PlainTextResponse("sync", status_code=500)
+
+    client = TestClient(
+        ServerErrorMiddleware(broken, handler=async_handler), raise_server_exceptions=False
+    )
+    response = client.get("/path")
+    assert (response.status_code, response.text) == (503, "async /path")
+    client = TestClient(
+        ServerErrorMiddleware(broken, handler=sync_handler), raise_server_exceptions=False
+    )
+    assert client.get("/").text == "sync"
+
+
+def test_no_second_response_once_started() -> None:
+    app = ServerErrorMiddleware(broken_after_start)
+    with pytest.raises(ValueError, match="too late"):
+        TestClient(app).get("/")
+    response = TestClient(app, raise_server_exceptions=False).get("/")
+    assert response.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_other_scope_types_pass_through() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["type"])
+        raise ValueError("ws failure is the server's to report")
+
+    async def receive() -> Any:
+        return {}
+
+    async def send(message: Any) -> None:
+        raise AssertionError("nothing must be sent")
+
+    with pytest.raises(ValueError):
+        await ServerErrorMiddleware(app)({"type": "websocket"}, receive, send)
+    assert seen == ["websocket"]
