@@ -1,0 +1,324 @@
+"""The scaffold core: names, literal filters, rendering rules, and the all-or-nothing write."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from asgiforge import scaffold
+from asgiforge.errors import ScaffoldError, UsageError
+
+HOSTILE = "{{ 7*7 }} {% if x %}\"double\" 'single' \\back\\slash\nnew line\ttab \u2028 é 🚀"
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, bytes | str]]:
+    """Every entry under root (not following links): kind plus content or link target."""
+    found: dict[str, tuple[str, bytes | str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for entry in dirnames + filenames:
+            path = Path(dirpath, entry)
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                found[rel] = ("link", os.readlink(path))
+            elif path.is_dir():
+                found[rel] = ("dir", "")
+            else:
+                found[rel] = ("file", path.read_bytes())
+    return found
+
+
+# ------------------------------------------------------------------------------------- names
+
+
+@pytest.mark.parametrize(
+    ("name", "slug", "package", "k8s"),
+    [
+        ("my-app", "my-app", "my_app", "my-app"),
+        ("My.Service__x", "my-service-x", "my_service_x", "my-service-x"),
+        ("a", "a", "a", "a"),
+        ("x" * 64, "x" * 64, "x" * 64, "x" * 63),
+    ],
+)
+def test_names_are_derived(name: str, slug: str, package: str, k8s: str) -> None:
+    project = scaffold.validate_name(name)
+    assert (project.name, project.slug, project.package, project.k8s_name) == (
+        name,
+        slug,
+        package,
+        k8s,
+    )
+
+
+def test_control_characters_are_never_echoed_raw() -> None:
+    with pytest.raises(UsageError) as info:
+        scaffold.validate_name("evil\x1b[31mred")
+    assert "\x1b" not in str(info.value)
+    assert "\\x1b" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------- literals
+
+
+@pytest.mark.parametrize("value", [HOSTILE, "", "\x00\x7f\x85", '"""', "\\", "\U0001f600\ud7ff"])
+def test_py_literal_round_trips(value: str) -> None:
+    literal = scaffold.py_literal(value)
+    assert ast.literal_eval(literal) == value
+    assert "\n" not in literal
+
+
+@pytest.mark.parametrize("value", [HOSTILE, "", "\x00\x7f\x85", '"""', "\\", "\U0001f600"])
+def test_toml_literal_round_trips(value: str) -> None:
+    assert tomllib.loads(f"key = {scaffold.toml_literal(value)}")["key"] == value
+
+
+# ---------------------------------------------------------------------------------- rendering
+
+
+@pytest.fixture
+def custom_templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private templates directory with a `_base` layer and one template `t`."""
+    root = tmp_path / "templates"
+    base = root / "_base"
+    base.mkdir(parents=True)
+    (base / "template.toml").write_text(
+        '[[questions]]\nkey = "description"\nprompt = "d"\ndefault = "base default"\n'
+    )
+    (base / "dot-gitignore").write_text("{{ not_rendered }}\n")
+    (base / "shared.txt").write_text("from base\n")
+    t = root / "t"
+    (t / "{{ package }}").mkdir(parents=True)
+    (t / "template.toml").write_text('summary = "test"\nlayout = "package"\n')
+    (t / "{{ package }}" / "app.py.jinja").write_text(
+        "NAME = {{ name|py }}\nD = {{ description|py }}\n"
+    )
+    (t / "{{ package }}" / "page.html").write_text("{{ request }}\n")
+    (t / "shared.txt").write_text("from template\n")
+    monkeypatch.setattr(scaffold, "TEMPLATES_DIR", root)
+    scaffold._load.cache_clear()
+    yield root
+    scaffold._load.cache_clear()
+
+
+def _files(plan: scaffold.Plan) -> dict[str, bytes]:
+    return {str(f.path): f.content for f in plan.files}
+
+
+def test_only_jinja_files_are_rendered(custom_templates: Path, tmp_path: Path) -> None:
+    plan = scaffold.plan_project("demo", template="t", target=tmp_path / "out")
+    files = _files(plan)
+    assert files["demo/app.py"] == b'NAME = "demo"\nD = "base default"\n'
+    assert files["demo/page.html"] == b"{{ request }}\n"  # copied verbatim
+    assert files[".gitignore"] == b"{{ not_rendered }}\n"  # dot- prefix mapped, not rendered
+    assert files["shared.txt"] == b"from template\n"  # the template overrides its base layer
+    assert "template.toml" not in files
+
+
+def test_user_values_render_literally(custom_templates: Path, tmp_path: Path) -> None:
+    plan = scaffold.plan_project(
+        "demo", template="t", target=tmp_path / "out", options={"description": HOSTILE}
+    )
+    source = _files(plan)["demo/app.py"].decode()
+    namespace: dict[str, object] = {}
+    exec(compile(source, "app.py", "exec"), namespace)
+    assert namespace["D"] == HOSTILE
+    assert "49" not in source
+
+
+def test_an_undefined_variable_is_an_error(custom_templates: Path, tmp_path: Path) -> None:
+    (custom_templates / "t" / "broken.txt.jinja").write_text("{{ nope }}")
+    with pytest.raises(ScaffoldError, match=re.escape("broken.txt.jinja failed to render")):
+        scaffold.plan_project("demo", template="t", target=tmp_path / "out")
+
+
+def test_template_names_are_not_paths() -> None:
+    with pytest.raises(UsageError, match=re.escape("unknown template '../minimal'")):
+        scaffold.load_template("../minimal")
+    with pytest.raises(UsageError, match="unknown template '_base'"):
+        scaffold.load_template("_base")
+
+
+@pytest.mark.parametrize("template", scaffold.template_names())
+def test_every_template_parses_with_hostile_values(template: str, tmp_path: Path) -> None:
+    options = {"description": HOSTILE, "author": 'O\'Neil "the" \\ author'}
+    plan = scaffold.plan_project("x-app", template=template, target=tmp_path / "p", options=options)
+    files = _files(plan)
+    assert {".gitignore", ".env.example", "Dockerfile", "README.md", "pyproject.toml"} <= set(files)
+    assert {"k8s/deployment.yaml", "k8s/service.yaml"} <= set(files)
+    pyproject = tomllib.loads(files["pyproject.toml"].decode())
+    assert pyproject["project"]["description"] == HOSTILE
+    assert pyproject["project"]["authors"] == [{"name": options["author"]}]
+    assert pyproject["tool"]["asgiforge"]["app"] == plan.app_target
+    for path, content in files.items():
+        if path.endswith(".py"):
+            ast.parse(content.decode(), filename=path)
+    assert "/healthz" in files["k8s/deployment.yaml"].decode()
+    assert "/readyz" in files["k8s/deployment.yaml"].decode()
+
+
+def test_unknown_and_invalid_options_are_refused() -> None:
+    info = scaffold.load_template("minimal")
+    with pytest.raises(UsageError, match="unknown option 'colour' for template 'minimal'"):
+        scaffold.resolve_answers(info, {"colour": "red"})
+    with pytest.raises(
+        UsageError, match=re.escape("'python_version' must be one of 3.11, 3.12, 3.13")
+    ):
+        scaffold.resolve_answers(info, {"python_version": "2.7"})
+    with pytest.raises(UsageError, match="'description' contains a control character"):
+        scaffold.resolve_answers(info, {"description": "bell\x07"})
+    with pytest.raises(UsageError, match="--option expects key=value, got 'novalue'"):
+        scaffold.parse_options(["novalue"])
+
+
+def test_ask_is_used_for_questions_without_an_option() -> None:
+    info = scaffold.load_template("minimal")
+    asked: list[str] = []
+
+    def ask(question: scaffold.Question) -> str:
+        asked.append(question.key)
+        return question.choices[0] if question.choices else f"answer {question.key}"
+
+    answers = scaffold.resolve_answers(info, {"author": "given"}, ask)
+    assert answers["author"] == "given"
+    assert answers["description"] == "answer description"
+    assert answers["python_version"] == "3.11"
+    assert "author" not in asked
+
+
+# ------------------------------------------------------------------------------------ writing
+
+
+def _plan(target: Path) -> scaffold.Plan:
+    return scaffold.plan_project("demo-app", template="api", target=target)
+
+
+def test_write_creates_the_project_with_normal_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "demo-app"
+    result = scaffold.write(_plan(target))
+    assert (target / "demo_app" / "app.py").is_file()
+    assert set(result.written) == {f.path for f in _plan(target).files}
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["demo-app"]  # no staging left behind
+
+
+def test_an_empty_directory_is_filled(tmp_path: Path) -> None:
+    target = tmp_path / "here"
+    target.mkdir()
+    scaffold.write(_plan(target))
+    assert (target / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize("kind", ["non-empty", "file", "symlink"])
+def test_existing_targets_are_refused_without_force(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "demo-app"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if kind == "non-empty":
+        target.mkdir()
+        (target / "mine.txt").write_text("keep me")
+    elif kind == "file":
+        target.write_text("a file")
+    else:
+        target.symlink_to(elsewhere)
+    before = snapshot(tmp_path)
+    with pytest.raises(ScaffoldError, match="--force"):
+        scaffold.write(_plan(target))
+    assert snapshot(tmp_path) == before
+
+
+def test_force_merges_and_keeps_other_files(tmp_path: Path) -> None:
+    target = tmp_path / "demo-app"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep me")
+    (target / "README.md").write_text("old readme")
+    result = scaffold.write(_plan(target), force=True)
+    assert (target / "mine.txt").read_text() == "keep me"
+    assert (target / "README.md").read_text().startswith("# demo-app")
+    assert [str(p) for p in result.overwritten] == ["README.md"]
+
+
+def test_force_replaces_a_symlink_not_what_it_points_to(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("untouched")
+    target = tmp_path / "demo-app"
+    target.symlink_to(elsewhere)
+    scaffold.write(_plan(target), force=True)
+    assert not target.is_symlink()
+    assert (target / "pyproject.toml").is_file()
+    assert snapshot(elsewhere) == {"precious.txt": ("file", b"untouched")}
+
+
+def test_force_never_writes_through_a_symlink_inside_the_target(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = tmp_path / "demo-app"
+    target.mkdir()
+    (target / "demo_app").symlink_to(outside)
+    before = snapshot(tmp_path)
+    with pytest.raises(ScaffoldError, match="is a symlink; refusing to write through it"):
+        scaffold.write(_plan(target), force=True)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_failure_while_rendering_files_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "demo-app"
+    target.mkdir()
+    (target / "README.md").write_text("old readme")
+    before = snapshot(tmp_path)
+    calls = 0
+    real = scaffold._write_file
+
+    def failing(root: Path, planned: scaffold.PlannedFile) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise OSError(28, "No space left on device")
+        real(root, planned)
+
+    monkeypatch.setattr(scaffold, "_write_file", failing)
+    with pytest.raises(ScaffoldError, match="nothing was changed: No space left on device"):
+        scaffold.write(_plan(target), force=True)
+    assert snapshot(tmp_path) == before
+
+
+# A fresh target is one rename (fail it); an existing one is a move per file (fail mid-way).
+@pytest.mark.parametrize(("existing", "fail_at"), [(True, 8), (False, 1)])
+def test_a_failure_while_moving_into_place_is_rolled_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool, fail_at: int
+) -> None:
+    target = tmp_path / "demo-app"
+    if existing:
+        target.mkdir()
+        (target / "README.md").write_text("old readme")
+        (target / "mine.txt").write_text("keep me")
+    before = snapshot(tmp_path)
+    calls = 0
+    real = scaffold._move
+
+    def failing(src: Path, dest: Path) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == fail_at:
+            raise OSError(5, "Input/output error")
+        real(src, dest)
+
+    monkeypatch.setattr(scaffold, "_move", failing)
+    with pytest.raises(ScaffoldError, match="nothing was changed"):
+        scaffold.write(_plan(target), force=True)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_missing_parent_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ScaffoldError, match=r"the parent directory .* does not exist"):
+        scaffold.write(_plan(tmp_path / "no" / "such" / "demo-app"))
+    assert list(tmp_path.iterdir()) == []
