@@ -1,0 +1,193 @@
+"""SessionMiddleware: signed-cookie sessions, their flags, and every kind of bad cookie."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import pytest
+
+from asgiforge.runtime.applications import App
+from asgiforge.runtime.middleware import Middleware
+from asgiforge.runtime.middleware.sessions import SessionMiddleware
+from asgiforge.runtime.requests import Request
+from asgiforge.runtime.responses import JSONResponse, Response
+from asgiforge.runtime.routing import Route
+from asgiforge.runtime.testclient import TestClient
+from tests.runtime.middleware._asgi import Recorder, call, http_scope
+
+
+async def view(request: Request) -> Response:
+    return JSONResponse(dict(request.session))
+
+
+async def update(request: Request) -> Response:
+    request.session.update(await request.json())
+    return JSONResponse(dict(request.session))
+
+
+async def clear(request: Request) -> Response:
+    request.session.clear()
+    return JSONResponse({})
+
+
+def make_app(**options: Any) -> App:
+    options.setdefault("secret_key", "s3cret")
+    return App(
+        routes=[
+            Route("/", view),
+            Route("/update", update, methods=["POST"]),
+            Route("/clear", clear, methods=["POST"]),
+        ],
+        middleware=[Middleware(SessionMiddleware, **options)],
+    )
+
+
+def test_session_round_trip_and_default_flags() -> None:
+    client = TestClient(make_app())
+    assert client.get("/").json() == {}
+    response = client.post("/update", json={"user": "ada"})
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("session=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Path=/" in cookie
+    assert f"Max-Age={14 * 24 * 3600}" in cookie
+    assert "Secure" not in cookie
+    assert client.get("/").json() == {"user": "ada"}
+
+
+def test_clearing_the_session_expires_the_cookie() -> None:
+    client = TestClient(make_app())
+    client.post("/update", json={"a": 1})
+    response = client.post("/clear")
+    assert "Max-Age=0" in response.headers["set-cookie"]
+    assert client.get("/").json() == {}
+
+
+def test_no_cookie_set_for_an_empty_untouched_session() -> None:
+    response = TestClient(make_app()).get("/")
+    assert "set-cookie" not in response.headers
+
+
+def test_custom_cookie_options() -> None:
+    client = TestClient(
+        make_app(
+            session_cookie="sid",
+            path="/app",
+            same_site="strict",
+            https_only=True,
+            domain="example.com",
+            max_age=None,
+        ),
+        base_url="https://testserver",
+    )
+    cookie = client.post("/update", json={"a": 1}).headers["set-cookie"]
+    assert cookie.startswith("sid=")
+    for flag in ("Path=/app", "SameSite=strict", "Secure", "Domain=example.com", "HttpOnly"):
+        assert flag in cookie
+    assert "Max-Age" not in cookie
+
+
+def _cookie_for(app: App) -> str:
+    client = TestClient(app)
+    header = client.post("/update", json={"user": "ada"}).headers["set-cookie"]
+    return header.split(";", 1)[0].split("=", 1)[1]
+
+
+def _session_with_cookie(app: App, value: str) -> Any:
+    response = TestClient(app).get("/", headers={"cookie": f"session={value}"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_valid_cookie_is_accepted() -> None:
+    app = make_app()
+    assert _session_with_cookie(app, _cookie_for(app)) == {"user": "ada"}
+
+
+def test_tampered_cookie_gives_empty_session() -> None:
+    app = make_app()
+    value = _cookie_for(app)
+    payload, stamp, mac = value.split(".")
+    forged = base64.b64encode(json.dumps({"user": "admin"}).encode()).decode()
+    assert _session_with_cookie(app, f"{forged}.{stamp}.{mac}") == {}
+    assert _session_with_cookie(app, f"{payload}.{int(stamp) + 1}.{mac}") == {}
+
+
+def test_cookie_signed_with_another_key_is_refused() -> None:
+    foreign = _cookie_for(make_app(secret_key="other"))
+    assert _session_with_cookie(make_app(), foreign) == {}
+
+
+def test_expired_cookie_is_refused_server_side(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(max_age=60)
+    value = _cookie_for(app)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 61)
+    assert _session_with_cookie(app, value) == {}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "garbage",
+        "a.b.c",
+        "...",
+        "e30.123.!!!",
+        "\\" * 4000,
+        "x" * 65536,
+        "é" * 10,
+        '"quoted"',
+    ],
+)
+def test_garbage_cookie_gives_empty_session_fast(value: str) -> None:
+    app = make_app()
+    started = time.perf_counter()
+    response = TestClient(app).get("/", headers={"cookie": f"session={value}".encode()})
+    assert response.status_code == 200
+    assert response.json() == {}
+    assert time.perf_counter() - started < 1.0
+
+
+def test_signed_but_not_a_dict_gives_empty_session() -> None:
+    middleware = SessionMiddleware(Recorder(), secret_key="k")
+    payload = base64.b64encode(b"[1, 2]")
+    assert middleware.load(middleware.signer.sign(payload)) == {}
+    assert middleware.load(middleware.signer.sign(b"!!notbase64")) == {}
+
+
+def test_itsdangerous_signer_reads_starlette_format() -> None:
+    itsdangerous = pytest.importorskip("itsdangerous")
+    app = make_app(signer="itsdangerous")
+    data = base64.b64encode(json.dumps({"from": "starlette"}).encode())
+    starlette_cookie = itsdangerous.TimestampSigner("s3cret").sign(data).decode()
+    assert _session_with_cookie(app, starlette_cookie) == {"from": "starlette"}
+    assert _session_with_cookie(app, "tampered." + starlette_cookie) == {}
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"secret_key": ""}, "secret_key"),
+        ({"secret_key": "k", "same_site": "sideways"}, "same_site"),
+        ({"secret_key": "k", "max_age": 0}, "max_age"),
+        ({"secret_key": "k", "session_cookie": "a;b"}, "session_cookie"),
+        ({"secret_key": "k", "signer": "md5"}, "signer"),
+    ],
+)
+def test_bad_options_are_refused(options: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        SessionMiddleware(Recorder(), **options)
+
+
+@pytest.mark.anyio
+async def test_lifespan_passes_through_and_websocket_gets_session() -> None:
+    inner = Recorder()
+    middleware = SessionMiddleware(inner, secret_key="k")
+    await call(middleware, {"type": "lifespan"})
+    await call(middleware, http_scope(kind="websocket"))
+    assert inner.scopes[0] == {"type": "lifespan"}
+    assert inner.scopes[1]["session"] == {}
