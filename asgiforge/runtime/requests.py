@@ -334,7 +334,9 @@ class Request(HTTPConnection):
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
-                self._json = json.loads(body)
+                # Decoded strictly first: json.loads(bytes) lets UTF-8-encoded surrogates through
+                # ("surrogatepass"), which would only fail later, as a 500, when re-encoded.
+                self._json = json.loads(body.decode(json.detect_encoding(body)))
             except json.JSONDecodeError as exc:
                 raise InvalidJSONBody(exc.msg, exc.doc, exc.pos) from exc
             except UnicodeDecodeError as exc:
