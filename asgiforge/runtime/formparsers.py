@@ -6,7 +6,7 @@ parts and `max_part_size` bytes per non-file part. Going over any of them raises
 `MultiPartException` naming the limit, *while streaming*: memory stays bounded by the limits, never
 by the size of the request. `Request.form()` turns the exception into a 400.
 
-Multipart also refuses, fast, what no browser sends: a long preamble before the first boundary,
+Multipart also refuses, fast, what no browser sends: over 64 KiB before the first part's headers,
 part headers that never end (python-multipart bounds their size and count) and a body that stops
 before its closing boundary. File parts spool to a SpooledTemporaryFile whose disk writes run in a
 worker thread; the client's filename is kept as `UploadFile.filename` and never used as a path.
@@ -309,20 +309,30 @@ class MultiPartParser:
         except ValueError as exc:  # python-multipart refuses e.g. an over-long boundary
             raise MultiPartException(f"Invalid multipart boundary: {exc}") from None
 
+    @staticmethod
+    def _write(parser: Any, data: bytes) -> None:
+        try:
+            parser.write(data)
+        except ValueError as exc:  # python-multipart's parse errors are ValueErrors
+            raise MultiPartException(f"Malformed multipart body: {exc}") from None
+
     async def parse(self) -> FormData:
         try:
             parser = self._make_parser()
-            seen = 0
+            budget = _MAX_PREAMBLE
             async for chunk in self.stream:
-                seen += len(chunk)
-                try:
-                    parser.write(chunk)
-                except ValueError as exc:  # python-multipart's parse errors are ValueErrors
-                    raise MultiPartException(f"Malformed multipart body: {exc}") from None
-                if not self._started and seen > _MAX_PREAMBLE:
-                    raise MultiPartException(
-                        f"No multipart boundary in the first {_MAX_PREAMBLE} bytes of the body."
-                    )
+                if not self._started:
+                    # Until the first part begins, feed at most `budget` bytes, however large
+                    # the chunk: a huge preamble is refused after 64 KiB, not after reading it.
+                    head, chunk = chunk[:budget], chunk[budget:]
+                    budget -= len(head)
+                    self._write(parser, head)
+                    if not self._started and (chunk or budget <= 0):
+                        raise MultiPartException(
+                            f"No multipart boundary in the first {_MAX_PREAMBLE} bytes of the body."
+                        )
+                if chunk:
+                    self._write(parser, chunk)
                 await self._flush_writes()
                 if self._ended:
                     break  # anything after the closing boundary is an epilogue: not read

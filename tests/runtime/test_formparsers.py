@@ -302,6 +302,25 @@ async def test_multipart_10mb_preamble_rejected_fast(filler: bytes) -> None:
 
 
 @pytest.mark.anyio
+async def test_multipart_preamble_in_one_huge_chunk_rejected_fast() -> None:
+    body = b"\r\n" * (5 * MiB) + field("a", b"1") + end()
+    start = time.perf_counter()
+    with pytest.raises(MultiPartException, match="No multipart boundary"):
+        await parse_multipart([body])
+    assert time.perf_counter() - start < 2
+
+
+@pytest.mark.anyio
+async def test_multipart_small_preamble_and_big_single_chunk_are_fine() -> None:
+    content = b"z" * (3 * MiB)
+    body = b"\r\n\r\n" + field("a", b"1") + file_part("f", "f.bin", content) + end()
+    form = await parse_multipart([body])
+    assert form["a"] == "1"  # type: ignore[index]
+    assert await form["f"].read() == content  # type: ignore[index]
+    await form.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
 async def test_multipart_unterminated_part_header_rejected_fast() -> None:
     body = f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=".encode() + b"a" * 10 * MiB
     stream = Stream(chunked(body))
@@ -370,3 +389,67 @@ def test_missing_python_multipart_names_the_extra(monkeypatch: pytest.MonkeyPatc
         MultiPartParser(MULTIPART, Stream([]))
     # Urlencoded forms need only the standard library.
     FormParser(URLENCODED, Stream([]))
+
+
+# --- through Request.form(): what a client of a real app sees ------------------------------------
+
+
+def _form_app() -> object:
+    from asgiforge.runtime.applications import App
+    from asgiforge.runtime.requests import Request
+    from asgiforge.runtime.responses import JSONResponse
+    from asgiforge.runtime.routing import Route
+
+    async def submit(request: Request) -> JSONResponse:
+        async with request.form(max_files=3, max_fields=3) as form:
+            result: dict[str, object] = {}
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    result[key] = [value.filename, (await value.read()).decode()]
+                else:
+                    result[key] = value
+        return JSONResponse(result)
+
+    return App(routes=[Route("/submit", submit, methods=["POST"])])
+
+
+def test_request_form_parses_both_encodings() -> None:
+    from asgiforge.runtime.testclient import TestClient
+
+    client = TestClient(_form_app())  # type: ignore[arg-type]
+    assert client.post("/submit", data={"a": "1", "b": "2"}).json() == {"a": "1", "b": "2"}
+    response = client.post(
+        "/submit", data={"a": "1"}, files={"up": ("../x.txt", b"content", "text/plain")}
+    )
+    assert response.json() == {"a": "1", "up": ["../x.txt", "content"]}
+
+
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart-fields", "multipart-files"])
+def test_request_over_a_limit_is_a_400_naming_it(kind: str) -> None:
+    from asgiforge.runtime.testclient import TestClient
+
+    client = TestClient(_form_app())  # type: ignore[arg-type]
+    if kind == "urlencoded":
+        response = client.post("/submit", data={f"f{i}": "x" for i in range(4)})
+        limit = "max_fields"
+    elif kind == "multipart-fields":
+        body = b"".join(field(f"f{i}", b"x") for i in range(4)) + end()
+        response = client.post("/submit", content=body, headers=dict(MULTIPART))
+        limit = "max_fields"
+    else:
+        body = b"".join(file_part(f"f{i}", "n.txt", b"x") for i in range(4)) + end()
+        response = client.post("/submit", content=body, headers=dict(MULTIPART))
+        limit = "max_files"
+    assert response.status_code == 400
+    assert limit in response.text
+
+
+def test_request_with_10mb_preamble_is_a_fast_400() -> None:
+    from asgiforge.runtime.testclient import TestClient
+
+    client = TestClient(_form_app())  # type: ignore[arg-type]
+    body = b"\r\n" * (5 * MiB) + field("a", b"1") + end()
+    start = time.perf_counter()
+    response = client.post("/submit", content=body, headers=dict(MULTIPART))
+    assert response.status_code == 400
+    assert time.perf_counter() - start < 5
