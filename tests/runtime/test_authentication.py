@@ -154,9 +154,8 @@ def test_requires_on_http_endpoint_methods() -> None:
 
 def test_requires_on_websocket_closes_with_policy_violation() -> None:
     client = TestClient(make_app())
-    with pytest.raises(WebSocketDisconnect) as info:
-        with client.websocket_connect("/chat") as websocket:
-            websocket.receive_text()
+    with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect("/chat") as ws:
+        ws.receive_text()
     assert info.value.code == 1008
     with client.websocket_connect("/chat", headers=auth("ada", "chat")) as websocket:
         assert websocket.receive_text() == "welcome"
@@ -175,9 +174,12 @@ def test_backend_error_uses_custom_on_error() -> None:
 
 def test_backend_error_on_websocket_closes_1008() -> None:
     client = TestClient(make_app())
-    with pytest.raises(WebSocketDisconnect) as info:
-        with client.websocket_connect("/chat", headers={"authorization": "Bad"}) as websocket:
-            websocket.receive_text()
+    bad = {"authorization": "Bad"}
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        client.websocket_connect("/chat", headers=bad) as ws,
+    ):
+        ws.receive_text()
     assert info.value.code == 1008
 
 
