@@ -321,9 +321,11 @@ class _Supervisor:
                 stop_event=self.stop,
                 raise_interrupt=False,
             ):
+                # Poll first: a worker that came up (or failed) just before this change gets
+                # its line printed before it is retired.
+                self._poll()
                 if changes:
                     self._restart(changes)
-                self._poll()
                 if self.stop.is_set():
                     break
         finally:

@@ -1,0 +1,290 @@
+"""`asgiforge dev` as a real process on 127.0.0.1: edit, break, fix; WebSockets and streams.
+
+Every test starts the command in its own session (process group) and kills the group in a
+fixture; every wait is a loop bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+APP = textwrap.dedent(
+    """
+    import asyncio
+
+    MESSAGE = b"version one"
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", "text": MESSAGE.decode()})
+            while (await receive())["type"] != "websocket.disconnect":
+                pass
+            return
+        if scope["path"] == "/stream":
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"text/event-stream")]})
+            while True:  # an SSE stream that never ends on its own
+                await send({"type": "http.response.body", "body": b"data: tick\\n\\n",
+                            "more_body": True})
+                await asyncio.sleep(0.05)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": MESSAGE})
+    """
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Dev:
+    process: subprocess.Popen[bytes]
+    port: int
+    root: Path
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def get(self, path: str = "/", accept: str = "text/plain") -> tuple[int, str]:
+        request = urllib.request.Request(self.url + path, headers={"accept": accept})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def wait_for(self, predicate: Callable[[int, str], bool], timeout: float = 10.0) -> str:
+        """Poll until predicate(status, body); bounded in time and in attempts."""
+        deadline = time.monotonic() + timeout
+        last: object = None
+        for _ in range(int(timeout / 0.02) + 1):
+            if time.monotonic() > deadline:
+                break
+            try:
+                status, body = self.get()
+                last = (status, body)
+                if predicate(status, body):
+                    return body
+            except OSError as exc:
+                last = exc
+            time.sleep(0.02)
+        raise AssertionError(f"timed out; last answer {last!r}\n--- output ---\n{self.output()}")
+
+    def wait_output(self, text: str, timeout: float = 10.0) -> str:
+        """Wait (bounded) until the command has printed `text`; return the whole output."""
+        for _ in range(int(timeout / 0.05)):
+            output = self.output()
+            if text in output:
+                return output
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never printed\n--- output ---\n{self.output()}")
+
+    def edit(self, old: str, new: str) -> None:
+        path = self.root / "main.py"
+        path.write_text(path.read_text().replace(old, new))
+
+
+@pytest.fixture
+def start_dev(tmp_path: Path) -> Iterator[Callable[..., Dev]]:
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str, app: str = APP, env: dict[str, str] | None = None) -> Dev:
+        (tmp_path / "main.py").write_text(app)
+        port = free_port()
+        log = tmp_path / "dev.log"
+        command = [sys.executable, "-m", "asgiforge", "dev", "main:app", "--port", str(port)]
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [*command, *args],
+                cwd=tmp_path,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "COLUMNS": "120", **(env or {})},
+            )
+        processes.append(process)
+        dev = Dev(process, port, tmp_path, log)
+        dev.wait_for(lambda status, body: status == 200)
+        return dev
+
+    yield start
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=8)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        finally:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=5)
+
+
+def test_banner_then_edit_break_fix(start_dev: Callable[..., Dev]) -> None:
+    dev = start_dev()
+    assert dev.get() == (200, "version one")
+    output = dev.wait_output("watching")
+    assert "asgiforge dev" in output and "main:app" in output
+    assert f"http://127.0.0.1:{dev.port}" in output and str(dev.root) in output
+
+    dev.edit("version one", "version two")
+    dev.wait_for(lambda status, body: body == "version two")
+
+    dev.edit("import asyncio", "import asyncio\ndef broken(:")
+    body = dev.wait_for(lambda status, body: status == 503)
+    assert "the import of 'main' failed: SyntaxError" in body
+    assert "main.py, line 3" in body
+    status, page = dev.get(accept="text/html")
+    assert status == 503 and "<pre id=error>" in page and "SyntaxError" in page
+
+    dev.edit("import asyncio\ndef broken(:", "import asyncio")
+    dev.wait_for(lambda status, body: body == "version two")
+    output = dev.wait_output("reloaded in", timeout=5)
+    assert "main.py" in output
+    assert "load failed" in output and "SyntaxError" in output
+
+
+def test_import_error_in_user_code_shows_on_the_page(start_dev: Callable[..., Dev]) -> None:
+    dev = start_dev()
+    dev.edit("import asyncio", "import asyncio\nimport not_a_real_dependency")
+    body = dev.wait_for(lambda status, body: status == 503)
+    assert "No module named 'not_a_real_dependency'" in body
+    dev.edit("import asyncio\nimport not_a_real_dependency", "import asyncio")
+    dev.wait_for(lambda status, body: status == 200)
+
+
+def test_open_websocket_does_not_block_the_reload(start_dev: Callable[..., Dev]) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    # A long grace period: the new code must come up without waiting for it.
+    dev = start_dev("--graceful-timeout", "30")
+    with connect(f"ws://127.0.0.1:{dev.port}/ws", open_timeout=5) as ws:
+        assert ws.recv(timeout=5) == "version one"
+        started = time.monotonic()
+        dev.edit("version one", "version two")
+        dev.wait_for(lambda status, body: body == "version two", timeout=5)
+        assert time.monotonic() - started < 5
+        # The old worker closes the socket with 1012 (service restart) so clients reconnect.
+        with pytest.raises(ConnectionClosed) as info:
+            for _ in range(100):
+                ws.recv(timeout=5)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1012
+    with connect(f"ws://127.0.0.1:{dev.port}/ws", open_timeout=5) as ws:
+        assert ws.recv(timeout=5) == "version two"
+
+
+def test_open_stream_is_cut_after_the_grace_period(start_dev: Callable[..., Dev]) -> None:
+    dev = start_dev("--graceful-timeout", "1")
+    with socket.create_connection(("127.0.0.1", dev.port), timeout=10) as stream:
+        stream.sendall(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")
+        received = b""
+        for _ in range(50):  # headers and the first event may come in separate packets
+            received += stream.recv(4096)
+            if b"data: tick" in received:
+                break
+        assert b"data: tick" in received
+        dev.edit("version one", "version two")
+        dev.wait_for(lambda status, body: body == "version two", timeout=5)
+        cut_at = time.monotonic() + 8
+        closed = False
+        while time.monotonic() < cut_at:
+            if not stream.recv(65536):
+                closed = True
+                break
+        assert closed, "the old stream was never closed"
+
+
+def test_port_from_environment_and_no_reload(tmp_path: Path, start_dev: Callable[..., Dev]) -> None:
+    port = free_port()
+    (tmp_path / "main.py").write_text(APP)
+    log = tmp_path / "plain.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "asgiforge", "dev", "--no-reload"],
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PORT": str(port)},
+        )
+    try:
+        dev = Dev(process, port, tmp_path, log)
+        dev.wait_for(lambda status, body: body == "version one")
+        dev.edit("version one", "version two")
+        time.sleep(0.5)
+        assert dev.get() == (200, "version one")  # nothing watches with --no-reload
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def test_no_reload_with_broken_app_fails_fast(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("import not_a_real_dependency\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "asgiforge", "dev", "--no-reload", "--port", str(free_port())],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        start_new_session=True,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert "the import of 'main' failed: ModuleNotFoundError" in result.stderr
+
+
+def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(APP)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "asgiforge", "dev", "--port", str(port)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            start_new_session=True,
+            check=False,
+        )
+    assert result.returncode == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
