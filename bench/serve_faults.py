@@ -176,9 +176,9 @@ class Server:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
-                if b"resource_tracker" not in cmdline:
-                    found.add(int(entry.name))
+            alive_child = int(fields[1]) == self.proc.pid and fields[0] != "Z"
+            if alive_child and b"resource_tracker" not in cmdline:
+                found.add(int(entry.name))
         return found
 
     def get(self, path: str, timeout: float = 5) -> int:
