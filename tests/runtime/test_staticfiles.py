@@ -1,0 +1,317 @@
+"""StaticFiles as a browser (or an attacker) sees it: files, 304, ranges, html mode, containment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from asgiforge.runtime.applications import App
+from asgiforge.runtime.routing import Mount
+from asgiforge.runtime.staticfiles import StaticFiles
+from asgiforge.runtime.testclient import TestClient
+from asgiforge.runtime.types import Message
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """static/ (served), static_private/ (a sibling sharing the prefix) and secret.txt beside."""
+    static = tmp_path / "static"
+    (static / "css").mkdir(parents=True)
+    (static / "docs").mkdir()
+    (static / "example.txt").write_text("<file content>")
+    (static / "css" / "app.css").write_text("body{}")
+    (static / "docs" / "index.html").write_text("<h1>docs</h1>")
+    (static / "index.html").write_text("<h1>home</h1>")
+    (tmp_path / "static_private").mkdir()
+    (tmp_path / "static_private" / "key.txt").write_text("private")
+    (tmp_path / "secret.txt").write_text("secret")
+    return static
+
+
+def mounted(directory: Path, **options: Any) -> TestClient:
+    """The seed's layout: StaticFiles mounted at /static inside an App."""
+    app = App(routes=[Mount("/static", app=StaticFiles(directory=directory, **options))])
+    return TestClient(app)
+
+
+def test_serves_a_file_with_validators(site: Path) -> None:
+    response = mounted(site).get("/static/example.txt")
+    assert response.status_code == 200
+    assert response.text == "<file content>"
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert response.headers["accept-ranges"] == "bytes"
+    assert "etag" in response.headers
+    assert "last-modified" in response.headers
+
+
+def test_nested_file_and_head(site: Path) -> None:
+    client = mounted(site)
+    assert client.get("/static/css/app.css").text == "body{}"
+    head = client.head("/static/css/app.css")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == "6"
+
+
+def test_missing_file_and_directory_without_html_are_404(site: Path) -> None:
+    client = mounted(site)
+    assert client.get("/static/nope.txt").status_code == 404
+    assert client.get("/static/css").status_code == 404
+    assert client.get("/static/").status_code == 404
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405(site: Path, method: str) -> None:
+    response = mounted(site).request(method, "/static/example.txt")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+
+
+def test_conditional_requests_give_304(site: Path) -> None:
+    client = mounted(site)
+    first = client.get("/static/example.txt")
+    again = client.get("/static/example.txt", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == first.headers["etag"]
+    since = client.get(
+        "/static/example.txt", headers={"If-Modified-Since": first.headers["last-modified"]}
+    )
+    assert since.status_code == 304
+    changed = client.get("/static/example.txt", headers={"If-None-Match": '"different"'})
+    assert changed.status_code == 200
+
+
+def test_ranges_like_file_response(site: Path) -> None:
+    client = mounted(site)
+    response = client.get("/static/example.txt", headers={"Range": "bytes=1-4"})
+    assert response.status_code == 206
+    assert response.content == b"file"
+    response = client.get("/static/example.txt", headers={"Range": "bytes=100-"})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == "bytes */14"
+
+
+def test_html_mode_index_and_404_page(site: Path) -> None:
+    (site / "404.html").write_text("<h1>custom 404</h1>")
+    client = mounted(site, html=True)
+    assert client.get("/static/").text == "<h1>home</h1>"
+    assert client.get("/static/docs/").text == "<h1>docs</h1>"
+    missing = client.get("/static/nothing-here")
+    assert missing.status_code == 404
+    assert missing.text == "<h1>custom 404</h1>"
+    assert mounted(site, html=False).get("/static/nothing-here").text != "<h1>custom 404</h1>"
+
+
+def test_html_mode_directory_redirect_is_path_only(site: Path) -> None:
+    client = mounted(site, html=True)
+    response = client.get(
+        "/static/docs?x=1", headers={"Host": "evil.example"}, follow_redirects=False
+    )
+    assert response.status_code == 307
+    assert response.headers["location"] == "/static/docs/?x=1"
+    followed = client.get("/static/docs")
+    assert followed.text == "<h1>docs</h1>"
+
+
+@pytest.mark.anyio
+async def test_directory_redirect_never_starts_with_double_slash(site: Path) -> None:
+    app = StaticFiles(directory=site, html=True)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "//docs",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"evil.example")],
+    }
+    await app(scope, None, send)  # type: ignore[arg-type]
+    headers = dict(sent[0]["headers"])
+    assert sent[0]["status"] == 307
+    assert headers[b"location"] == b"/docs/"
+
+
+HOSTILE = [
+    "/static/../secret.txt",
+    "/static/%2e%2e/secret.txt",
+    "/static/..%2fsecret.txt",
+    "/static/..%5csecret.txt",
+    "/static/..%5c..%5csecret.txt",
+    "/static/css/../../secret.txt",
+    "/static/..\\secret.txt",
+    "/static/css\\..\\example.txt",
+    "/static/example.txt%00.png",
+    "/static/../static_private/key.txt",
+    "/static_private/key.txt",
+    "/static/" + "a" * 5000,
+    "/static/" + "/".join(["a"] * 3000),
+    "/static/%ff%fe",
+]
+
+
+@pytest.mark.parametrize("path", HOSTILE)
+def test_hostile_paths_are_404_never_500_or_401(site: Path, path: str) -> None:
+    client = TestClient(
+        App(routes=[Mount("/static", app=StaticFiles(directory=site))]),
+        raise_server_exceptions=False,
+    )
+    try:
+        response = client.get(path)
+    except UnicodeEncodeError:
+        pytest.skip("the client cannot send this path")
+    assert response.status_code == 404, response.text
+    assert "secret" not in response.text and "private" not in response.text
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "route_path",
+    [
+        "/../secret.txt",
+        "/css/../../secret.txt",
+        "/..\\secret.txt",
+        "/example.txt\x00",
+        "/\x00",
+        "/../static_private/key.txt",
+        "/\udcff.txt",
+        "/" + "x" * 10_000,
+    ],
+)
+async def test_decoded_hostile_paths_from_the_server_are_404(site: Path, route_path: str) -> None:
+    """What a server hands over after percent-decoding: still 404, also with no App around."""
+    app = StaticFiles(directory=site)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": route_path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+    }
+    await app(scope, None, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 404
+    assert b"secret" not in sent[1]["body"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_symlinks_out_of_the_root_need_follow_symlink(site: Path, tmp_path: Path) -> None:
+    os.symlink(tmp_path / "secret.txt", site / "link.txt")
+    os.symlink(tmp_path / "static_private", site / "linked_dir")
+    os.symlink(site / "example.txt", site / "inside.txt")
+    strict = mounted(site)
+    assert strict.get("/static/link.txt").status_code == 404
+    assert strict.get("/static/linked_dir/key.txt").status_code == 404
+    assert strict.get("/static/inside.txt").text == "<file content>"
+    relaxed = mounted(site, follow_symlink=True)
+    assert relaxed.get("/static/link.txt").text == "secret"
+    assert relaxed.get("/static/linked_dir/key.txt").text == "private"
+    assert relaxed.get("/static/../secret.txt").status_code == 404
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads anything")
+def test_unreadable_file_is_404_not_401(site: Path) -> None:
+    locked = site / "locked"
+    locked.mkdir()
+    (locked / "f.txt").write_text("x")
+    locked.chmod(0)
+    try:
+        response = mounted(site).get("/static/locked/f.txt")
+        assert response.status_code == 404
+    finally:
+        locked.chmod(0o755)
+
+
+def test_served_bare_without_an_app(site: Path) -> None:
+    client = TestClient(StaticFiles(directory=site))
+    assert client.get("/example.txt").text == "<file content>"
+    assert client.get("/missing").status_code == 404
+    assert client.post("/example.txt").status_code == 405
+
+
+def test_directory_checks(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="does not exist"):
+        StaticFiles(directory=tmp_path / "missing")
+    lazy = StaticFiles(directory=tmp_path / "later", check_dir=False)
+    client = TestClient(lazy)
+    with pytest.raises(RuntimeError, match="does not exist"):
+        client.get("/x")
+    (tmp_path / "file").write_text("x")
+    not_dir = StaticFiles(directory=tmp_path / "file", check_dir=False)
+    with pytest.raises(RuntimeError, match="is not a directory"):
+        TestClient(not_dir).get("/x")
+
+
+def test_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "mypkg"
+    (package / "statics").mkdir(parents=True)
+    (package / "assets").mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "statics" / "a.txt").write_text("from statics")
+    (package / "assets" / "b.txt").write_text("from assets")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    client = TestClient(StaticFiles(packages=["mypkg", ("mypkg", "assets")]))
+    assert client.get("/a.txt").text == "from statics"
+    assert client.get("/b.txt").text == "from assets"
+    with pytest.raises(RuntimeError, match="could not be found"):
+        StaticFiles(packages=["no_such_package_xyz"])
+    with pytest.raises(RuntimeError, match="could not be found"):
+        StaticFiles(packages=[("mypkg", "nope")])
+
+
+def test_directory_takes_precedence_over_packages(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "pkg2"
+    (package / "statics").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "statics" / "example.txt").write_text("package copy")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    client = TestClient(StaticFiles(directory=site, packages=["pkg2"]))
+    assert client.get("/example.txt").text == "<file content>"
+
+
+@pytest.mark.anyio
+async def test_large_file_is_streamed_in_chunks(site: Path) -> None:
+    (site / "big.bin").write_bytes(b"x" * (300 * 1024))
+    app = StaticFiles(directory=site)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/big.bin", "headers": []}
+    with anyio.fail_after(5):
+        await app(scope, None, send)  # type: ignore[arg-type]
+    bodies = [m for m in sent if m["type"] == "http.response.body"]
+    assert len(bodies) > 2
+    assert sum(len(m["body"]) for m in bodies) == 300 * 1024
+
+
+@pytest.mark.anyio
+async def test_backslashes_are_refused_even_when_such_a_file_exists(site: Path) -> None:
+    """A backslash is a separator on Windows; refusing it keeps the rule the same everywhere."""
+    (site / "a\\b.txt").write_text("ambiguous")
+    app = StaticFiles(directory=site)
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/a\\b.txt", "headers": []}
+    await app(scope, None, send)  # type: ignore[arg-type]
+    assert sent[0]["status"] == 404
