@@ -41,7 +41,7 @@ HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.
 # How long a timed-out (hung) worker gets between SIGTERM and SIGKILL.
 HUNG_KILL_GRACE = 1.0
 # Extra time a draining worker gets beyond --graceful-timeout for its lifespan shutdown.
-SHUTDOWN_SLACK = 2.0
+SHUTDOWN_SLACK = 1.0
 # Give up on booting when this many workers in a row die before ever becoming ready.
 MAX_BOOT_FAILURES = 5
 MAX_BACKOFF = 10.0

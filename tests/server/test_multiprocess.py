@@ -328,3 +328,17 @@ def test_unix_socket_bind(started: list[ServeProcess], app_dir: Path) -> None:
     server.signal(signal.SIGTERM)
     assert server.wait_exit(10) == 0
     assert not path.exists()
+
+
+def test_broken_code_on_sighup_keeps_the_old_workers_serving(
+    started: list[ServeProcess], app_dir: Path
+) -> None:
+    server = start(started, app_dir, "--workers", "1")
+    (old,) = server.wait_ready(1)
+    (app_dir / "svcapp.py").write_text("raise RuntimeError('half-deployed')\n")
+    server.signal(signal.SIGHUP)
+    assert wait_until(lambda: server.log().count("could not start") >= 2, 10), server.log()
+    assert "next worker start in" in server.log()
+    assert server.get() == (200, str(old))
+    assert old in server.live_workers()
+    assert server.proc.poll() is None
