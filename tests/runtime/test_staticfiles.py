@@ -223,17 +223,21 @@ def test_symlinks_out_of_the_root_need_follow_symlink(site: Path, tmp_path: Path
     assert relaxed.get("/static/../secret.txt").status_code == 404
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads anything")
-def test_unreadable_file_is_404_not_401(site: Path) -> None:
-    locked = site / "locked"
-    locked.mkdir()
-    (locked / "f.txt").write_text("x")
-    locked.chmod(0)
-    try:
-        response = mounted(site).get("/static/locked/f.txt")
-        assert response.status_code == 404
-    finally:
-        locked.chmod(0o755)
+def test_unreadable_file_is_404_not_401(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PermissionError (EACCES) must look like any other miss (a real chmod is moot as root)."""
+    real_stat = os.stat
+
+    def guarded_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if "locked" in os.fspath(path):
+            raise PermissionError(13, "Permission denied", path)
+        return real_stat(path, *args, **kwargs)
+
+    (site / "locked.txt").write_text("x")
+    client = mounted(site)
+    assert client.get("/static/example.txt").status_code == 200
+    monkeypatch.setattr(os, "stat", guarded_stat)
+    response = client.get("/static/locked.txt")
+    assert response.status_code == 404
 
 
 def test_served_bare_without_an_app(site: Path) -> None:
