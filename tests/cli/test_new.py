@@ -1,0 +1,258 @@
+"""`asgiforge new` as a user runs it: messages, exit codes, files made, and generated projects
+that lint clean and pass their own tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asgiforge import scaffold
+from asgiforge.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+HOSTILE = "{{ 7*7 }} \"double\" 'single' \\back\\slash\nsecond line </p><script>alert(1)</script>"
+
+
+def run(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    """Run the real entry point (`main`, which maps errors to exit codes) in-process."""
+    monkeypatch.setattr(sys, "argv", ["asgiforge", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    return lambda *args: run(list(args), monkeypatch, capsys)
+
+
+# --------------------------------------------------------------------------- rejected names
+
+REJECTED = [
+    ("", "the project name is empty"),
+    ("   ", "the project name is empty"),
+    ("x" * 65, "the project name is 65 characters long; at most 64 allowed"),
+    ("a/b", "the project name 'a/b' contains a path separator"),
+    ("a\\b", "the project name 'a\\\\b' contains a path separator"),
+    ("../evil", "the project name '../evil' contains a path separator"),
+    ("a..b", "the project name 'a..b' contains '..'"),
+    ("..", "the project name '..' contains '..'"),
+    ("bad\nname", "the project name 'bad\\nname' contains a control character"),
+    ("esc\x1b[2J", "the project name 'esc\\x1b[2J' contains a control character"),
+    ("nul\x00", "the project name 'nul\\x00' contains a control character"),
+    ("my app", "the project name 'my app' is not a valid distribution name"),
+    ("-app", "the project name '-app' is not a valid distribution name"),
+    ("app-", "the project name 'app-' is not a valid distribution name"),
+    (".hidden", "the project name '.hidden' is not a valid distribution name"),
+    ("café", "the project name 'café' is not a valid distribution name"),
+    ("{{7*7}}", "the project name '{{7*7}}' is not a valid distribution name"),
+    ("1app", "the package name '1app' is not a valid Python identifier"),
+    ("class", "the package name 'class' is a Python keyword"),
+    ("json", "the package name 'json' would shadow the standard library module 'json'"),
+    ("Asyncio", "the package name 'asyncio' would shadow the standard library module"),
+    ("typer", "the package name 'typer' would shadow 'typer', which asgiforge projects use"),
+    ("jinja2", "the package name 'jinja2' would shadow 'jinja2'"),
+    ("uvicorn", "the package name 'uvicorn' would shadow 'uvicorn'"),
+    ("watchfiles", "the package name 'watchfiles' would shadow 'watchfiles'"),
+    ("anyio", "the package name 'anyio' would shadow 'anyio'"),
+    ("rich", "the package name 'rich' would shadow 'rich'"),
+    ("asgiforge", "the package name 'asgiforge' would shadow 'asgiforge'"),
+    ("httpx2", "the package name 'httpx2' would shadow 'httpx2'"),
+    ("multipart", "the package name 'multipart' would shadow 'multipart'"),
+    ("python-multipart", "the package name 'python_multipart' would shadow"),
+    ("tests", "the package name 'tests' clashes with the generated tests directory"),
+    ("con", "the package name 'con' is a reserved device name on Windows"),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), REJECTED, ids=[repr(n)[:20] for n, _ in REJECTED])
+def test_rejected_names_get_one_line_and_exit_2(cli, tmp_path: Path, name: str, message: str):
+    code, out, err = cli("new", "--no-input", "--", name)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(f"error: {message}")
+    assert err.count("\n") == 1  # one line, no traceback
+    assert "\x1b" not in err and "\x00" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------- options
+
+
+def test_list_describes_every_template(cli) -> None:
+    code, out, _ = cli("new", "--list")
+    assert code == 0
+    for name in ("minimal", "api", "realtime", "full"):
+        assert name in out
+    assert "python_version" in out
+
+
+def test_list_json_schema(cli) -> None:
+    code, out, _ = cli("new", "--list", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["schema"] == 1
+    names = [t["name"] for t in document["templates"]]
+    assert names == ["api", "full", "minimal", "realtime"]
+    minimal = document["templates"][names.index("minimal")]
+    assert minimal["layout"] == "module"
+    keys = {o["key"] for o in minimal["options"]}
+    assert keys == {"description", "author", "python_version"}
+
+
+def test_missing_name_is_a_usage_error(cli) -> None:
+    code, _, err = cli("new")
+    assert code == 2
+    assert err.startswith("error: give the project name")
+
+
+def test_unknown_template(cli) -> None:
+    code, _, err = cli("new", "demo", "-t", "nope")
+    assert code == 2
+    assert err == "error: unknown template 'nope'; choose one of: api, full, minimal, realtime\n"
+
+
+def test_unknown_option_and_bad_option_syntax(cli) -> None:
+    code, _, err = cli("new", "demo", "--option", "colour=red")
+    assert code == 2
+    assert err.startswith("error: unknown option 'colour' for template 'minimal'; known options:")
+    code, _, err = cli("new", "demo", "-o", "description")
+    assert code == 2
+    assert err == "error: --option expects key=value, got 'description'\n"
+
+
+def test_dry_run_shows_the_files_and_writes_nothing(cli, tmp_path: Path) -> None:
+    code, out, _ = cli("new", "demo-app", "-t", "api", "--dry-run")
+    assert code == 0
+    assert "Would create demo-app" in out
+    assert "app.py" in out and "deployment.yaml" in out
+    assert "Dry run: nothing was written." in out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_json_reports_overwrites(cli, tmp_path: Path) -> None:
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "README.md").write_text("mine")
+    code, out, _ = cli("new", "demo", "--dry-run", "--force", "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["dry_run"] is True
+    assert document["overwritten"] == ["README.md"]
+    assert "demo.py" in document["files"]
+    assert (tmp_path / "demo" / "README.md").read_text() == "mine"
+
+
+def test_generation_prints_the_tree_and_next_commands(cli, tmp_path: Path) -> None:
+    code, out, _ = cli("new", "my-app", "--template", "realtime")
+    assert code == 0
+    assert "Created my-app (template realtime, app my_app.app:app)" in out
+    assert "chat.js" in out and "test_chat.py" in out
+    assert "cd my-app && pip install -e '.[dev]'" in out
+    assert out.rstrip().endswith("asgiforge dev")
+    assert (tmp_path / "my-app" / "my_app" / "chat.py").is_file()
+
+
+def test_dir_is_the_project_directory(cli, tmp_path: Path) -> None:
+    (tmp_path / "some where").mkdir()
+    code, out, _ = cli("new", "svc", "--dir", "some where/svc-here")
+    assert code == 0
+    assert (tmp_path / "some where" / "svc-here" / "svc.py").is_file()
+    assert "cd 'some where/svc-here' && pip install" in out
+
+
+def test_dir_with_a_missing_parent_is_refused(cli, tmp_path: Path) -> None:
+    code, _, err = cli("new", "svc", "--dir", "no/such/svc")
+    assert code == 1
+    assert err.startswith("error: the parent directory ")
+    assert err.rstrip().endswith("does not exist")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_non_empty_target_is_refused_and_left_alone(cli, tmp_path: Path) -> None:
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "mine.txt").write_text("keep")
+    code, _out, err = cli("new", "demo")
+    assert code == 1
+    assert err.startswith(f"error: '{tmp_path / 'demo'}' is not empty (--force writes into it")
+    assert [p.name for p in (tmp_path / "demo").iterdir()] == ["mine.txt"]
+
+
+def test_the_console_script_runs(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(VENV_BIN / "asgiforge"), "new", "cli-demo", "--no-input", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["app"] == "cli_demo:app"
+    assert (tmp_path / "cli-demo" / "cli_demo.py").is_file()
+
+
+# --------------------------------------------------------------- generated projects for real
+
+
+def _check_project(project: Path) -> None:
+    lint = subprocess.run(
+        [str(VENV_BIN / "ruff"), "check", "--no-cache", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        start_new_session=True,
+    )
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", scaffold.template_names())
+def test_every_template_lints_clean_and_its_tests_pass(cli, tmp_path: Path, template: str):
+    code, _, err = cli("new", f"svc-{template}", "-t", template, "--no-input")
+    assert code == 0, err
+    _check_project(tmp_path / f"svc-{template}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", ["api", "full"])
+def test_hostile_values_stay_literal_in_a_working_project(cli, tmp_path: Path, template: str):
+    code, _, err = cli(
+        "new", "odd", "-t", template, "-o", f"description={HOSTILE}", "-o", 'author=A "B" \\C'
+    )
+    assert code == 0, err
+    project = tmp_path / "odd"
+    _check_project(project)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import odd, json; print(json.dumps(odd.DESCRIPTION))"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(probe.stdout) == HOSTILE
+    assert "49" not in (project / "odd" / "__init__.py").read_text()
