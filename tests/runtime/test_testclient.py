@@ -601,6 +601,11 @@ def test_missing_httpx2_names_the_extra() -> None:
         "    print(exc)\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        start_new_session=True,
     )
     assert "pip install 'asgiforge[testing]'" in result.stdout
