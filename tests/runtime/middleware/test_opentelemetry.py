@@ -1,0 +1,175 @@
+"""OpenTelemetryMiddleware: spans named by route template, HTTP attributes and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("opentelemetry.sdk")
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from asgiforge.runtime.applications import App
+from asgiforge.runtime.middleware import Middleware
+from asgiforge.runtime.middleware.opentelemetry import OpenTelemetryMiddleware
+from asgiforge.runtime.requests import Request
+from asgiforge.runtime.responses import PlainTextResponse, Response
+from asgiforge.runtime.routing import Mount, Route
+from asgiforge.runtime.testclient import TestClient
+from tests.runtime.middleware._asgi import Recorder, call, http_scope
+
+
+async def user(request: Request) -> Response:
+    return PlainTextResponse(f"user {request.path_params['user_id']}")
+
+
+async def boom(request: Request) -> Response:
+    raise RuntimeError("kaboom")
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+class Telemetry:
+    def __init__(self, **options: Any) -> None:
+        self.exporter = InMemorySpanExporter()
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.reader = InMemoryMetricReader()
+        meter_provider = MeterProvider(metric_readers=[self.reader])
+        self.app = App(
+            routes=[
+                Route("/users/{user_id:int}", user),
+                Route("/boom", boom),
+                Route("/healthz", health),
+                Mount("/api/{version}", routes=[Route("/items/{item_id}", health)]),
+            ],
+            middleware=[
+                Middleware(
+                    OpenTelemetryMiddleware,
+                    tracer_provider=tracer_provider,
+                    meter_provider=meter_provider,
+                    **options,
+                )
+            ],
+        )
+        self.client = TestClient(self.app, raise_server_exceptions=False)
+
+    def metrics(self) -> dict[str, Any]:
+        data = self.reader.get_metrics_data()
+        found: dict[str, Any] = {}
+        if data is None:
+            return found
+        for resource in data.resource_metrics:
+            for scope_metrics in resource.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    found[metric.name] = metric
+        return found
+
+
+def test_span_named_by_route_template_with_http_attributes() -> None:
+    telemetry = Telemetry()
+    response = telemetry.client.get("/users/42?x=1", headers={"user-agent": "probe/1"})
+    assert response.text == "user 42"
+    (span,) = telemetry.exporter.get_finished_spans()
+    assert span.name == "GET /users/{user_id:int}"
+    assert span.kind is SpanKind.SERVER
+    attributes = dict(span.attributes or {})
+    assert attributes["http.request.method"] == "GET"
+    assert attributes["http.route"] == "/users/{user_id:int}"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["url.path"] == "/users/42"
+    assert attributes["url.query"] == "x=1"
+    assert attributes["url.scheme"] == "http"
+    assert attributes["user_agent.original"] == "probe/1"
+    assert "server.address" in attributes
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_mounted_route_template_includes_the_mount() -> None:
+    telemetry = Telemetry()
+    telemetry.client.get("/api/v2/items/7")
+    (span,) = telemetry.exporter.get_finished_spans()
+    assert span.name == "GET /api/{version}/items/{item_id}"
+
+
+def test_unmatched_request_is_named_by_method_only() -> None:
+    telemetry = Telemetry()
+    assert telemetry.client.get("/nowhere").status_code == 404
+    (span,) = telemetry.exporter.get_finished_spans()
+    assert span.name == "GET"
+    assert "http.route" not in (span.attributes or {})
+    assert span.attributes["http.response.status_code"] == 404  # type: ignore[index]
+
+
+def test_exception_marks_span_as_error() -> None:
+    telemetry = Telemetry()
+    assert telemetry.client.get("/boom").status_code == 500
+    (span,) = telemetry.exporter.get_finished_spans()
+    assert span.name == "GET /boom"
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == "RuntimeError"  # type: ignore[index]
+    assert any(event.name == "exception" for event in span.events)
+
+
+def test_incoming_trace_context_is_continued() -> None:
+    telemetry = Telemetry()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    telemetry.client.get("/healthz", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    (span,) = telemetry.exporter.get_finished_spans()
+    assert format(span.context.trace_id, "032x") == trace_id
+    assert span.parent is not None and format(span.parent.span_id, "016x") == "00f067aa0ba902b7"
+
+
+def test_metrics_duration_and_active_requests() -> None:
+    telemetry = Telemetry()
+    telemetry.client.get("/users/1")
+    telemetry.client.get("/users/2")
+    metrics = telemetry.metrics()
+    duration = metrics["http.server.request.duration"]
+    assert duration.unit == "s"
+    (point,) = duration.data.data_points
+    assert point.count == 2
+    assert point.attributes["http.route"] == "/users/{user_id:int}"
+    assert point.attributes["http.response.status_code"] == 200
+    active = metrics["http.server.active_requests"]
+    assert sum(p.value for p in active.data.data_points) == 0
+
+
+@pytest.mark.parametrize("excluded", ["healthz,metrics", ["^/healthz$"]])
+def test_excluded_urls_are_not_traced(excluded: Any) -> None:
+    telemetry = Telemetry(excluded_urls=excluded)
+    assert telemetry.client.get("/healthz").text == "ok"
+    assert telemetry.exporter.get_finished_spans() == ()
+    telemetry.client.get("/users/3")
+    assert len(telemetry.exporter.get_finished_spans()) == 1
+
+
+@pytest.mark.anyio
+async def test_non_http_scopes_pass_through() -> None:
+    inner = Recorder()
+    await call(OpenTelemetryMiddleware(inner), http_scope(kind="websocket"))
+    await call(OpenTelemetryMiddleware(inner), {"type": "lifespan"})
+    assert [s["type"] for s in inner.scopes] == ["websocket", "lifespan"]
+
+
+def test_missing_opentelemetry_is_a_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("opentelemetry"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"asgiforge\[otel\]"):
+        OpenTelemetryMiddleware(Recorder())
