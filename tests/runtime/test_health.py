@@ -6,7 +6,7 @@ import httpx2
 import pytest
 
 from asgiforge.runtime.applications import App
-from asgiforge.runtime.health import health_routes
+from asgiforge.runtime.health import Check, health_routes
 
 
 def client_for(app: App) -> httpx2.AsyncClient:
@@ -34,7 +34,8 @@ async def test_readiness_names_every_failed_check_and_liveness_stays_up() -> Non
     def queue() -> bool:
         raise ConnectionError("broker down")
 
-    app = App(routes=health_routes({"database": database, "cache": cache, "queue": queue}))
+    checks: dict[str, Check] = {"database": database, "cache": cache, "queue": queue}
+    app = App(routes=health_routes(checks))
     async with client_for(app) as client:
         ready = await client.get("/readyz")
         live = await client.get("/healthz")
@@ -67,4 +68,4 @@ async def test_custom_paths() -> None:
 
 def test_a_non_callable_check_fails_at_construction() -> None:
     with pytest.raises(TypeError, match="'db' must be callable"):
-        health_routes({"db": "postgres://"})  # type: ignore[dict-item]
+        health_routes({"db": "postgres://"})  # type: ignore[arg-type]
