@@ -63,7 +63,7 @@ def _route_template(routes: Iterable[Any], scope: Scope, prefix: str, depth: int
             continue
         try:
             match, child_scope = matches(scope)
-        except Exception:  # a custom route that cannot judge this scope
+        except Exception:  # noqa: S112 - a custom route that cannot judge this scope
             continue
         kind = getattr(match, "name", "")
         path = prefix + getattr(route, "path", "")
