@@ -12,8 +12,9 @@ The check reports three problems, each one a way a route silently never runs:
   representative path for the later route (each parameter replaced by a value of its convertor,
   ``path`` parameters by a value containing ``/``) and matching it against the earlier route's
   pattern; routes with custom convertors are never reported (no false alarms).
-* ``url-collision``: two routes share a name and the same parameters, so ``url_path_for`` can
-  only ever build the first.
+* ``url-collision``: two routes at different paths share a name and the same parameters, so
+  ``url_path_for`` can only ever build the first (one path with several handlers, GET and
+  POST say, is fine).
 * ``duplicate-name``: two routes share a name with different parameters, so which one
   ``url_path_for`` builds depends on the keyword arguments: legal, almost always a mistake.
 """
@@ -361,8 +362,13 @@ def _name_problems(rows: Sequence[RouteInfo]) -> Iterator[Problem]:
         if row.name and row.kind != "host":
             by_name.setdefault((row.host, row.name), []).append(row)
     for (_, name), group in by_name.items():
-        first = group[0]
-        for other in group[1:]:
+        # One URL with several handlers (GET and POST, say) is nothing ambiguous: one row per path.
+        by_path: dict[str, RouteInfo] = {}
+        for row in group:
+            by_path.setdefault(row.path, row)
+        distinct = list(by_path.values())
+        first = distinct[0]
+        for other in distinct[1:]:
             if _params(other.path) == _params(first.path):
                 yield Problem(
                     kind="url-collision",

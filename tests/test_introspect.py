@@ -232,6 +232,7 @@ def test_url_collision_and_duplicate_names() -> None:
             Route("/a/{id}", home, name="item"),
             Route("/b/{id}", user, name="item"),
             Route("/c", me, name="item"),
+            Route("/c", me, ["POST"], name="item"),  # same URL, another method: fine
         ]
     )
     problems = check_routes(app)

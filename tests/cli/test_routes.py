@@ -196,3 +196,98 @@ def test_exit_codes_and_one_line_errors_from_the_real_command(project: Path) -> 
     assert bad.returncode == 1
     assert "shadowed: http route GET,HEAD /about" in bad.stderr
     assert "error: 3 routing problem(s) found" in bad.stderr
+
+
+RUNTIME_APP = textwrap.dedent(
+    """
+    from pathlib import Path
+
+    from asgiforge.runtime.applications import App
+    from asgiforge.runtime.responses import PlainTextResponse
+    from asgiforge.runtime.routing import Host, Mount, Route, Router, WebSocketRoute
+    from asgiforge.runtime.staticfiles import StaticFiles
+
+    async def home(request):
+        return PlainTextResponse("home")
+
+    async def user(request):
+        return PlainTextResponse("user")
+
+    async def chat(websocket):
+        await websocket.accept()
+
+    users = Router([
+        Route("/", home, name="list"),
+        Route("/{id:int}", user, methods=["GET", "DELETE"], name="detail"),
+    ])
+    admin = Router([Route("/", home, name="dashboard")])
+    static_dir = Path(__file__).parent / "static"
+    static_dir.mkdir(exist_ok=True)
+
+    app = App(routes=[
+        Route("/", home, name="home"),
+        Mount("/api", routes=[Mount("/users", app=users, name="users")], name="api"),
+        Mount("/static", app=StaticFiles(directory=static_dir), name="static"),
+        Host("admin.example.com", app=admin, name="admin"),
+        WebSocketRoute("/ws", chat, name="chat"),
+    ])
+
+    shadowed = App(routes=[
+        Route("/users/{name}", user, name="user"),
+        Route("/users/me", home, name="me"),
+        Mount("/api", routes=[Route("/a", home)]),
+        Route("/api/b", home, name="b"),
+    ])
+    """
+)
+
+
+@pytest.fixture
+def runtime_project(project: Path) -> Path:
+    (project / "runtimeapp.py").write_text(RUNTIME_APP)
+    return project
+
+
+def test_runtime_nested_app_json(runtime_project: Path) -> None:
+    result = runner.invoke(cli, ["routes", "runtimeapp:app", "--json"])
+    assert result.exit_code == 0, result.output
+    routes = json.loads(result.stdout)["routes"]
+    assert [(r["kind"], r["host"], r["path"], r["name"], r["methods"]) for r in routes] == [
+        ("http", None, "/", "home", ["GET", "HEAD"]),
+        ("mount", None, "/api", "api", []),
+        ("mount", None, "/api/users", "api:users", []),
+        ("http", None, "/api/users/", "api:users:list", ["GET", "HEAD"]),
+        ("http", None, "/api/users/{id:int}", "api:users:detail", ["DELETE", "GET", "HEAD"]),
+        ("static", None, "/static", "static", []),
+        ("host", "admin.example.com", "/", "admin", []),
+        ("http", "admin.example.com", "/", "admin:dashboard", ["GET", "HEAD"]),
+        ("websocket", None, "/ws", "chat", []),
+    ]
+    detail = routes[4]
+    assert detail["endpoint"] == "runtimeapp.user"
+    assert detail["file"] == str(runtime_project / "runtimeapp.py") and detail["line"] == 12
+
+
+def test_runtime_nested_app_table(runtime_project: Path) -> None:
+    result = runner.invoke(cli, ["routes", "runtimeapp:app"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = next(line for line in lines if "Methods" in line)
+    for column in ("Host", "Path", "Name", "Endpoint", "Location", "Kind"):
+        assert column in header
+    detail = next(line for line in lines if "{id:int}" in line)
+    assert "DELETE, GET" in detail and "runtimeapp.py:12" in detail and "http" in detail
+    admin = next(line for line in lines if "admin:dashboard" in line)
+    assert "admin.example.com" in admin
+
+
+def test_runtime_check_reports_shadowing(runtime_project: Path) -> None:
+    result = runner.invoke(cli, ["routes", "runtimeapp:shadowed", "--check", "--json"])
+    assert isinstance(result.exception, RouteCheckError)
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["kind"], p["paths"]) for p in problems] == [
+        ("shadowed", ["/users/me", "/users/{name}"]),
+        ("shadowed", ["/api/b", "/api"]),
+    ]
+    clean = runner.invoke(cli, ["routes", "runtimeapp:app", "--check"])
+    assert clean.exit_code == 0, clean.output
