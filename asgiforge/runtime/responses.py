@@ -135,11 +135,12 @@ class Response:
     @property
     def headers(self) -> MutableHeaders:
         """A mutable view over `raw_headers`, built on first use only."""
-        if self._headers is None:
+        headers = getattr(self, "_headers", None)  # a subclass may skip init_headers()
+        if headers is None:
             from asgiforge.runtime.datastructures import MutableHeaders
 
-            self._headers = MutableHeaders(raw=self.raw_headers)
-        return self._headers
+            headers = self._headers = MutableHeaders(raw=self.raw_headers)
+        return headers
 
     def set_cookie(
         self,
