@@ -800,37 +800,101 @@ def _matcher(route: BaseRoute) -> Matcher:
     return ask
 
 
+def _unmodified(route: BaseRoute, classes: tuple[type[BaseRoute], ...]) -> bool:
+    return any(isinstance(route, cls) and type(route).matches is cls.matches for cls in classes)
+
+
 def _static_path(route: BaseRoute) -> str | None:
     """The single path `route` can match, if it is an unmodified parameterless route."""
-    for cls in (Route, WebSocketRoute):
-        if isinstance(route, cls) and type(route).matches is cls.matches:
-            return route._static_path
+    if _unmodified(route, (Route, WebSocketRoute)):
+        return route._static_path  # type: ignore[attr-defined, no-any-return]
     return None
 
 
-class _RouteIndex:
-    """Candidates to try for a route path, in table order.
+def _path_regex(route: BaseRoute) -> re.Pattern[str] | None:
+    """The regex that decides alone whether `route` matches a path, when we know it does."""
+    if _unmodified(route, (Route, WebSocketRoute, Mount)):
+        return route.path_regex  # type: ignore[attr-defined, no-any-return]
+    return None
 
-    For a static path `p`: every route whose only possible match is `p`, interleaved in the
-    original order with every route that might match anything. For any other path: only the
-    latter. Skipping a route that cannot match never changes which route matches first, so
-    first-match-wins holds exactly.
+
+def _segment(path: str) -> str:
+    """The first path segment: `users` for `/users/5`."""
+    end = path.find("/", 1)
+    return path[1:end] if end != -1 else path[1:]
+
+
+def _literal_segment(route: BaseRoute) -> str | None:
+    """The first segment every path `route` matches must have, when it is fixed text.
+
+    `/users/{id}` → `users`; `/{id}` or `/file-{n}` → None (any first segment may match).
+    """
+    if _path_regex(route) is None:
+        return None
+    path_format: str = route.path_format  # type: ignore[attr-defined]
+    brace = path_format.find("{")
+    literal = path_format if brace == -1 else path_format[:brace]
+    end = literal.find("/", 1)
+    return literal[1:end] if end != -1 else None
+
+
+Candidates = tuple[tuple[BaseRoute, Matcher], ...]
+
+
+class _RouteIndex:
+    """Which routes to try for a given path, always in table order.
+
+    A route is skipped only when it provably cannot match the path: a parameterless route
+    matches one exact path; a route whose pattern starts with a fixed segment (`/users/...`)
+    matches only paths with that first segment. Skipping routes that cannot match never changes
+    which route matches first, so Starlette's first-match-wins order holds exactly. Routes
+    whose matching we cannot reason about (Host, subclasses overriding `matches`, foreign route
+    objects) are always tried.
+
+    - `static[path]`: candidates for an exact parameterless path (dynamic routes that could
+      also match it are checked once, here, by running their regex against the path);
+    - `by_segment[segment]`: candidates for other paths with that first segment;
+    - `wildcards`: candidates for any other path.
     """
 
-    __slots__ = ("dynamic", "static")
+    __slots__ = ("by_segment", "static", "wildcards")
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        entries = [(_static_path(route), route, _matcher(route)) for route in routes]
-        self.dynamic: tuple[tuple[BaseRoute, Matcher], ...] = tuple(
-            (route, matcher) for path, route, matcher in entries if path is None
-        )
-        static_paths = {path for path, _, _ in entries if path is not None}
-        self.static: dict[str, tuple[tuple[BaseRoute, Matcher], ...]] = {
-            static: tuple(
-                (route, matcher) for path, route, matcher in entries if path in (None, static)
-            )
-            for static in static_paths
+        entries = []
+        for position, route in enumerate(routes):
+            static = _static_path(route)
+            segment = None if static is not None else _literal_segment(route)
+            entries.append((position, route, _matcher(route), static, segment, _path_regex(route)))
+        wild = [e for e in entries if e[3] is None and e[4] is None]
+        buckets: dict[str, list[Any]] = {}
+        for entry in entries:
+            if entry[3] is None and entry[4] is not None:
+                buckets.setdefault(entry[4], []).append(entry)
+
+        def ordered(chosen: Iterable[Any]) -> Candidates:
+            return tuple((e[1], e[2]) for e in sorted(chosen, key=lambda e: e[0]))
+
+        self.wildcards: Candidates = ordered(wild)
+        self.by_segment: dict[str, Candidates] = {
+            segment: ordered([*bucket, *wild]) for segment, bucket in buckets.items()
         }
+        self.static: dict[str, Candidates] = {}
+        for entry in entries:
+            path = entry[3]
+            if path is None or path in self.static:
+                continue
+            pool = [e for e in entries if e[3] == path]
+            for e in (*buckets.get(_segment(path), ()), *wild):
+                regex = e[5]
+                if regex is None or regex.fullmatch(path) is not None:
+                    pool.append(e)
+            self.static[path] = ordered(pool)
+
+    def candidates(self, route_path: str) -> Candidates:
+        found = self.static.get(route_path)
+        if found is not None:
+            return found
+        return self.by_segment.get(_segment(route_path), self.wildcards)
 
 
 class _RouteList(list[BaseRoute]):
@@ -980,7 +1044,7 @@ class Router:
         index = self._index or self._build_index()
         partial: BaseRoute | None = None
         partial_scope: Scope = {}
-        for route, matcher in index.static.get(route_path, index.dynamic):
+        for route, matcher in index.candidates(route_path):
             match, child_scope = matcher(scope, route_path)
             if match is Match.FULL:
                 scope.update(child_scope)
@@ -1018,7 +1082,7 @@ class Router:
             return None
         redirect_scope = dict(scope)
         redirect_scope["path"] = new_path
-        for _, matcher in index.static.get(new_route_path, index.dynamic):
+        for _, matcher in index.candidates(new_route_path):
             match, _ = matcher(redirect_scope, new_route_path)
             if match is not Match.NONE:
                 break

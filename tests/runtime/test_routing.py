@@ -639,3 +639,112 @@ def test_route_equality_and_repr() -> None:
     assert Route("/", ok) != Route("/", ok, methods=["POST"])
     assert repr(Route("/", ok)) == "Route(path='/', name='ok', methods=['GET', 'HEAD'])"
     assert Mount("/m", app=ok) == Mount("/m", app=ok)
+
+
+# --------------------------------------------------------------------------- lookup index
+
+
+def test_index_keeps_order_across_segments_wildcards_mounts_and_hosts() -> None:
+    app = App(
+        routes=[
+            Route("/{slug}/{id}", named("wildcard")),
+            Route("/items/{id}", named("items")),
+        ]
+    )
+    assert TestClient(app).get("/items/1").text == "wildcard"
+    app = App(
+        routes=[
+            Route("/items/{id}", named("items")),
+            Mount("/api", routes=[Route("/x", named("mounted"))]),
+            Route("/{slug}/{id}", named("wildcard")),
+            Route("/api/x", named("shadowed")),
+            Host("special.example", app=Router([Route("/after-host", named("host"))])),
+            Route("/after-host", named("after-host")),
+        ]
+    )
+    client = TestClient(app)
+    assert client.get("/items/1").text == "items"
+    assert client.get("/other/1").text == "wildcard"
+    assert client.get("/api/x").text == "mounted"
+    assert client.get("/after-host").text == "after-host"
+    assert client.get("/after-host", headers={"host": "special.example"}).text == "host"
+
+
+def test_index_agrees_with_trying_every_route_in_order() -> None:
+    """Compare the router with the naive definition on a mixed table and many paths."""
+    import random
+
+    patterns = [
+        "/",
+        "/a",
+        "/a/",
+        "/a/{x}",
+        "/a/b",
+        "/{x}",
+        "/{x}/b",
+        "/a/{x:int}",
+        "/b/{p:path}",
+        "/b/c",
+        "/c{x}",
+        "/c1",
+        "/{x}/{y}/{z}",
+        "/a/b/c",
+    ]
+    paths = [
+        "/",
+        "/a",
+        "/a/",
+        "/a/b",
+        "/a/1",
+        "/b",
+        "/b/c",
+        "/b/c/d",
+        "/c1",
+        "/c2",
+        "/x/b",
+        "/a/b/c",
+        "/q/r/s",
+        "/zz",
+        "/a/b/",
+    ]
+    rng = random.Random(1234)
+    for round_number in range(25):
+        chosen = rng.sample(patterns, k=rng.randint(3, len(patterns)))
+        routes: list[Any] = []
+        for index, pattern in enumerate(chosen):
+            label = f"r{index}"
+            if rng.random() < 0.2:
+                routes.append(Mount(pattern.rstrip("/") or "", routes=[Route("/b", named(label))]))
+            else:
+                routes.append(Route(pattern, named(label), methods=rng.choice([["GET"], ["POST"]])))
+        router = Router(routes, redirect_slashes=False)
+        client = TestClient(router, follow_redirects=False)
+        for path in paths:
+            expected = None
+            partial = None
+            inner_path = ""
+            for route in routes:
+                scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
+                match, child = route.matches(scope)
+                if match is Match.FULL:
+                    expected = route
+                    inner_path = path[len(child.get("root_path", "")) :]
+                    break
+                if match is Match.PARTIAL and partial is None:
+                    partial = route
+            response = client.get(path)
+            if isinstance(expected, Mount):
+                # A matching mount owns the path: its inner router answers, 404 included.
+                if inner_path == "/b":
+                    assert response.text == expected.routes[0].name, (round_number, chosen, path)
+                elif inner_path == "/b/":  # the inner router redirects slashes
+                    assert response.status_code == 307, (round_number, chosen, path)
+                else:
+                    assert response.status_code == 404, (round_number, chosen, path)
+            elif expected is not None:
+                assert response.status_code == 200, (round_number, chosen, path)
+                assert response.text == expected.name, (round_number, chosen, path)
+            elif partial is not None:
+                assert response.status_code == 405, (round_number, chosen, path)
+            else:
+                assert response.status_code == 404, (round_number, chosen, path)

@@ -77,7 +77,9 @@ class ExceptionMiddleware:
             await self.app(scope, receive, send)
             return
         scope[HANDLERS_KEY] = self._handlers
-        tracker = SendTracker(send)
+        # Directly inside ServerErrorMiddleware (no user middleware), its tracker already
+        # watches this very send channel: reuse it rather than stacking a second wrapper.
+        tracker = send if type(send) is SendTracker else SendTracker(send)
         try:
             await self.app(scope, receive, tracker)
         except Exception as exc:
