@@ -248,3 +248,36 @@ def test_lifespan_receives_the_app() -> None:
     with TestClient(app):
         pass
     assert seen == [app]
+
+
+def test_seed_pure_asgi_timing_middleware() -> None:
+    import time
+
+    class PureTimingMiddleware:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            start = time.perf_counter()
+
+            async def send_with_timing(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    elapsed = time.perf_counter() - start
+                    headers = dict(message.get("headers", []))
+                    headers[b"x-process-time"] = str(elapsed).encode()
+                    message["headers"] = list(headers.items())
+                await send(message)
+
+            await self.app(scope, receive, send_with_timing)
+
+    async def homepage(request: Any) -> JSONResponse:
+        return JSONResponse({"status": "running"})
+
+    app = App(routes=[Route("/", homepage)], middleware=[Middleware(PureTimingMiddleware)])
+    with TestClient(app) as client:  # the lifespan scope passes through the middleware too
+        response = client.get("/")
+    assert response.json() == {"status": "running"}
+    assert float(response.headers["x-process-time"]) >= 0
