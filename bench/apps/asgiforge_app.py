@@ -3,13 +3,12 @@
 from types import SimpleNamespace
 
 from asgiforge.runtime.applications import App
+from asgiforge.runtime.middleware import Middleware
 from asgiforge.runtime.middleware.base import BaseHTTPMiddleware
 from asgiforge.runtime.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from asgiforge.runtime.routing import Mount, Route, WebSocketRoute
 from asgiforge.runtime.staticfiles import StaticFiles
 from asgiforge.runtime.websockets import WebSocketDisconnect
-
-from asgiforge.runtime.middleware import Middleware
 from bench.apps.common import build
 
 toolkit = SimpleNamespace(
