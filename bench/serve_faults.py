@@ -349,7 +349,7 @@ def main() -> None:
                 print(label, kind, cells[-1], flush=True)
             rows.append((label, cells))
     lines = [
-        "# `asgiforge serve` fault measurements",
+        "## `asgiforge serve` fault measurements",
         "",
         f"Produced by `python bench/serve_faults.py` ({WORKERS} workers, {CONNECTIONS} keep-alive "
         "connections, bare ASGI app, one run, this machine).",
@@ -359,8 +359,25 @@ def main() -> None:
         *(f"| {label} | {' | '.join(cells)} |" for label, cells in rows),
         "",
     ]
-    (HERE / "RESULTS.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    section = "\n".join([START, *lines, END])
+    write_section(HERE / "RESULTS.md", section)
+    print(section)
+
+
+START = "<!-- serve-faults:start -->"
+END = "<!-- serve-faults:end -->"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace only our marked section: RESULTS.md also holds the throughput benchmarks."""
+    text = path.read_text() if path.exists() else ""
+    if START in text and END in text:
+        before, _, rest = text.partition(START)
+        _, _, after = rest.partition(END)
+        text = before + section + after
+    else:
+        text = (text.rstrip() + "\n\n" if text.strip() else "") + section + "\n"
+    path.write_text(text)
 
 
 if __name__ == "__main__":
