@@ -42,11 +42,19 @@ class LoadResult:
 def error_text(exc: BaseException) -> str:
     """The message and the traceback of the user's exception (the cause, not our wrapper)."""
     cause = exc.__cause__ if isinstance(exc, AsgiforgeError) and exc.__cause__ else exc
-    lines = traceback.format_exception(type(cause), cause, cause.__traceback__)
-    # Drop importlib's own frames: they are noise between the loader and the user's line.
-    kept = [line for line in lines if "<frozen importlib._bootstrap" not in line]
+    report = traceback.TracebackException.from_exception(cause)
+    # Drop the loader's and importlib's frames: noise between "Traceback" and the user's line.
+    report.stack = traceback.StackSummary.from_list(
+        [frame for frame in report.stack if not _is_loader_frame(frame.filename)]
+    )
     header = str(exc) if cause is not exc else f"{type(exc).__name__}: {exc}"
-    return header + "\n\n" + "".join(kept)
+    return header + "\n\n" + "".join(report.format())
+
+
+def _is_loader_frame(filename: str) -> bool:
+    from asgiforge import importer
+
+    return "importlib" in filename or filename == importer.__file__
 
 
 class ErrorApp:
@@ -137,11 +145,11 @@ def _make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) ->
     import uvicorn
 
     class _Server(uvicorn.Server):
-        """uvicorn, plus: say when serving, and stop accepting the instant a signal arrives.
+        """uvicorn, plus: say when serving, and let go of clients the instant a signal arrives.
 
-        Closing the listener right away hands every new connection to the next worker, which
-        shares the socket; in-flight requests, WebSockets and SSE then finish (or are cut at
-        ``timeout_graceful_shutdown``) without delaying the new code.
+        Closing the listener and idle keep-alive connections right away hands every new request
+        to the next worker, which shares the socket; in-flight requests, WebSockets and SSE then
+        finish (or are cut at ``timeout_graceful_shutdown``) without delaying the new code.
         """
 
         _af_loop: asyncio.AbstractEventLoop | None = None
@@ -161,6 +169,10 @@ def _make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) ->
         def _af_stop_listening(self) -> None:
             for server in getattr(self, "servers", ()):
                 server.close()
+            # Idle keep-alive connections close now (browsers reconnect, to the new code);
+            # busy ones close after their response; WebSockets get 1012 "service restart".
+            for connection in list(self.server_state.connections):
+                connection.shutdown()
 
     config = uvicorn.Config(
         app,

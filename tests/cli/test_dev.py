@@ -7,6 +7,7 @@ fixture; every wait is a loop bounded in count and time.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -185,6 +186,8 @@ def test_import_error_in_user_code_shows_on_the_page(start_dev: Callable[..., De
     dev.edit("import asyncio", "import asyncio\nimport not_a_real_dependency")
     body = dev.wait_for(lambda status, body: status == 503)
     assert "No module named 'not_a_real_dependency'" in body
+    assert 'main.py", line 3, in <module>' in body  # the user's frame is shown...
+    assert "importlib" not in body and "importer.py" not in body  # ...the loader's are not
     dev.edit("import asyncio\nimport not_a_real_dependency", "import asyncio")
     dev.wait_for(lambda status, body: status == 200)
 
@@ -288,3 +291,56 @@ def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+    reason="needs Debian's chromium and chromium-driver (CI installs them)",
+)
+def test_error_page_in_a_real_browser(start_dev: Callable[..., Dev], tmp_path: Path) -> None:
+    """The 503 page as a developer sees it: the error text shown, then the fix picked up."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    dev = start_dev()
+    dev.edit("import asyncio", "import asyncio\nundefined_name + 1  # <b>not bold</b>")
+    dev.wait_for(lambda status, body: status == 503)
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--window-size=1100,800",
+        f"--user-data-dir={tmp_path / 'p'}",
+    ):
+        options.add_argument(flag)
+    service = Service(executable_path=CHROMEDRIVER, popen_kw={"start_new_session": True})
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        driver.get(dev.url + "/")
+        assert driver.title == "503 · the app failed to load"
+        assert driver.find_element(By.CSS_SELECTOR, "h1").text == "the app failed to load"
+        error = driver.find_element(By.ID, "error").text
+        assert "NameError: name 'undefined_name' is not defined" in error
+        assert "<b>not bold</b>" in error  # shown as text, never as markup
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "dev-error-page.png"))
+
+        dev.edit("\nundefined_name + 1  # <b>not bold</b>", "")
+        dev.wait_for(lambda status, body: body == "version one")
+        driver.get(dev.url + "/")
+        assert driver.find_element(By.TAG_NAME, "body").text == "version one"
+    finally:
+        driver.quit()
