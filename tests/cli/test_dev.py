@@ -344,3 +344,38 @@ def test_error_page_in_a_real_browser(start_dev: Callable[..., Dev], tmp_path: P
         assert driver.find_element(By.TAG_NAME, "body").text == "version one"
     finally:
         driver.quit()
+
+
+RUNTIME_APP = textwrap.dedent(
+    """
+    import os
+    from asgiforge.runtime.applications import App
+    from asgiforge.runtime.responses import PlainTextResponse
+    from asgiforge.runtime.routing import Route
+
+    async def home(request):
+        return PlainTextResponse(os.environ.get("GREETING", "unset"))
+
+    async def boom(request):
+        raise RuntimeError("kaboom from the handler")
+
+    app = App(routes=[Route("/", home), Route("/boom", boom)])
+    """
+)
+
+
+def test_env_file_is_watched_and_debug_is_on(start_dev: Callable[..., Dev], tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("GREETING=hello\n")
+    dev = start_dev("--env-file", ".env", app=RUNTIME_APP)
+    assert dev.get() == (200, "hello")
+    assert "routes    2" in dev.wait_output("watching")
+    status, body = dev.get("/boom")
+    assert status == 500 and "kaboom from the handler" in body  # the debug traceback page
+    (tmp_path / ".env").write_text("GREETING=bye\n")
+    dev.wait_for(lambda status, body: body == "bye")
+
+
+def test_no_debug_hides_tracebacks(start_dev: Callable[..., Dev]) -> None:
+    dev = start_dev("--no-debug", app=RUNTIME_APP)
+    status, body = dev.get("/boom")
+    assert status == 500 and "kaboom" not in body
