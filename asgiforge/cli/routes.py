@@ -24,7 +24,6 @@ unless `--check`). New keys may be added; existing keys keep their meaning while
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,6 +95,8 @@ def routes_command(
 
 
 def _print_json(import_string: str, rows: list[Any], problems: list[Any]) -> None:
+    import json
+
     from asgiforge.introspect import JSON_SCHEMA_VERSION, problem_to_json, route_to_json
 
     document = {

@@ -127,10 +127,10 @@ def load(options: DevOptions, reporter: DevReporter) -> LoadResult:
             app.debug = True
         except Exception:  # noqa: S110 - a read-only `debug` is the app's business
             pass
-    return LoadResult(app, None, _count_routes(app))
+    return LoadResult(app, None, count_routes(app))
 
 
-def _count_routes(app: Any) -> int | None:
+def count_routes(app: Any) -> int | None:
     try:
         from asgiforge.introspect import collect_routes
 
@@ -139,7 +139,7 @@ def _count_routes(app: Any) -> int | None:
         return None
 
 
-def _make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> Any:
+def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> Any:
     import logging
 
     import uvicorn
@@ -202,7 +202,7 @@ def serve(sock: socket.socket, options: DevOptions, reporter: DevReporter, repor
             reporter.message(str(exc))
     result = load(options, reporter)
     ready = _Reporter(report_fd, options, result)
-    server = _make_server(result.app, options, ready)
+    server = make_server(result.app, options, ready)
     try:
         server.run(sockets=[sock])
     except SystemExit:
@@ -214,7 +214,7 @@ def serve(sock: socket.socket, options: DevOptions, reporter: DevReporter, repor
             "The lifespan start-up raised; the traceback is in the terminal running asgiforge dev.",
         )
         failed = LoadResult(fallback, RuntimeError("lifespan startup failed"), None)
-        server = _make_server(fallback, options, _Reporter(report_fd, options, failed))
+        server = make_server(fallback, options, _Reporter(report_fd, options, failed))
         server.run(sockets=[sock])
     return 0
 

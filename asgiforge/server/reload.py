@@ -261,14 +261,14 @@ def _serve_once(options: DevOptions, reporter: DevReporter) -> int:
     if options.target.env_file is not None:
         load_env_file(options.target.env_file)
     app = load_app(options.target)
-    result = dev_worker.LoadResult(app, None, dev_worker._count_routes(app))
+    result = dev_worker.LoadResult(app, None, dev_worker.count_routes(app))
     if options.debug and hasattr(app, "debug"):
         with contextlib.suppress(Exception):
             app.debug = True
     sock = bind_socket(options.host, options.port)
     try:
         info = StartInfo(options.target.import_string, options.url, result.routes, (), True, None)
-        server = dev_worker._make_server(app, options, lambda: reporter.started(info))
+        server = dev_worker.make_server(app, options, lambda: reporter.started(info))
         server.run(sockets=[sock])
     finally:
         sock.close()
