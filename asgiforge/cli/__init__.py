@@ -64,13 +64,33 @@ _register()
 
 
 def main() -> None:
-    """Console-script entry point: run the app and map domain errors to exit codes."""
-    try:
-        app()
-    except AsgiforgeError as exc:
-        from asgiforge.cli.output import print_error
+    """Console-script entry point: run the app and map every error to one line and an exit code.
 
-        print_error(str(exc))
-        sys.exit(exc.exit_code)
+    Typer runs in non-standalone mode so that usage errors (a bad option value, an unknown
+    command) reach this function too and are printed as one line, like domain errors, instead of
+    a multi-line box.
+    """
+    try:
+        result = app(standalone_mode=False)
+    except AsgiforgeError as exc:
+        _fail(str(exc), exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
+    except typer.TyperException as exc:
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        code = getattr(exc, "exit_code", 2)
+        one_line = " ".join(str(message).split())
+        if not one_line:  # e.g. no arguments: the help text has already been printed
+            sys.exit(code)
+        _fail(one_line, code)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    from asgiforge.cli.output import print_error
+
+    print_error(message)
+    sys.exit(code)
