@@ -13,6 +13,7 @@ decode with replacement characters, exactly what the standard library's parser p
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
@@ -458,10 +459,23 @@ class QueryParams(ImmutableMultiDict[str, str]):
         return f"{self.__class__.__name__}({str(self)!r})"
 
 
+# RFC 9110 section 5.6.2: a field name is a non-empty `token`.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
 def _forbid_line_breaks(name: str, value: str) -> None:
-    # A CR or LF in a header would let one value smuggle in extra headers or a second response.
+    """Refuse a header that could smuggle in extra headers or a second response.
+
+    CR, LF or NUL in the value, and any name that is not an HTTP token (so also CR/LF/NUL, a
+    space or a colon in the name: `"X\\r\\nSet-Cookie: a"` must not become two headers).
+    """
     if "\r" in value or "\n" in value or "\x00" in value:
         raise ValueError(f"Header {name!r} contains a line break or NUL byte; refusing to send it")
+    if _TOKEN.fullmatch(name) is None:
+        raise ValueError(
+            f"Invalid header name {name!r}: names must be non-empty HTTP tokens (letters, digits "
+            "and !#$%&'*+-.^_`|~), never a line break, NUL, space or colon"
+        )
 
 
 class Headers(Mapping[str, str]):
@@ -633,7 +647,12 @@ class MutableHeaders(Headers):
 
 
 class State:
-    """An attribute bag (`app.state`, `request.state`) whose missing attributes say what to do."""
+    """An attribute bag (`app.state`, `request.state`) whose missing attributes say what to do.
+
+    Also a small mapping, as in Starlette 0.52+: `state["db"]`, `state["db"] = ...`,
+    `del state["db"]`, `"db" in state`, `len(state)` and iteration over the keys. Item access
+    lets a lifespan that yields a TypedDict keep its types; both styles share one dict.
+    """
 
     _state: dict[str, Any]
 
@@ -659,6 +678,24 @@ class State:
             raise AttributeError(
                 f"'{self.__class__.__name__}' object has no attribute '{key}'"
             ) from None
+
+    def __getitem__(self, key: str) -> Any:
+        return self._state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._state[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._state
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self._state!r})"

@@ -234,6 +234,30 @@ def test_mutable_headers_refuse_header_injection(value: str) -> None:
     assert h.raw == []
 
 
+@pytest.mark.parametrize(
+    "name", ["X\r\nSet-Cookie: evil=1", "x\ny", "x\x00", "x y", "x:y", "", "x-é", "(x)"]
+)
+def test_mutable_headers_refuse_invalid_header_names(name: str) -> None:
+    h = MutableHeaders()
+    with pytest.raises(ValueError, match="Invalid header name"):
+        h[name] = "v"
+    with pytest.raises(ValueError, match="Invalid header name"):
+        h.append(name, "v")
+    with pytest.raises(ValueError, match="Invalid header name"):
+        h.setdefault(name, "v")
+    with pytest.raises(ValueError, match="Invalid header name"):
+        h.update({name: "v"})
+    assert h.raw == []
+
+
+def test_mutable_headers_accept_every_token_character() -> None:
+    h = MutableHeaders()
+    name = "X-Custom_1.a!#$%&'*+^`|~"
+    h[name] = "v"
+    assert h[name] == "v"
+    assert h.raw == [(name.lower().encode(), b"v")]
+
+
 # --- QueryParams and multi-dicts ----------------------------------------------------------------
 
 
@@ -324,6 +348,26 @@ def test_state_attribute_bag() -> None:
         state.b
     with pytest.raises(AttributeError):
         del state.b
+
+
+def test_state_dictionary_style_access_shares_the_attribute_dict() -> None:
+    backing: dict[str, object] = {"db": "pool"}
+    state = State(backing)
+    assert state["db"] == "pool"
+    state["cache"] = "redis"
+    assert state.cache == "redis"
+    assert backing == {"db": "pool", "cache": "redis"}
+    assert "db" in state
+    assert "missing" not in state
+    assert len(state) == 2
+    assert list(state) == ["db", "cache"]
+    del state["cache"]
+    assert "cache" not in state
+    with pytest.raises(KeyError):
+        state["cache"]
+    with pytest.raises(KeyError):
+        del state["cache"]
+    assert len(State()) == 0
 
 
 def test_address() -> None:
