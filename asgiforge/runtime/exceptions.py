@@ -9,7 +9,7 @@ from __future__ import annotations
 import http
 from collections.abc import Mapping
 
-__all__ = ["HTTPException", "WebSocketException"]
+__all__ = ["HTTPException", "StarletteDeprecationWarning", "WebSocketException"]
 
 
 def _phrase(status_code: int) -> str:
@@ -60,3 +60,11 @@ class WebSocketException(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
+
+
+class StarletteDeprecationWarning(UserWarning):
+    """The category of deprecation notices, under Starlette's name so that a ported app's
+    `warnings.filterwarnings(..., category=StarletteDeprecationWarning)` keeps working.
+
+    A `UserWarning` (not `DeprecationWarning`) so it is shown by default.
+    """

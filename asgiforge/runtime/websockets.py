@@ -17,7 +17,13 @@ from typing import Any, Literal
 from asgiforge.runtime.requests import HTTPConnection
 from asgiforge.runtime.types import Message, Receive, Scope, Send
 
-__all__ = ["WebSocket", "WebSocketClose", "WebSocketDisconnect", "WebSocketState"]
+__all__ = [
+    "WebSocket",
+    "WebSocketClose",
+    "WebSocketDisconnect",
+    "WebSocketDisconnected",
+    "WebSocketState",
+]
 
 
 class WebSocketState(enum.Enum):
@@ -37,6 +43,12 @@ class WebSocketDisconnect(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
+
+
+class WebSocketDisconnected(RuntimeError):
+    """The app used a websocket that is already over: receive after the client's disconnect,
+    send after the close. A `RuntimeError` (as before Starlette named it), so old handlers match.
+    """
 
 
 _ACCEPT_STATE_ERROR = (
@@ -84,7 +96,9 @@ class WebSocket(HTTPConnection):
                 raise RuntimeError(f'Expected ASGI message "websocket.connect", but got {kind!r}.')
             self.client_state = WebSocketState.CONNECTED
             return message
-        raise RuntimeError('Cannot call "receive" once a disconnect message has been received.')
+        raise WebSocketDisconnected(
+            'Cannot call "receive" once a disconnect message has been received.'
+        )
 
     async def send(self, message: Message) -> None:
         """Send one ASGI message, checked against the connection state."""
@@ -127,7 +141,7 @@ class WebSocket(HTTPConnection):
                 self.application_state = WebSocketState.DISCONNECTED
             await self._send(message)
             return
-        raise RuntimeError('Cannot call "send" once a close message has been sent.')
+        raise WebSocketDisconnected('Cannot call "send" once a close message has been sent.')
 
     async def accept(
         self,

@@ -166,6 +166,21 @@ def test_backend_error_uses_default_on_error() -> None:
     assert (response.status_code, response.text) == (400, "Invalid basic auth credentials")
 
 
+def test_subclass_can_override_default_on_error() -> None:
+    class TeapotOnError(AuthenticationMiddleware):
+        @staticmethod
+        def default_on_error(conn: HTTPConnection, exc: Exception) -> Response:
+            return PlainTextResponse(f"no: {exc}", status_code=418)
+
+    app = App(
+        routes=[Route("/", whoami)],
+        middleware=[Middleware(TeapotOnError, backend=BasicAuth())],
+    )
+    response = TestClient(app).get("/", headers={"authorization": "Bearer x"})
+    assert (response.status_code, response.text) == (418, "no: Invalid basic auth credentials")
+    assert AuthenticationMiddleware.default_on_error(None, ValueError("x")).status_code == 400
+
+
 def test_backend_error_uses_custom_on_error() -> None:
     response = TestClient(make_app(on_error=on_error)).get("/", headers={"authorization": "Bad"})
     assert response.status_code == 401

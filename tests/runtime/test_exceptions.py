@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
-from asgiforge.runtime.exceptions import HTTPException, WebSocketException
+from asgiforge.runtime.exceptions import (
+    HTTPException,
+    StarletteDeprecationWarning,
+    WebSocketException,
+)
 
 
 def test_http_exception_detail_defaults_to_phrase() -> None:
@@ -36,3 +42,13 @@ def test_websocket_exception() -> None:
     assert str(exc) == "1008: policy"
     assert WebSocketException(1000).reason == ""
     assert repr(WebSocketException(1011)) == "WebSocketException(code=1011, reason='')"
+
+
+def test_starlette_deprecation_warning_can_be_filtered_as_in_starlette() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        warnings.filterwarnings("ignore", category=StarletteDeprecationWarning)
+        warnings.warn("old api", StarletteDeprecationWarning, stacklevel=1)
+        warnings.warn("other", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["other"]
+    assert issubclass(StarletteDeprecationWarning, UserWarning)

@@ -17,6 +17,7 @@ from asgiforge.runtime.websockets import (
     WebSocket,
     WebSocketClose,
     WebSocketDisconnect,
+    WebSocketDisconnected,
     WebSocketState,
 )
 from tests.servers import serve_in_thread
@@ -196,6 +197,9 @@ def test_misuse_fails_with_a_clear_runtime_error(misuse: str, message: str) -> N
         pass
     assert len(errors) == 1
     assert message in str(errors[0])
+    # Using a finished connection has its own RuntimeError subclass, as in Starlette 1.x.
+    finished = misuse in ("receive_after_disconnect", "send_after_close")
+    assert isinstance(errors[0], WebSocketDisconnected) is finished
 
 
 def test_receive_text_before_accept_is_refused() -> None:

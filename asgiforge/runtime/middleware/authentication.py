@@ -23,12 +23,6 @@ from asgiforge.runtime.types import ASGIApp, Receive, Scope, Send
 __all__ = ["AuthenticationMiddleware"]
 
 
-def _default_on_error(conn: Any, exc: Exception) -> Any:
-    from asgiforge.runtime.responses import PlainTextResponse
-
-    return PlainTextResponse(str(exc), status_code=400)
-
-
 def _reason(exc: Exception) -> str:
     """A close reason must fit in 123 UTF-8 bytes."""
     return str(exc).encode("utf-8")[:120].decode("utf-8", "ignore")
@@ -53,9 +47,16 @@ class AuthenticationMiddleware:
         self.app = app
         self.backend = backend
         self.on_error: Callable[[Any, AuthenticationError], Any] = (
-            on_error if on_error is not None else _default_on_error
+            on_error if on_error is not None else self.default_on_error
         )
         self._connection = HTTPConnection
+
+    @staticmethod
+    def default_on_error(conn: Any, exc: Exception) -> Any:
+        """400 with the error text; a subclass may override it (Starlette's hook)."""
+        from asgiforge.runtime.responses import PlainTextResponse
+
+        return PlainTextResponse(str(exc), status_code=400)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
