@@ -44,6 +44,7 @@ class CORSMiddleware:
         allow_headers: Sequence[str] = (),
         allow_credentials: bool = False,
         allow_origin_regex: str | None = None,
+        allow_private_network: bool = False,
         expose_headers: Sequence[str] = (),
         max_age: int = 600,
     ) -> None:
@@ -77,6 +78,7 @@ class CORSMiddleware:
         )
         self._allowed_headers = frozenset(self.allow_headers)
         self.allow_credentials = allow_credentials
+        self.allow_private_network = allow_private_network
 
         # Constant header blocks, encoded once.
         simple: Headers = []
@@ -113,6 +115,7 @@ class CORSMiddleware:
         origin: bytes | None = None
         request_method: bytes | None = None
         request_headers: bytes | None = None
+        private_network = False
         for key, value in scope["headers"]:
             if key == b"origin":
                 origin = value
@@ -120,16 +123,23 @@ class CORSMiddleware:
                 request_method = value
             elif key == b"access-control-request-headers":
                 request_headers = value
+            elif key == b"access-control-request-private-network":
+                private_network = True
         if origin is None:
             await self.app(scope, receive, send)
             return
         if scope["method"] == "OPTIONS" and request_method is not None:
-            await self._preflight(send, origin, request_method, request_headers)
+            await self._preflight(send, origin, request_method, request_headers, private_network)
             return
         await self._simple(scope, receive, send, origin)
 
     async def _preflight(
-        self, send: Send, origin: bytes, method: bytes, requested: bytes | None
+        self,
+        send: Send,
+        origin: bytes,
+        method: bytes,
+        requested: bytes | None,
+        private_network: bool,
     ) -> None:
         problems: list[str] = []
         origin_text = origin.decode("latin-1")
@@ -146,6 +156,9 @@ class CORSMiddleware:
                 h not in self._allowed_headers for h in requested_list
             ):
                 problems.append("headers")
+        # Private Network Access: a public page asking to reach this (private) server.
+        if private_network and not self.allow_private_network:
+            problems.append("private-network")
         if problems:
             body = ("Disallowed CORS " + ", ".join(problems)).encode()
             await _respond(send, 400, [(b"vary", b"Origin")], body)
@@ -156,6 +169,8 @@ class CORSMiddleware:
         else:
             headers.append((b"access-control-allow-origin", origin))
             headers.append((b"vary", b"Origin"))
+        if private_network:
+            headers.append((b"access-control-allow-private-network", b"true"))
         if self.allow_all_headers and requested_list:
             headers.append((b"access-control-allow-headers", ", ".join(requested_list).encode()))
         await _respond(send, 200, headers, b"OK")

@@ -170,3 +170,33 @@ async def test_websocket_scope_passes_through() -> None:
     app = make(inner, allow_origins=["https://a.com"])
     await call(app, http_scope(kind="websocket", headers=[("origin", "https://evil.com")]))
     assert inner.scopes[0]["type"] == "websocket"
+
+
+async def test_private_network_preflight_refused_unless_allowed() -> None:
+    asks = {
+        "origin": "https://a.com",
+        **PREFLIGHT,
+        "access-control-request-private-network": "true",
+    }
+    async with client(make(allow_origins=["https://a.com"])) as c:
+        refused = await c.options("/", headers=asks)
+        plain = await c.options("/", headers={"origin": "https://a.com", **PREFLIGHT})
+    assert refused.status_code == 400
+    assert "private-network" in refused.text
+    assert not [k for k in refused.headers if k.startswith("access-control-")]
+    assert plain.status_code == 200
+    assert "access-control-allow-private-network" not in plain.headers
+
+    app = make(allow_origins=["https://a.com"], allow_private_network=True)
+    assert app.allow_private_network is True
+    async with client(app) as c:
+        allowed = await c.options("/", headers=asks)
+        plain = await c.options("/", headers={"origin": "https://a.com", **PREFLIGHT})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-private-network"] == "true"
+    assert "access-control-allow-private-network" not in plain.headers
+
+
+def test_private_network_is_the_sixth_positional_option_as_in_starlette() -> None:
+    app = CORSMiddleware(text_app(b"ok"), ["https://a.com"], ["GET"], [], False, None, True)
+    assert app.allow_private_network is True
