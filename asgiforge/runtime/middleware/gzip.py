@@ -2,9 +2,12 @@
 
 Each streamed chunk is compressed and flushed (``Z_SYNC_FLUSH``) as it arrives, so a slow stream
 still reaches the client chunk by chunk instead of waiting for zlib's internal buffer to fill.
-Never compressed: ``text/event-stream`` (SSE must not be buffered), a body the app already
-encoded, a 206 partial response (its byte ranges refer to the identity body), and bodies smaller
-than `minimum_size`. Every response that could have been compressed carries
+Never compressed: ``text/event-stream`` (SSE must not be buffered, even when a custom
+`exclude_content_types` leaves it out), the `exclude_content_types` (already-compressed media such
+as images, video, fonts, archives; ``type/*`` wildcards allowed), a body the app already encoded,
+a 206 partial response (its byte ranges refer to the identity body), and bodies smaller than
+`minimum_size`. Chunks of `thread_minimum_size` bytes or more are compressed in a worker thread so
+a large body does not stall the event loop. Every response that could have been compressed carries
 ``Vary: Accept-Encoding`` so caches keep the two variants apart.
 """
 
@@ -12,9 +15,29 @@ from __future__ import annotations
 
 import zlib
 
+import anyio.to_thread
+
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["GZipMiddleware"]
+__all__ = ["DEFAULT_EXCLUDED_CONTENT_TYPES", "GZipMiddleware"]
+
+# Media that is already compressed (gzip would only cost CPU), plus SSE and gRPC streams.
+DEFAULT_EXCLUDED_CONTENT_TYPES: tuple[str, ...] = (
+    "application/grpc",
+    "application/gzip",
+    "application/x-gzip",
+    "application/zip",
+    "audio/*",
+    "font/woff",
+    "font/woff2",
+    "image/avif",
+    "image/gif",
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "text/event-stream",
+    "video/*",
+)
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -47,7 +70,22 @@ def _add_vary(headers: Headers) -> None:
     headers.append((b"vary", b"Accept-Encoding"))
 
 
-def _compressible(message: Message) -> bool:
+class _Exclusions:
+    """`exclude_content_types` compiled once: exact media types and ``type/*`` prefixes."""
+
+    __slots__ = ("exact", "prefixes")
+
+    def __init__(self, content_types: tuple[str, ...]) -> None:
+        wanted = {t.strip().lower() for t in content_types} | {"text/event-stream"}
+        self.exact = frozenset(t.encode("latin-1") for t in wanted if not t.endswith("/*"))
+        self.prefixes = tuple(t[:-1].encode("latin-1") for t in wanted if t.endswith("/*"))
+
+    def __contains__(self, content_type: bytes) -> bool:
+        media = content_type.partition(b";")[0].strip().lower()
+        return media in self.exact or (bool(self.prefixes) and media.startswith(self.prefixes))
+
+
+def _compressible(message: Message, excluded: _Exclusions) -> bool:
     """Whether the response described by an ``http.response.start`` may be gzipped at all."""
     if message.get("status", 200) in _NO_BODY_STATUSES:
         return False
@@ -55,22 +93,38 @@ def _compressible(message: Message) -> bool:
         lowered = key.lower()
         if lowered == b"content-encoding":
             return False
-        if lowered == b"content-type" and value.lower().startswith(b"text/event-stream"):
+        if lowered == b"content-type" and value in excluded:
             return False
     return True
 
 
 class GZipMiddleware:
-    """Starlette's GZipMiddleware(app, minimum_size=500, compresslevel=9)."""
+    """Starlette's GZipMiddleware(app, minimum_size=500, compresslevel=9,
+    thread_minimum_size=128 KiB, *, exclude_content_types=DEFAULT_EXCLUDED_CONTENT_TYPES)."""
 
-    def __init__(self, app: ASGIApp, minimum_size: int = 500, compresslevel: int = 9) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        minimum_size: int = 500,
+        compresslevel: int = 9,
+        thread_minimum_size: int = 128 * 1024,
+        *,
+        exclude_content_types: tuple[str, ...] = DEFAULT_EXCLUDED_CONTENT_TYPES,
+    ) -> None:
         if not 0 <= compresslevel <= 9:
             raise ValueError(f"compresslevel must be between 0 and 9, got {compresslevel!r}")
         if minimum_size < 0:
             raise ValueError(f"minimum_size must be >= 0, got {minimum_size!r}")
+        if isinstance(exclude_content_types, str):
+            raise TypeError("exclude_content_types must be a tuple of strings, not one string")
+        if thread_minimum_size < 0:
+            raise ValueError(f"thread_minimum_size must be >= 0, got {thread_minimum_size!r}")
         self.app = app
         self.minimum_size = minimum_size
         self.compresslevel = compresslevel
+        self.thread_minimum_size = thread_minimum_size
+        self.exclude_content_types = tuple(exclude_content_types)
+        self._excluded = _Exclusions(self.exclude_content_types)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,16 +136,16 @@ class GZipMiddleware:
                 accepts = _accepts_gzip(value)
                 break
         if not accepts:
-            await self.app(scope, receive, _vary_only(send))
+            await self.app(scope, receive, _vary_only(send, self._excluded))
             return
-        await self.app(scope, receive, _GZipSender(send, self.minimum_size, self.compresslevel))
+        await self.app(scope, receive, _GZipSender(send, self))
 
 
-def _vary_only(send: Send) -> Send:
+def _vary_only(send: Send, excluded: _Exclusions) -> Send:
     """Mark compressible responses with Vary even when this client did not ask for gzip."""
 
     async def sender(message: Message) -> None:
-        if message["type"] == "http.response.start" and _compressible(message):
+        if message["type"] == "http.response.start" and _compressible(message, excluded):
             headers = list(message.get("headers", ()))
             _add_vary(headers)
             message["headers"] = headers
@@ -107,12 +161,11 @@ class _GZipSender:
     complete large body get an exact Content-Length.
     """
 
-    __slots__ = ("_compressor", "_level", "_minimum", "_send", "_start", "_state")
+    __slots__ = ("_compressor", "_options", "_send", "_start", "_state")
 
-    def __init__(self, send: Send, minimum_size: int, level: int) -> None:
+    def __init__(self, send: Send, options: GZipMiddleware) -> None:
         self._send = send
-        self._minimum = minimum_size
-        self._level = level
+        self._options = options
         self._start: Message | None = None
         # "start": waiting for the first body; "gzip": compressing; "pass": untouched.
         self._state = "start"
@@ -124,7 +177,7 @@ class _GZipSender:
             await self._send(message)
             return
         if kind == "http.response.start":
-            if _compressible(message):
+            if _compressible(message, self._options._excluded):
                 self._start = message
             else:
                 self._state = "pass"
@@ -146,18 +199,18 @@ class _GZipSender:
         _add_vary(headers)
         body: bytes = message.get("body", b"") if kind == "http.response.body" else b""
         more = bool(message.get("more_body", False)) if kind == "http.response.body" else True
-        if kind != "http.response.body" or (not more and len(body) < self._minimum):
+        if kind != "http.response.body" or (not more and len(body) < self._options.minimum_size):
             self._state = "pass"
             start["headers"] = headers
             await self._send(start)
             await self._send(message)
             return
         self._state = "gzip"
-        self._compressor = zlib.compressobj(self._level, zlib.DEFLATED, 31)
+        self._compressor = zlib.compressobj(self._options.compresslevel, zlib.DEFLATED, 31)
         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
         headers.append((b"content-encoding", b"gzip"))
         if not more:
-            data = self._compressor.compress(body) + self._compressor.flush(zlib.Z_FINISH)
+            data = await self._compress(body, zlib.Z_FINISH)
             headers.append((b"content-length", str(len(data)).encode()))
             start["headers"] = headers
             await self._send(start)
@@ -168,11 +221,20 @@ class _GZipSender:
         await self._send_compressed(message)
 
     async def _send_compressed(self, message: Message) -> None:
+        body: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        data = await self._compress(body, zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH)
+        await self._send({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def _compress(self, body: bytes, flush_mode: int) -> bytes:
+        """Compress and flush one chunk; big chunks in a worker thread (zlib releases the GIL)."""
         compressor = self._compressor
         if compressor is None:  # pragma: no cover - only reachable in state "gzip"
             raise RuntimeError("gzip compressor missing")
-        body: bytes = message.get("body", b"")
-        more = bool(message.get("more_body", False))
-        data = compressor.compress(body)
-        data += compressor.flush(zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH)
-        await self._send({"type": "http.response.body", "body": data, "more_body": more})
+        if len(body) < self._options.thread_minimum_size:
+            return compressor.compress(body) + compressor.flush(flush_mode)
+        return await anyio.to_thread.run_sync(_compress_chunk, compressor, body, flush_mode)
+
+
+def _compress_chunk(compressor: zlib._Compress, body: bytes, flush_mode: int) -> bytes:
+    return compressor.compress(body) + compressor.flush(flush_mode)

@@ -112,3 +112,74 @@ async def test_websocket_passes_through() -> None:
     inner = Recorder()
     await call(GZipMiddleware(inner), http_scope(kind="websocket", headers=GZIP))
     assert inner.scopes[0]["type"] == "websocket"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "compressed"),
+    [
+        (b"text/plain", True),
+        (b"application/json", True),
+        (b"image/png", False),
+        (b"IMAGE/JPEG; q=1", False),
+        (b"video/mp4", False),  # video/* wildcard
+        (b"audio/ogg", False),
+        (b"font/woff2", False),
+        (b"application/zip", False),
+        (b"application/grpc", False),
+        (b"text/event-stream; charset=utf-8", False),
+    ],
+)
+async def test_default_excluded_content_types(content_type: bytes, compressed: bool) -> None:
+    app = GZipMiddleware(text_app(BIG, content_type=content_type))
+    start, body = await call(app, http_scope(headers=GZIP))
+    assert (header(start, "content-encoding") == "gzip") is compressed
+    if not compressed:
+        assert body["body"] == BIG
+
+
+async def test_custom_exclude_content_types_replace_the_defaults_but_never_sse() -> None:
+    def make(content_type: bytes) -> GZipMiddleware:
+        return GZipMiddleware(
+            text_app(BIG, content_type=content_type), exclude_content_types=("application/*",)
+        )
+
+    for content_type, compressed in [
+        (b"application/json", False),
+        (b"image/png", True),
+        (b"text/event-stream", False),
+    ]:
+        start, _ = await call(make(content_type), http_scope(headers=GZIP))
+        assert (header(start, "content-encoding") == "gzip") is compressed, content_type
+
+
+async def test_large_chunks_are_compressed_in_a_worker_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asgiforge.runtime.middleware.gzip as gzip_module
+
+    sizes: list[int] = []
+    real_run_sync = gzip_module.anyio.to_thread.run_sync
+
+    async def spy(func: object, *args: object) -> object:
+        sizes.append(len(args[1]))  # type: ignore[arg-type]
+        return await real_run_sync(func, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gzip_module.anyio.to_thread, "run_sync", spy)
+    _, body = await call(GZipMiddleware(text_app(BIG)), http_scope(headers=GZIP))
+    assert sizes == []  # under the default 128 KiB: inline
+    assert gzip.decompress(body["body"]) == BIG
+
+    app = GZipMiddleware(chunked_app([BIG, b"y" * 10, BIG]), 500, 9, 1000)
+    assert app.thread_minimum_size == 1000
+    sent = await call(app, http_scope(headers=GZIP))
+    assert sizes == [1000, 1000]  # the two big chunks, not the small one
+    assert gzip.decompress(b"".join(m["body"] for m in sent[1:])) == BIG + b"y" * 10 + BIG
+
+
+def test_gzip_options_are_checked_and_exclusions_keyword_only() -> None:
+    with pytest.raises(ValueError, match="thread_minimum_size"):
+        GZipMiddleware(text_app(), thread_minimum_size=-1)
+    with pytest.raises(TypeError):
+        GZipMiddleware(text_app(), 500, 9, 1000, ("image/png",))  # type: ignore[misc]
+    with pytest.raises(TypeError, match="tuple of strings"):
+        GZipMiddleware(text_app(), exclude_content_types="image/png")  # type: ignore[arg-type]
