@@ -422,16 +422,16 @@ class Request(HTTPConnection):
         ]
         await self._send({"type": "http.response.push", "path": path, "headers": raw_headers})
 
-    async def send_early_hints(self, links: Sequence[str] | str) -> None:
+    async def send_early_hints(self, link: str | Sequence[str], /, *additional_links: str) -> None:
         """Send `103 Early Hints` with these `Link` values, when the server supports it.
 
-        Uses the ASGI `http.response.early_hint` extension; a no-op on servers without it.
-        Values containing CR, LF or NUL are refused with ValueError.
+        Starlette's signature, `send_early_hints(link, *additional_links)`; a list as the first
+        argument is also accepted. Uses the ASGI `http.response.early_hint` extension; a no-op
+        on servers without it. Values containing CR, LF or NUL are refused with ValueError.
         """
         if "http.response.early_hint" not in self.scope.get("extensions", {}):
             return
-        if isinstance(links, str):
-            links = [links]
+        links = [link, *additional_links] if isinstance(link, str) else [*link, *additional_links]
         encoded: list[bytes] = []
         for link in links:
             if "\r" in link or "\n" in link or "\x00" in link:

@@ -394,12 +394,17 @@ async def test_early_hints_only_when_supported_and_never_with_line_breaks() -> N
     await Request(make_scope(), send=send).send_early_hints([link])
     assert sent == []
     request = Request(make_scope(extensions={"http.response.early_hint": {}}), send=send)
-    await request.send_early_hints([link, "</app.js>; rel=preload; as=script"])
+    await request.send_early_hints(link, "</app.js>; rel=preload; as=script")  # Starlette's form
     assert sent == [
         {
             "type": "http.response.early_hint",
             "links": [link.encode(), b"</app.js>; rel=preload; as=script"],
         }
     ]
+    await request.send_early_hints([link])  # a list is still accepted
+    assert sent[-1]["links"] == [link.encode()]
     with pytest.raises(ValueError, match="CR, LF or NUL"):
         await request.send_early_hints(["</x>\r\nSet-Cookie: a=b"])
+    with pytest.raises(ValueError, match="CR, LF or NUL"):
+        await request.send_early_hints(link, "</x>\nSet-Cookie: a=b")
+    assert len(sent) == 2
