@@ -194,8 +194,9 @@ class Response:
         secure: bool = False,
         httponly: bool = False,
         samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
     ) -> None:
-        """Expire the cookie `key` now (same path/domain as it was set with)."""
+        """Expire the cookie `key` now (same path/domain/partition as it was set with)."""
         self.set_cookie(
             key,
             max_age=0,
@@ -205,6 +206,7 @@ class Response:
             secure=secure,
             httponly=httponly,
             samesite=samesite,
+            partitioned=partitioned,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -472,10 +474,12 @@ def _parse_offset(text: str) -> int | None:
     return int(text)
 
 
-def parse_range_header(http_range: str, file_size: int) -> list[tuple[int, int]] | None:
+def parse_range_header(
+    http_range: str, file_size: int, max_ranges: int = MAX_RANGES
+) -> list[tuple[int, int]] | None:
     """Parse a `Range` header into sorted, merged, end-exclusive `(start, end)` byte ranges.
 
-    Returns None when the header should be ignored (more than `MAX_RANGES` ranges). Raises
+    Returns None when the header should be ignored (more than `max_ranges` ranges). Raises
     `MalformedRangeHeader` (→ 400, as Starlette) or `RangeNotSatisfiable` (→ 416). One split and
     one pass over the text, no regular expressions, no int() on huge digit strings, and
     sort-then-merge for overlaps: linear-ish in the header length whatever it contains.
@@ -485,7 +489,7 @@ def parse_range_header(http_range: str, file_size: int) -> list[tuple[int, int]]
         raise MalformedRangeHeader()
     if units.strip(" \t").lower() != "bytes":
         raise MalformedRangeHeader("Only support bytes range")
-    if spec.count(",") >= MAX_RANGES:
+    if spec.count(",") >= max_ranges:
         return None
     ranges: list[tuple[int, int]] = []
     for part in spec.split(","):
@@ -598,6 +602,8 @@ class FileResponse(Response):
     """
 
     chunk_size = 64 * 1024
+    # A Range header with more ranges than this is ignored (full 200 response), as in Starlette.
+    max_ranges = MAX_RANGES
 
     def __init__(
         self,
@@ -687,7 +693,7 @@ class FileResponse(Response):
         http_range = request.get("range")
         if http_range is not None and self.status_code == 200 and self._range_applies(request):
             try:
-                ranges = parse_range_header(http_range, size)
+                ranges = parse_range_header(http_range, size, self.max_ranges)
             except MalformedRangeHeader as exc:
                 await PlainTextResponse(exc.content, status_code=400)(scope, receive, send)
                 return

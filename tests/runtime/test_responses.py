@@ -233,6 +233,15 @@ def test_delete_cookie_expires_it_now() -> None:
     assert "Max-Age=0" in header
     assert "Path=/x" in header
     assert "Domain=example.com" in header
+    assert "Partitioned" not in header
+
+
+def test_delete_cookie_of_a_partitioned_cookie() -> None:
+    response = Response()
+    response.delete_cookie("chip", secure=True, samesite="none", partitioned=True)
+    (header,) = cookies_of(response)
+    assert "Max-Age=0" in header
+    assert "Partitioned" in header
 
 
 def test_several_cookies_are_separate_headers_via_the_client() -> None:
@@ -800,6 +809,19 @@ async def test_too_many_ranges_are_ignored_and_the_whole_file_sent(data_file: Pa
     status, headers, body, _ = await ranged(data_file, spec)
     assert status == 206
     assert len(parse_multipart(headers[b"content-type"], body)) == 50
+
+
+@pytest.mark.anyio
+async def test_max_ranges_is_a_class_attribute_subclasses_can_lower(data_file: Path) -> None:
+    class FewRanges(FileResponse):
+        max_ranges = 3
+
+    assert FileResponse.max_ranges == 100
+    three = b"bytes=0-0,3-3,6-6"
+    status, _, _, _ = await call(FewRanges(data_file), headers=[(b"range", three)])
+    assert status == 206
+    status, _, body, _ = await call(FewRanges(data_file), headers=[(b"range", three + b",9-9")])
+    assert (status, body) == (200, CONTENT)
 
 
 def test_file_response_range_through_the_test_client(data_file: Path) -> None:
