@@ -119,14 +119,16 @@ def _print_table(import_string: str, rows: list[Any], problems: list[Any], check
 
     show_host = any(row.host for row in rows)
     table = Table(title=f"Routes of {import_string}", title_justify="left", show_lines=False)
-    table.add_column("Methods", style="bold")
+    # Narrow terminals fold long cells rather than eliding them: a table that hides the
+    # endpoint or its file behind "…" answers nothing.
+    table.add_column("Methods", style="bold", no_wrap=True)
     if show_host:
-        table.add_column("Host", style="magenta")
+        table.add_column("Host", style="magenta", overflow="fold")
     table.add_column("Path", style="cyan", no_wrap=True)
-    table.add_column("Name", style="green")
-    table.add_column("Endpoint")
-    table.add_column("Location", style="dim")
-    table.add_column("Kind", style="yellow")
+    table.add_column("Name", style="green", overflow="fold")
+    table.add_column("Endpoint", overflow="fold")
+    table.add_column("Location", style="dim", overflow="fold")
+    table.add_column("Kind", style="yellow", no_wrap=True)
     cwd = os.getcwd()
     for row in rows:
         methods = ", ".join(m for m in row.methods if m != "HEAD" or "GET" not in row.methods)
