@@ -1,6 +1,7 @@
 """OpenTelemetryMiddleware: one SERVER span and the standard HTTP server metrics per request.
 
-Not in Starlette (it is what ``opentelemetry-instrumentation-asgi`` does, built in). Spans follow
+Starlette's constructor (``app, *, excluded_urls=(), tracer_provider=None, meter_provider=None``);
+what ``opentelemetry-instrumentation-asgi`` does, built in. Spans follow
 the stable HTTP semantic conventions and are named ``"{method} {route template}"`` (for example
 ``GET /users/{user_id:int}``), never the concrete path: concrete paths would give every user id
 its own span name and explode cardinality. The template is found after the app ran, by asking
@@ -101,9 +102,10 @@ class OpenTelemetryMiddleware:
     def __init__(
         self,
         app: ASGIApp,
+        *,
+        excluded_urls: str | Sequence[str] | None = (),
         tracer_provider: Any = None,
         meter_provider: Any = None,
-        excluded_urls: str | Sequence[str] | None = None,
     ) -> None:
         trace, metrics, propagate, span_kind = _import_otel()
         self.app = app

@@ -173,3 +173,9 @@ def test_missing_opentelemetry_is_a_clear_import_error(monkeypatch: pytest.Monke
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"asgiforge\[otel\]"):
         OpenTelemetryMiddleware(Recorder())
+
+
+def test_options_are_keyword_only_as_in_starlette() -> None:
+    with pytest.raises(TypeError):
+        OpenTelemetryMiddleware(Recorder(), None)  # type: ignore[misc]
+    OpenTelemetryMiddleware(Recorder(), excluded_urls=())  # Starlette's default: nothing excluded
