@@ -126,6 +126,7 @@ class SessionMiddleware:
         same_site: Literal["lax", "strict", "none"] = "lax",
         https_only: bool = False,
         domain: str | None = None,
+        partitioned: bool = False,
         signer: Literal["hmac", "itsdangerous"] = "hmac",
     ) -> None:
         secret = str(secret_key)  # accepts config.Secret, as Starlette does
@@ -157,6 +158,8 @@ class SessionMiddleware:
         flags += f"; HttpOnly; SameSite={same_site.lower()}"
         if https_only:
             flags += "; Secure"
+        if partitioned:  # CHIPS: a cookie keyed to the top-level site (embedded apps)
+            flags += "; Partitioned"
         self._set_suffix = flags.encode("latin-1")
         clear = f"{session_cookie}=null; Path={path}; Expires={_EXPIRED}; Max-Age=0"
         if domain is not None:
@@ -164,6 +167,8 @@ class SessionMiddleware:
         clear += f"; HttpOnly; SameSite={same_site.lower()}"
         if https_only:
             clear += "; Secure"
+        if partitioned:
+            clear += "; Partitioned"
         self._clear_cookie = clear.encode("latin-1")
 
     def load(self, raw: bytes | None) -> dict[str, Any]:

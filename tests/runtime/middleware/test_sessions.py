@@ -91,6 +91,21 @@ def test_custom_cookie_options() -> None:
     assert "Max-Age" not in cookie
 
 
+def test_partitioned_session_cookie() -> None:
+    client = TestClient(
+        make_app(https_only=True, same_site="none", partitioned=True),
+        base_url="https://testserver",
+    )
+    assert (
+        "Partitioned"
+        not in TestClient(make_app()).post("/update", json={"a": 1}).headers["set-cookie"]
+    )
+    assert "; Partitioned" in client.post("/update", json={"a": 1}).headers["set-cookie"]
+    cleared = client.post("/clear").headers["set-cookie"]
+    assert "Max-Age=0" in cleared
+    assert "; Partitioned" in cleared  # a partitioned cookie is only removed in its partition
+
+
 def _cookie_for(app: App) -> str:
     client = TestClient(app)
     header = client.post("/update", json={"user": "ada"}).headers["set-cookie"]
