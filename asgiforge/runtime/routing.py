@@ -146,14 +146,14 @@ def _check_literal(literal: str, path: str) -> None:
 
 
 def replace_params(
-    path: str, convertors: dict[str, Convertor[Any]], path_params: dict[str, Any]
+    path: str, param_convertors: dict[str, Convertor[Any]], path_params: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
     """Fill `{name}` placeholders of a format string; return the result and unused params."""
     remaining = dict(path_params)
     for key, value in path_params.items():
         placeholder = "{" + key + "}"
         if placeholder in path:
-            path = path.replace(placeholder, convertors[key].to_string(value))
+            path = path.replace(placeholder, param_convertors[key].to_string(value))
             del remaining[key]
     return path, remaining
 

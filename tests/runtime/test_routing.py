@@ -20,6 +20,7 @@ from asgiforge.runtime.routing import (
     WebSocketRoute,
     compile_path,
     get_name,
+    replace_params,
 )
 from asgiforge.runtime.testclient import TestClient
 from asgiforge.runtime.types import Receive, Scope, Send
@@ -748,3 +749,11 @@ def test_index_agrees_with_trying_every_route_in_order() -> None:
                 assert response.status_code == 405, (round_number, chosen, path)
             else:
                 assert response.status_code == 404, (round_number, chosen, path)
+
+
+def test_replace_params_takes_starlettes_keyword_names() -> None:
+    _, _, convertors = compile_path("/users/{user_id:int}")
+    path, remaining = replace_params(
+        path="/users/{user_id}", param_convertors=convertors, path_params={"user_id": 7, "x": 1}
+    )
+    assert (path, remaining) == ("/users/7", {"x": 1})
