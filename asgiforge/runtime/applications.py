@@ -91,6 +91,9 @@ class App:
             Middleware(ExceptionMiddleware, handlers=handlers, debug=self._debug),
         ]
         app: ASGIApp = self.router
+        if type(self.router).__call__ is Router.__call__:
+            # Router.__call__ only forwards to its own stack: call that directly.
+            app = self.router.middleware_stack
         for cls, args, kwargs in reversed(stack):
             app = cls(app, *args, **kwargs)
         return app

@@ -53,7 +53,6 @@ _WS_BODY = "websocket.http.response.body"
 _CONTENT_LENGTH = b"content-length"
 _CONTENT_TYPE = b"content-type"
 _SET_COOKIE = b"set-cookie"
-_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 def _checked(name: str, value: str) -> tuple[bytes, bytes]:
@@ -73,6 +72,20 @@ def _content_type(media_type: str, charset: str) -> bytes:
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
         media_type = f"{media_type}; charset={charset}"
     return _checked("content-type", media_type)[1]
+
+
+_LENGTHS: dict[int, bytes] = {}
+_MAX_CACHED_LENGTH = 16 * 1024
+
+
+def _length(size: int) -> bytes:
+    """`size` as a Content-Length value; small sizes are encoded once and reused."""
+    value = _LENGTHS.get(size)
+    if value is None:
+        value = str(size).encode("latin-1")
+        if size < _MAX_CACHED_LENGTH:
+            _LENGTHS[size] = value
+    return value
 
 
 class Response:
@@ -102,6 +115,11 @@ class Response:
 
     def render(self, content: Any) -> bytes | memoryview:
         """Turn `content` into the body bytes; the one hook subclasses override."""
+        kind = type(content)
+        if kind is str:
+            return content.encode(self.charset)  # type: ignore[no-any-return]
+        if kind is bytes:
+            return content  # type: ignore[no-any-return]
         if content is None:
             return b""
         if isinstance(content, bytes | memoryview):
@@ -120,12 +138,10 @@ class Response:
             need_length = _CONTENT_LENGTH not in names
             need_type = _CONTENT_TYPE not in names
         body = getattr(self, "body", None)
-        if (
-            need_length
-            and body is not None
-            and not (self.status_code < 200 or self.status_code in _NO_BODY_STATUSES)
-        ):
-            raw.append((_CONTENT_LENGTH, str(len(body)).encode("latin-1")))
+        if need_length and body is not None:
+            status = self.status_code
+            if status >= 200 and status != 204 and status != 304:
+                raw.append((_CONTENT_LENGTH, _length(len(body))))
         media_type = self.media_type
         if need_type and media_type is not None:
             raw.append((_CONTENT_TYPE, _content_type(media_type, self.charset)))
