@@ -65,7 +65,10 @@ def serve(
     ] = None,
     factory: Annotated[bool, typer.Option(help="APP is a factory returning the app.")] = False,
     loop: Annotated[str, typer.Option(help="Event loop: auto, asyncio, uvloop.")] = "auto",
-    http: Annotated[str, typer.Option(help="HTTP implementation: auto, h11, httptools.")] = "auto",
+    http: Annotated[
+        str,
+        typer.Option(help="HTTP implementation: auto (httptools if installed), h11, httptools."),
+    ] = "auto",
     proxy_headers: Annotated[
         bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")
     ] = False,
@@ -100,12 +103,31 @@ def serve(
     max_worker_memory: Annotated[
         float | None, typer.Option(help="Recycle a worker above this resident memory (MB).")
     ] = None,
+    timeout_keep_alive: Annotated[
+        int, typer.Option(help="Close an idle keep-alive connection after this long (s).")
+    ] = 5,
+    header_timeout: Annotated[
+        float,
+        typer.Option(help="Disconnect a client that has not sent a complete request head (s)."),
+    ] = 10.0,
+    limit_request_line: Annotated[
+        int, typer.Option(help="Longest request target in bytes (414 beyond).")
+    ] = 8192,
+    limit_request_fields: Annotated[
+        int, typer.Option(help="Most header fields in one request (431 beyond).")
+    ] = 100,
+    limit_request_field_size: Annotated[
+        int, typer.Option(help="Longest header field, name and value, in bytes (431 beyond).")
+    ] = 16384,
+    ws_max_size: Annotated[
+        int, typer.Option(help="Largest WebSocket message in bytes (closed with 1009 beyond).")
+    ] = 1024 * 1024,
     pid: Annotated[Path | None, typer.Option(help="Write the master's PID to this file.")] = None,
     app_dir: Annotated[Path, typer.Option(help="Directory to import APP from.")] = Path("."),
 ) -> None:
     """Parse → build `ServeOptions` → run the master → exit with its status."""
     from asgiforge.server.multiprocess import serve as run_master
-    from asgiforge.server.options import HTTPOptions
+    from asgiforge.server.options import HeadLimits, HTTPOptions
     from asgiforge.server.serve_options import ServeOptions
     from asgiforge.server.sockets import parse_bind, parse_fd, tcp
 
@@ -134,6 +156,14 @@ def serve(
         log_level=log_level.lower(),
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        timeout_keep_alive=timeout_keep_alive,
+        ws_max_size=ws_max_size,
+        limits=HeadLimits(
+            max_request_line=limit_request_line,
+            max_headers=limit_request_fields,
+            max_header_size=limit_request_field_size,
+            header_timeout=header_timeout,
+        ),
     )
 
     def build() -> ServeOptions:

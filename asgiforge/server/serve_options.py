@@ -55,6 +55,21 @@ class ServeOptions:
             )
         if bool(self.http.ssl_keyfile) and not self.http.ssl_certfile:
             raise UsageError("--ssl-keyfile needs --ssl-certfile")
+        limits = self.http.limits
+        for flag, value in (
+            ("--limit-request-line", limits.max_request_line),
+            ("--limit-request-fields", limits.max_headers),
+            ("--limit-request-field-size", limits.max_header_size),
+            ("--ws-max-size", self.http.ws_max_size),
+        ):
+            if value < 1:
+                raise UsageError(f"{flag} must be at least 1 (got {value})")
+        if limits.header_timeout <= 0:
+            raise UsageError(f"--header-timeout must be positive (got {limits.header_timeout:g})")
+        if self.http.timeout_keep_alive < 1:
+            raise UsageError(
+                f"--timeout-keep-alive must be at least 1 (got {self.http.timeout_keep_alive})"
+            )
         if self.http.limit_concurrency is not None and self.http.limit_concurrency < 1:
             raise UsageError(
                 f"--limit-concurrency must be at least 1 (got {self.http.limit_concurrency})"
