@@ -607,6 +607,45 @@ def _request_headers(scope: Scope) -> dict[str, str]:
 _CONDITIONAL_NAMES = frozenset({b"range", b"if-range", b"if-none-match", b"if-modified-since"})
 
 
+@functools.lru_cache(maxsize=1024)
+def _stat_validators(mtime: float, size: int) -> tuple[bytes, bytes]:
+    """(ETag, Last-Modified) for a file's mtime and size, memoised: a static file served many
+    times costs one md5 and one date formatting, not one per request."""
+    etag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
+    return f'"{etag}"'.encode(), formatdate(mtime, usegmt=True).encode("latin-1")
+
+
+def read_small_file(
+    path: str | os.PathLike[str], expected: os.stat_result, limit: int
+) -> bytes | None:
+    """The whole content of `path` when it is still the file `expected` describes (same inode,
+    size and mtime) and at most `limit` bytes; otherwise None, and the caller streams it.
+
+    Blocking: meant to run in the same worker thread as the `stat`, so a small file costs one
+    thread hop instead of four (stat, open, read, close).
+    """
+    if not stat.S_ISREG(expected.st_mode) or expected.st_size > limit:
+        return None
+    try:
+        with open(path, "rb") as file:
+            current = os.fstat(file.fileno())
+            if (current.st_ino, current.st_size, current.st_mtime_ns) != (
+                expected.st_ino,
+                expected.st_size,
+                expected.st_mtime_ns,
+            ):
+                return None
+            data = file.read(limit + 1)
+    except OSError:
+        return None
+    return data if len(data) == expected.st_size else None
+
+
+def _stat_and_read(path: str | os.PathLike[str], limit: int) -> tuple[os.stat_result, bytes | None]:
+    stat_result = os.stat(path)
+    return stat_result, read_small_file(path, stat_result, limit)
+
+
 class FileResponse(Response):
     """A file from disk, read in chunks off the event loop.
 
@@ -618,6 +657,8 @@ class FileResponse(Response):
     """
 
     chunk_size = 64 * 1024
+    # The body, when it was read together with the stat (see read_small_file).
+    _content: bytes | None = None
     # A Range header with more ranges than this is ignored (full 200 response), as in Starlette.
     max_ranges = MAX_RANGES
 
@@ -673,20 +714,22 @@ class FileResponse(Response):
 
     def set_stat_headers(self, stat_result: os.stat_result) -> None:
         """Content-Length, Last-Modified and an ETag derived from mtime and size."""
-        etag_base = f"{stat_result.st_mtime}-{stat_result.st_size}"
-        etag = hashlib.md5(etag_base.encode(), usedforsecurity=False).hexdigest()
-        self._setdefault(_CONTENT_LENGTH, str(stat_result.st_size).encode())
-        self._setdefault(
-            b"last-modified", formatdate(stat_result.st_mtime, usegmt=True).encode("latin-1")
-        )
-        self._setdefault(b"etag", f'"{etag}"'.encode())
+        etag, last_modified = _stat_validators(stat_result.st_mtime, stat_result.st_size)
+        self._setdefault(_CONTENT_LENGTH, _length(stat_result.st_size))
+        self._setdefault(b"last-modified", last_modified)
+        self._setdefault(b"etag", etag)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope.get("method", "GET").upper()
         head_only = method == "HEAD"
         if self.stat_result is None:
             try:
-                stat_result = await anyio.to_thread.run_sync(os.stat, self.path)
+                # Small files are read in the same worker-thread call as the stat.
+                pathsend = "http.response.pathsend" in scope.get("extensions", {})
+                limit = -1 if head_only or pathsend else self.chunk_size
+                stat_result, self._content = await anyio.to_thread.run_sync(
+                    _stat_and_read, self.path, limit
+                )
             except FileNotFoundError:
                 raise RuntimeError(f"File at path {self.path} does not exist.") from None
             if not stat.S_ISREG(stat_result.st_mode):
@@ -697,7 +740,7 @@ class FileResponse(Response):
         size = stat_result.st_size
         request = _request_headers(scope)
 
-        if self.status_code == 200 and method in ("GET", "HEAD"):
+        if request and self.status_code == 200 and method in ("GET", "HEAD"):
             mine = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.raw_headers}
             if is_not_modified(mine, request):
                 headers = [(k, v) for k, v in self.raw_headers if k in _NOT_MODIFIED_HEADERS]
@@ -741,6 +784,8 @@ class FileResponse(Response):
         await send({"type": _START, "status": self.status_code, "headers": self.raw_headers})
         if head_only:
             await send({"type": _BODY, "body": b"", "more_body": False})
+        elif self._content is not None:
+            await send({"type": _BODY, "body": self._content})
         elif "http.response.pathsend" in scope.get("extensions", {}):
             await send({"type": "http.response.pathsend", "path": str(self.path)})
         else:

@@ -25,6 +25,7 @@ from asgiforge.runtime.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
+    read_small_file,
 )
 from asgiforge.runtime.responses import is_not_modified as _is_not_modified
 from asgiforge.runtime.types import Receive, Scope, Send
@@ -140,9 +141,18 @@ class StaticFiles:
         """The response for `path` (from `get_path`); raises HTTPException for 404/405."""
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(status_code=405, headers={"Allow": "GET, HEAD"})
-        full_path, stat_result = await anyio.to_thread.run_sync(self.lookup_path, path)
+        full_path, stat_result, content = await anyio.to_thread.run_sync(
+            self._lookup_and_read, path
+        )
         if stat_result is not None and stat.S_ISREG(stat_result.st_mode):
-            return self.file_response(full_path, stat_result, scope)
+            response = self.file_response(full_path, stat_result, scope)
+            if (
+                content is not None
+                and type(response) is FileResponse
+                and response.stat_result is stat_result
+            ):
+                response._content = content
+            return response
         if stat_result is not None and stat.S_ISDIR(stat_result.st_mode) and self.html:
             index_path = os.path.join(path, "index.html")
             full_path, stat_result = await anyio.to_thread.run_sync(self.lookup_path, index_path)
@@ -183,6 +193,18 @@ class StaticFiles:
                 continue
         return "", None
 
+    def _lookup_and_read(self, path: str) -> tuple[str, os.stat_result | None, bytes | None]:
+        """`lookup_path`, plus the content of a small regular file, in one worker-thread call.
+
+        The file read is the one `lookup_path` validated (same inode, size and mtime, see
+        `read_small_file`); anything else is streamed by FileResponse as usual.
+        """
+        full_path, stat_result = self.lookup_path(path)
+        content = None
+        if stat_result is not None:
+            content = read_small_file(full_path, stat_result, FileResponse.chunk_size)
+        return full_path, stat_result, content
+
     def file_response(
         self,
         full_path: PathLike,
@@ -191,6 +213,8 @@ class StaticFiles:
         status_code: int = 200,
     ) -> Response:
         response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
+        if type(self).is_not_modified is StaticFiles.is_not_modified and not _is_conditional(scope):
+            return response  # no validators in the request: it cannot be "not modified"
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)
         return response
@@ -211,6 +235,13 @@ class StaticFiles:
     def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
         """Whether the request's validators match: If-None-Match first, else If-Modified-Since."""
         return _is_not_modified(response_headers, request_headers)
+
+
+def _is_conditional(scope: Scope) -> bool:
+    for name, _ in scope.get("headers", ()):
+        if name == b"if-none-match" or name == b"if-modified-since":
+            return True
+    return False
 
 
 def _directory_location(scope: Scope) -> str:
