@@ -1,66 +1,32 @@
 """The `asgiforge` command line.
 
 Every command is a thin shell (parse → one core call → render) living in its own module of this
-package; this module assembles them and is the one place where domain errors become exit codes.
-Heavy imports (uvicorn, jinja2, the runtime) happen inside the commands, so `--help` stays fast.
+package; `asgiforge.cli._app` assembles them into the Typer app and this module's `main()` is the
+one place where domain errors become exit codes.
+
+Start-up is kept short: heavy imports (uvicorn, jinja2, the runtime) happen inside the commands,
+`--version` is answered without importing Typer, and the top-level help (`--help`, or no
+arguments) is replayed from a cache of Typer's own output (see `asgiforge.cli._helpcache`).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
-
-import typer
+from typing import Any
 
 from asgiforge import __version__
 from asgiforge.errors import AsgiforgeError
 
-app = typer.Typer(
-    name="asgiforge",
-    help="Scaffold, develop, inspect and serve ASGI services.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
+__all__ = ["app", "main"]
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        print(f"asgiforge {__version__}")
-        raise typer.Exit()
+def __getattr__(name: str) -> Any:
+    """`asgiforge.cli.app`, the Typer app, imported on first use only."""
+    if name == "app":
+        from asgiforge.cli._app import app
 
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version",
-            help="Print the version and exit.",
-            callback=_version_callback,
-            is_eager=True,
-        ),
-    ] = False,
-) -> None:
-    """Scaffold, develop, inspect and serve ASGI services."""
-
-
-def _register() -> None:
-    """Attach each command module that exists; each module exposes `register(app)`."""
-    import importlib
-
-    for name in ("new", "routes", "dev", "serve"):
-        try:
-            module = importlib.import_module(f"asgiforge.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"asgiforge.cli.{name}":
-                raise
-            continue
-        module.register(app)
-
-
-_register()
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
@@ -70,6 +36,23 @@ def main() -> None:
     command) reach this function too and are printed as one line, like domain errors, instead of
     a multi-line box.
     """
+    args = sys.argv[1:]
+    if args == ["--version"]:
+        # Exactly what the eager --version option prints, without importing Typer.
+        print(f"asgiforge {__version__}")
+        sys.exit(0)
+    if args in ([], ["--help"]):
+        from asgiforge.cli import _helpcache
+
+        _helpcache.replay_or_record(_run)
+    _run()
+
+
+def _run() -> None:
+    import typer
+
+    from asgiforge.cli._app import app
+
     try:
         result = app(standalone_mode=False)
     except AsgiforgeError as exc:
