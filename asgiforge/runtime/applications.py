@@ -4,6 +4,7 @@ An App is a Router plus a middleware stack built once, on the first call (normal
 start-up):
 
     ServerErrorMiddleware  (outermost: 500 page, debug traceback)
+    RequestBodyLimitMiddleware  (only with max_body_size=)
     ...user middleware, in the order given...
     ExceptionMiddleware    (HTTPException, WebSocketException, registered handlers)
     Router
@@ -20,6 +21,10 @@ from typing import Any
 
 from asgiforge.runtime.datastructures import State, URLPath
 from asgiforge.runtime.middleware import Middleware
+from asgiforge.runtime.middleware.body_limit import (
+    RequestBodyLimitMiddleware,
+    validate_max_body_size,
+)
 from asgiforge.runtime.middleware.errors import ServerErrorMiddleware
 from asgiforge.runtime.middleware.exceptions import ExceptionMiddleware
 from asgiforge.runtime.routing import BaseRoute, Router
@@ -46,7 +51,8 @@ class App:
     `exception_handlers` maps status codes or exception classes to `handler(request, exc)`;
     a handler for `500` or `Exception` becomes ServerErrorMiddleware's handler (it sees errors
     after all other middleware). `lifespan(app)` is an async context manager (see
-    `asgiforge.runtime.lifespan`).
+    `asgiforge.runtime.lifespan`). `max_body_size` caps every request body, in bytes (413 beyond
+    it; `None`, the default, sets no cap); a Router, Mount or Route inside may set its own.
     """
 
     def __init__(
@@ -56,10 +62,14 @@ class App:
         middleware: Sequence[Middleware] | None = None,
         exception_handlers: Mapping[Any, Callable[..., Any]] | None = None,
         lifespan: Lifespan[Any] | None = None,
+        *,
+        max_body_size: int | None = None,
     ) -> None:
         self._debug = debug
         self.state = State()
         self.router = Router(routes, lifespan=lifespan)
+        validate_max_body_size(max_body_size)
+        self.max_body_size = max_body_size
         self.exception_handlers: dict[Any, Callable[..., Any]] = dict(exception_handlers or {})
         self.user_middleware: list[Middleware] = list(middleware or ())
         for item in self.user_middleware:
@@ -85,8 +95,10 @@ class App:
                 error_handler = handler
             else:
                 handlers[key] = handler
-        stack = [
-            Middleware(ServerErrorMiddleware, handler=error_handler, debug=self._debug),
+        stack = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self._debug)]
+        if self.max_body_size is not None:
+            stack.append(Middleware(RequestBodyLimitMiddleware, max_body_size=self.max_body_size))
+        stack += [
             *self.user_middleware,
             Middleware(ExceptionMiddleware, handlers=handlers, debug=self._debug),
         ]

@@ -31,6 +31,7 @@ from asgiforge.runtime.convertors import CONVERTOR_TYPES, Convertor
 from asgiforge.runtime.datastructures import URLPath
 from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.lifespan import LifespanHandler
+from asgiforge.runtime.middleware.body_limit import RequestBodyLimitMiddleware
 from asgiforge.runtime.routeinfo import RouteInfo, RouteKind, describe_callable
 from asgiforge.runtime.types import ASGIApp, Lifespan, Receive, Scope, Send
 
@@ -174,9 +175,17 @@ def _is_function(endpoint: Any) -> bool:
     return inspect.isfunction(endpoint) or inspect.ismethod(endpoint)
 
 
-def _wrap_middleware(app: ASGIApp, middleware: Sequence[Middleware] | None) -> ASGIApp:
+def _wrap_middleware(
+    app: ASGIApp, middleware: Sequence[Middleware] | None, max_body_size: int | None = None
+) -> ASGIApp:
+    """Wrap `app` in its route-level middleware, then (outermost) its body limit, if any.
+
+    No limit, no wrapper: routes without `max_body_size` pay nothing per request.
+    """
     for cls, args, kwargs in reversed(middleware or ()):
         app = cls(app, *args, **kwargs)
+    if max_body_size is not None:
+        app = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
     return app
 
 
@@ -355,6 +364,7 @@ class Route(BaseRoute):
         name: str | None = None,
         include_in_schema: bool = True,
         middleware: Sequence[Middleware] | None = None,
+        max_body_size: int | None = None,
     ) -> None:
         _check_route_path(path, "Routed")
         if not callable(endpoint):
@@ -371,7 +381,7 @@ class Route(BaseRoute):
                 methods = ["GET"]
         else:
             self.app = endpoint
-        self.app = _wrap_middleware(self.app, middleware)
+        self.app = _wrap_middleware(self.app, middleware, max_body_size)
 
         self.methods: set[str] | None
         if methods is None:
@@ -584,6 +594,7 @@ class Mount(BaseRoute):
         name: str | None = None,
         *,
         middleware: Sequence[Middleware] | None = None,
+        max_body_size: int | None = None,
     ) -> None:
         if path != "":
             _check_route_path(path, "Mount")
@@ -593,7 +604,7 @@ class Mount(BaseRoute):
             raise ValueError(f"Mount {path!r}: pass app=... or routes=[...], not both.")
         self.path = path.rstrip("/")
         self._base_app: ASGIApp = app if app is not None else Router(routes=routes)
-        self.app = _wrap_middleware(self._base_app, middleware)
+        self.app = _wrap_middleware(self._base_app, middleware, max_body_size)
         self.name = name
         self.path_regex, self.path_format, self.param_convertors = compile_path(
             self.path + "/{path:path}"
@@ -1006,6 +1017,7 @@ class Router:
         lifespan: Lifespan[Any] | None = None,
         *,
         middleware: Sequence[Middleware] | None = None,
+        max_body_size: int | None = None,
     ) -> None:
         self._index: _RouteIndex | None = None
         self._routes = _RouteList(routes or (), self._invalidate)
@@ -1014,7 +1026,7 @@ class Router:
         self.default: ASGIApp = self.not_found if default is None else default
         self.lifespan_context = lifespan
         self._lifespan = LifespanHandler(lifespan)
-        self.middleware_stack: ASGIApp = _wrap_middleware(self.app, middleware)
+        self.middleware_stack: ASGIApp = _wrap_middleware(self.app, middleware, max_body_size)
 
     @property
     def routes(self) -> list[BaseRoute]:
