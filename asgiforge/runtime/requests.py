@@ -343,6 +343,9 @@ class Request(HTTPConnection):
                 raise InvalidJSONBody(f"invalid UTF-8 ({exc.reason})", "", exc.start) from exc
             except RecursionError as exc:
                 raise InvalidJSONBody("nested too deeply", "", 0) from exc
+            except ValueError as exc:
+                # int() refuses numbers of more than sys.get_int_max_str_digits() digits.
+                raise InvalidJSONBody("number too large", "", 0) from exc
         return self._json
 
     async def _get_form(self, max_files: Any, max_fields: Any, max_part_size: int) -> FormData:

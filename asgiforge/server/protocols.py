@@ -39,6 +39,10 @@ __all__ = ["HeadLimits", "Rejection", "check_head", "protocol_class"]
 
 logger = logging.getLogger("uvicorn.error")
 
+# Seconds a connection stays half-closed, discarding input, after a response that did not wait
+# for the request body (long enough for the client to read the response, short for a flood).
+LINGER = 2.0
+
 
 class Rejection(Exception):
     """A request refused by a check here: the status to answer with and a short reason."""
@@ -113,12 +117,18 @@ def _reject_bytes(status: int, reason: str) -> bytes:
     ).encode("ascii") + body
 
 
-class _HeadDeadline:
-    """Mixin: close a connection whose request head is not complete within the deadline.
+class _Hardening:
+    """Mixin: the header-read deadline, and closing after a response that left a body unread.
 
-    Armed when the connection opens and after each response; disarmed when a head is complete
-    (from then on the application owns the pace, e.g. of a slow upload). If it fires while a
-    request is in flight (a pipelined head arriving during a long response) it does nothing.
+    The deadline is armed when the connection opens and after each response, and disarmed
+    when a head is complete (from then on the application owns the pace, e.g. of a slow
+    upload). If it fires while a request is in flight (a pipelined head arriving during a long
+    response) it does nothing.
+
+    uvicorn keeps a connection open after answering a request whose body it has not read (a
+    413 before a 10 GB upload) and silently discards the rest, for as long as the client keeps
+    sending. Here the connection is half-closed instead (the client sees the response, then
+    EOF), what still arrives is dropped unparsed for `LINGER` seconds, then it is closed.
     """
 
     limits: HeadLimits
@@ -126,6 +136,14 @@ class _HeadDeadline:
     transport: asyncio.Transport
     cycle: Any
     _deadline: asyncio.TimerHandle | None
+    _lingering: bool
+
+    def _finish_unread_body(self) -> None:
+        self._lingering = True
+        self._disarm_deadline()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER, self.transport.close)
 
     def _arm_deadline(self) -> None:
         self._disarm_deadline()
@@ -218,7 +236,7 @@ class _GuardedH11Connection(h11.Connection):
             raise Rejection(400, "Duplicate Content-Length header")
 
 
-class GuardedH11Protocol(_HeadDeadline, H11Protocol):
+class GuardedH11Protocol(_Hardening, H11Protocol):
     """uvicorn's h11 protocol with `HeadLimits`, the deadline and strict framing."""
 
     limits = HeadLimits()
@@ -233,6 +251,7 @@ class GuardedH11Protocol(_HeadDeadline, H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         self.conn = self.guarded = _GuardedH11Connection(self.limits)
         self._deadline = None
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -243,6 +262,8 @@ class GuardedH11Protocol(_HeadDeadline, H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
         heads = self.guarded.heads
         super().data_received(data)
         if self.guarded.heads != heads:
@@ -250,7 +271,11 @@ class GuardedH11Protocol(_HeadDeadline, H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.SEND_BODY:
+            self._finish_unread_body()
+        else:
             self._arm_deadline()
 
     def send_400_response(self, msg: str) -> None:
@@ -262,7 +287,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
     """Defined on demand: httptools is optional in uvicorn (`uvicorn[standard]` brings it)."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_Hardening, HttpToolsProtocol):
         """uvicorn's httptools protocol with `HeadLimits`, the deadline, Host checks and a cap
         on chunk-extension bytes."""
 
@@ -277,6 +302,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
         ) -> None:
             super().__init__(config, server_state, app_state, _loop)
             self._deadline = None
+            self._lingering = False
             self._rejection: Rejection | None = None
             self._in_head = False
             self._in_body = False
@@ -296,6 +322,8 @@ def _httptools_class() -> type[asyncio.Protocol]:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            if self._lingering:
+                return
             in_head, in_body = self._in_head, self._in_body
             body_before = self._body_bytes
             self._completed = False
@@ -372,7 +400,11 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if not self.transport.is_closing():
+            if self.transport.is_closing():
+                return
+            if self._in_body:
+                self._finish_unread_body()
+            else:
                 self._arm_deadline()
 
     return GuardedHttpToolsProtocol

@@ -231,7 +231,9 @@ class Server:
 
 
 @pytest.fixture(scope="session", params=IMPLEMENTATIONS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """The default `serve` configuration, once per HTTP implementation for the whole session."""
     srv = Server(tmp_path_factory.mktemp(f"hostile-{request.param}"), request.param)
     try:

@@ -20,7 +20,10 @@ AMBIGUOUS = [
     ("te-chunked-not-last", b"Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"),
     ("te-space-before-colon", b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n"),
     ("te-obs-fold", b"Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n"),
-    ("te-two-headers", b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    (
+        "te-two-headers",
+        b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ),
 ]
 
 

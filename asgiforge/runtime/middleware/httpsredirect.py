@@ -58,7 +58,8 @@ class HTTPSRedirectMiddleware:
             parsed = (parsed[0], server[1])
         host, port = parsed
         netloc = host if port in (None, 80, 443) else f"{host}:{port}"
-        path = quote(scope.get("root_path", "") + scope["path"], safe=_SAFE_PATH)
+        # scope["path"] already includes root_path (ASGI spec; uvicorn and Mount both do so).
+        path = quote(scope["path"], safe=_SAFE_PATH)
         if not path.startswith("/"):
             path = "/" + path
         location = f"{_SECURE[scope['scheme']]}://{netloc}{path}"
