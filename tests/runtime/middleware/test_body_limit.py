@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -279,14 +280,18 @@ def test_no_limit_means_no_wrapper() -> None:
     assert not isinstance(Mount("/m", routes=[]).app, RequestBodyLimitMiddleware)
     router = Router([])
     assert router.middleware_stack == router.app
-    app = App()
-    assert app.max_body_size is None
-    stack = app.build_middleware_stack()
-    seen = []
-    while stack is not None:
-        seen.append(type(stack))
-        stack = getattr(stack, "app", None)
-    assert RequestBodyLimitMiddleware not in seen
+
+    def layers(app: App) -> list[type]:
+        stack: Any = app.build_middleware_stack()
+        seen = []
+        while stack is not None:
+            seen.append(type(stack))
+            stack = getattr(stack, "app", None)
+        return seen
+
+    assert App().max_body_size is None
+    assert RequestBodyLimitMiddleware not in layers(App())
+    assert RequestBodyLimitMiddleware in layers(App(max_body_size=1))
     assert isinstance(Route("/", size, max_body_size=5).app, RequestBodyLimitMiddleware)
 
 
