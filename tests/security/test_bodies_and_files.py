@@ -111,7 +111,8 @@ def test_urlencoded_field_bomb_is_400(server: Server) -> None:
 def test_multipart_limits(server: Server) -> None:
     boundary = "xyz"
     files = "".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="f{i}"; filename="../../x{i}"\r\n\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="f{i}"; '
+        f'filename="../../x{i}"\r\n\r\n'
         "data\r\n"
         for i in range(10)
     )
@@ -133,9 +134,7 @@ def test_multipart_limits(server: Server) -> None:
 
 
 def test_declared_body_over_the_cap_is_413_before_it_is_sent(server: Server) -> None:
-    head = (
-        "POST /body HTTP/1.1\r\nHost: testserver\r\nContent-Length: 10000000000\r\n\r\n"
-    ).encode()
+    head = b"POST /body HTTP/1.1\r\nHost: testserver\r\nContent-Length: 10000000000\r\n\r\n"
     reply = server.send(head, timeout=5)
     assert reply.status == 413 and reply.elapsed < 2  # and closed: the body will not be read
     assert reply.closed
