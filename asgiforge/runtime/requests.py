@@ -217,9 +217,14 @@ class HTTPConnection(Mapping[str, Any]):
 
     @property
     def session(self) -> dict[str, Any]:
+        """The session dict; reading it marks it accessed (for `Vary: Cookie`)."""
         if "session" not in self.scope:
             _missing("session", "SessionMiddleware")
-        return self.scope["session"]  # type: ignore[no-any-return]
+        session = self.scope["session"]
+        mark_accessed = getattr(session, "mark_accessed", None)
+        if mark_accessed is not None:
+            mark_accessed()
+        return session  # type: ignore[no-any-return]
 
     @property
     def auth(self) -> Any:

@@ -10,6 +10,12 @@ rejected before any hashing so they cost almost nothing.
 
 ``signer="itsdangerous"`` (the ``sessions`` extra) reads and writes Starlette's cookie format
 instead, so a Starlette app can switch to asgiforge without logging every user out.
+
+As in Starlette 1.x, ``scope["session"]`` is a :class:`Session` that records whether it was
+read (``request.session`` marks it accessed) or changed: ``Set-Cookie`` is sent only when it was
+changed (or cleared, which expires the cookie), and ``Vary: Cookie`` whenever it was accessed,
+so a shared cache never serves one user's session-dependent page to another. Changing a value
+in place (``session["cart"].append(x)``) is not seen: call ``mark_modified()`` after it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any, Literal
 
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SessionMiddleware"]
+__all__ = ["Session", "SessionMiddleware"]
 
 # Browsers cap a cookie at about 4 KiB; anything much larger is not one we issued.
 _MAX_COOKIE_CHARS = 8192
@@ -99,6 +105,66 @@ class _ItsDangerousSigner:
             return result
         except self._bad:
             return None
+
+
+class Session(dict[str, Any]):
+    """The session dict, tracking reads (`accessed`) and changes (`modified`)."""
+
+    accessed: bool = False
+    modified: bool = False
+
+    def mark_accessed(self) -> None:
+        self.accessed = True
+
+    def mark_modified(self) -> None:
+        self.accessed = True
+        self.modified = True
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.mark_modified()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.mark_modified()
+        super().__delitem__(key)
+
+    def clear(self) -> None:
+        self.mark_modified()
+        super().clear()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key in self:
+            self.mark_modified()
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        item = super().popitem()
+        self.mark_modified()
+        return item
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self.mark_modified()
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.mark_modified()
+        super().update(*args, **kwargs)
+
+    def __ior__(self, other: Any, /) -> Session:  # type: ignore[override,misc]
+        self.mark_modified()
+        return super().__ior__(other)
+
+
+def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
+    """Add ``Cookie`` to the response's ``Vary`` header (merging with one already there)."""
+    for index, (key, value) in enumerate(headers):
+        if key.lower() == b"vary":
+            tokens = [token.strip().lower() for token in value.split(b",")]
+            if b"cookie" not in tokens and b"*" not in tokens:
+                headers[index] = (key, value + b", Cookie")
+            return
+    headers.append((b"vary", b"Cookie"))
 
 
 def _find_cookie(scope: Scope, name: bytes) -> bytes | None:
@@ -193,20 +259,26 @@ class SessionMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        session = self.load(_find_cookie(scope, self._name))
+        session = Session(self.load(_find_cookie(scope, self._name)))
         scope["session"] = session
         was_empty = not session
 
         async def send_with_session(message: Message) -> None:
             if message["type"] == "http.response.start":
                 current = scope.get("session")
-                cookie: bytes | None = None
-                if current:
-                    cookie = self._name + b"=" + self.dump(current) + self._set_suffix
-                elif not was_empty:
-                    cookie = self._clear_cookie
-                if cookie is not None:
-                    message["headers"] = [*message.get("headers", ()), (b"set-cookie", cookie)]
+                if current is session:
+                    accessed, modified = session.accessed, session.modified
+                else:  # the app put another object in the scope: treat it as a change
+                    accessed = modified = True
+                if accessed:
+                    headers = list(message.get("headers", ()))
+                    _add_vary_cookie(headers)
+                    if modified and current:
+                        cookie = self._name + b"=" + self.dump(current) + self._set_suffix
+                        headers.append((b"set-cookie", cookie))
+                    elif modified and not was_empty:
+                        headers.append((b"set-cookie", self._clear_cookie))
+                    message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_session)

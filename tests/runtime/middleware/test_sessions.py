@@ -11,9 +11,9 @@ import pytest
 
 from asgiforge.runtime.applications import App
 from asgiforge.runtime.middleware import Middleware
-from asgiforge.runtime.middleware.sessions import SessionMiddleware
+from asgiforge.runtime.middleware.sessions import Session, SessionMiddleware
 from asgiforge.runtime.requests import Request
-from asgiforge.runtime.responses import JSONResponse, Response
+from asgiforge.runtime.responses import JSONResponse, PlainTextResponse, Response
 from asgiforge.runtime.routing import Route
 from asgiforge.runtime.testclient import TestClient
 from tests.runtime.middleware._asgi import Recorder, call, http_scope
@@ -33,6 +33,26 @@ async def clear(request: Request) -> Response:
     return JSONResponse({})
 
 
+async def untouched(request: Request) -> Response:
+    return PlainTextResponse("no session here", headers={"vary": "Accept-Encoding"})
+
+
+async def view_with_vary(request: Request) -> Response:
+    return JSONResponse(dict(request.session), headers={"vary": "Accept-Encoding"})
+
+
+async def replace(request: Request) -> Response:
+    request.scope["session"] = {"replaced": True}
+    return JSONResponse({})
+
+
+async def no_change(request: Request) -> Response:
+    session = request.session
+    session.pop("missing", None)
+    session.setdefault("user", "someone else")  # already there: no change
+    return JSONResponse(dict(session))
+
+
 def make_app(**options: Any) -> App:
     options.setdefault("secret_key", "s3cret")
     return App(
@@ -40,6 +60,10 @@ def make_app(**options: Any) -> App:
             Route("/", view),
             Route("/update", update, methods=["POST"]),
             Route("/clear", clear, methods=["POST"]),
+            Route("/untouched", untouched),
+            Route("/vary", view_with_vary),
+            Route("/replace", replace, methods=["POST"]),
+            Route("/no-change", no_change),
         ],
         middleware=[Middleware(SessionMiddleware, **options)],
     )
@@ -70,6 +94,70 @@ def test_clearing_the_session_expires_the_cookie() -> None:
 def test_no_cookie_set_for_an_empty_untouched_session() -> None:
     response = TestClient(make_app()).get("/")
     assert "set-cookie" not in response.headers
+
+
+def test_cookie_is_sent_only_when_the_session_changes() -> None:
+    client = TestClient(make_app())
+    first = client.post("/update", json={"user": "ada"})
+    assert "set-cookie" in first.headers
+    assert first.headers["vary"] == "Cookie"
+    read = client.get("/")
+    assert read.json() == {"user": "ada"}
+    assert "set-cookie" not in read.headers  # read only: nothing to re-send
+    assert read.headers["vary"] == "Cookie"  # but the page depends on the cookie
+    same = client.get("/no-change")
+    assert same.json() == {"user": "ada"}
+    assert "set-cookie" not in same.headers
+
+
+def test_untouched_session_adds_neither_cookie_nor_vary() -> None:
+    client = TestClient(make_app())
+    client.post("/update", json={"user": "ada"})
+    response = client.get("/untouched")
+    assert "set-cookie" not in response.headers
+    assert response.headers["vary"] == "Accept-Encoding"
+
+
+def test_vary_cookie_merges_with_the_responses_vary() -> None:
+    response = TestClient(make_app()).get("/vary")
+    assert response.headers.get_list("vary") == ["Accept-Encoding, Cookie"]
+
+
+def test_clearing_an_empty_session_sends_no_cookie() -> None:
+    response = TestClient(make_app()).post("/clear")
+    assert "set-cookie" not in response.headers
+    assert response.headers["vary"] == "Cookie"
+
+
+def test_a_replaced_session_dict_is_saved() -> None:
+    client = TestClient(make_app())
+    assert "set-cookie" in client.post("/replace").headers
+    assert client.get("/").json() == {"replaced": True}
+
+
+def test_session_tracks_access_and_changes() -> None:
+    session = Session({"a": 1, "b": 2})
+    assert not session.accessed and not session.modified
+    session.get("a")
+    session.pop("missing", None)
+    session.setdefault("a", 5)
+    assert not session.modified
+    session.mark_accessed()
+    assert session.accessed and not session.modified
+    changes: list[Any] = [
+        lambda s: s.__setitem__("c", 3),
+        lambda s: s.__delitem__("a"),
+        lambda s: s.pop("a"),
+        lambda s: s.popitem(),
+        lambda s: s.setdefault("new", 1),
+        lambda s: s.update(x=1),
+        lambda s: s.clear(),
+        lambda s: s.__ior__({"y": 2}),
+    ]
+    for change in changes:
+        fresh = Session({"a": 1})
+        change(fresh)
+        assert fresh.modified and fresh.accessed, change
 
 
 def test_custom_cookie_options() -> None:
