@@ -58,7 +58,7 @@ def make_scope(method: str, path: str, body: bytes) -> dict[str, Any]:
         ]
     return {
         "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "asgi": {"version": "3.0", "spec_version": "2.3"},  # what uvicorn 0.54 reports
         "http_version": "1.1",
         "server": ("127.0.0.1", 8000),
         "client": ("127.0.0.1", 40000),

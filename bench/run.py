@@ -24,12 +24,16 @@ import sys
 import tempfile
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.results import write_section  # noqa: E402
+
 PY = sys.executable
 BIN = Path(PY).parent
 TARGETS = ["bare", "starlette", "asgiforge", "fastapi"]
@@ -148,9 +152,48 @@ HTTP_SCENARIOS = [
 ]
 
 
+def fetch(url: str, body: bytes | None) -> tuple[int, bytes, str]:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    request = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return int(r.status), bytes(r.read()), str(r.headers.get("content-type"))
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), str(exc.headers.get("content-type"))
+
+
+def check_apps(targets: list[str]) -> None:
+    """Every scenario answers 200 with the same body and content type on every target.
+
+    wrk only counts non-2xx responses (and `wrk()` refuses to report a run with any); this also
+    makes sure the apps being compared do the same work.
+    """
+    # The document wrk_post.lua builds (36 items, ~1 KB).
+    items = ",".join(f'{{"id":{i},"name":"item-{i:04d}"}}' for i in range(1, 37))
+    document = f"[{items}]".encode()
+    reference: dict[str, tuple[int, bytes, str]] = {}
+    for attr in sorted({s[1] for s in HTTP_SCENARIOS}):
+        for target in targets:
+            with uvicorn_server(target, attr) as (port, _):
+                for name, scenario_attr, path, script in HTTP_SCENARIOS:
+                    if scenario_attr != attr:
+                        continue
+                    got = fetch(f"http://127.0.0.1:{port}{path}", document if script else None)
+                    if got[0] != 200:
+                        raise SystemExit(f"{target} {name}: status {got[0]}")
+                    want = reference.setdefault(name, got)
+                    if got[1:] != want[1:]:
+                        raise SystemExit(
+                            f"{target} {name}: body or content type differs from {targets[0]}'s:"
+                            f" {got[1][:80]!r} {got[2]!r} vs {want[1][:80]!r} {want[2]!r}"
+                        )
+    print(f"  apps checked: every scenario 200 and identical on {', '.join(targets)}", flush=True)
+
+
 def bench_http(
     targets: list[str], rounds: int, duration: float
 ) -> list[tuple[str, dict[str, Sample]]]:
+    check_apps(targets)
     results = []
     for name, attr, path, script in HTTP_SCENARIOS:
         samples = {t: Sample() for t in targets}
@@ -516,7 +559,8 @@ def main() -> None:
     )
     serve = bench_serve(args.duration, args.rounds) if "serve" in only else []
     text = report(args, http, ws, cli, dev, serve)
-    Path(args.output).write_text(text + "\n")
+    # Only our own section: RESULTS.md also holds bench/serve_faults.py's figures.
+    write_section(Path(args.output), "run", text, first=True)
     print(text)
 
 

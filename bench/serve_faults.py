@@ -29,6 +29,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.results import write_section
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ANCHORS = HERE / ".venv-anchors"
@@ -359,25 +362,8 @@ def main() -> None:
         *(f"| {label} | {' | '.join(cells)} |" for label, cells in rows),
         "",
     ]
-    section = "\n".join([START, *lines, END])
-    write_section(HERE / "RESULTS.md", section)
-    print(section)
-
-
-START = "<!-- serve-faults:start -->"
-END = "<!-- serve-faults:end -->"
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace only our marked section: RESULTS.md also holds the throughput benchmarks."""
-    text = path.read_text() if path.exists() else ""
-    if START in text and END in text:
-        before, _, rest = text.partition(START)
-        _, _, after = rest.partition(END)
-        text = before + section + after
-    else:
-        text = (text.rstrip() + "\n\n" if text.strip() else "") + section + "\n"
-    path.write_text(text)
+    write_section(HERE / "RESULTS.md", "serve-faults", "\n".join(lines))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

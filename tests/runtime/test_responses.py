@@ -26,6 +26,7 @@ from asgiforge.runtime.responses import (
     RedirectResponse,
     Response,
     StreamingResponse,
+    read_small_file,
 )
 from asgiforge.runtime.testclient import TestClient
 from asgiforge.runtime.types import ASGIApp, Message
@@ -518,6 +519,59 @@ async def test_disconnect_stops_the_generator_on_old_servers() -> None:
 
 
 @pytest.mark.anyio
+async def test_outer_cancellation_of_a_stream_is_not_taken_for_a_disconnect() -> None:
+    """A timeout around a stream on an old server cancels it; nothing swallows that."""
+    closed = anyio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        try:
+            yield b"first"
+            await anyio.sleep_forever()
+            yield b"never"
+        finally:
+            closed.set()
+
+    async def receive() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    response = StreamingResponse(slow())
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.05) as scope:
+            await response({"type": "http", "method": "GET", "headers": []}, receive, send)
+        assert scope.cancelled_caught
+        await anyio.sleep(0.01)  # still cancellable afterwards: no stray cancel left behind
+    assert [m.get("body") for m in sent[1:]] == [b"first"]
+
+
+@pytest.mark.anyio
+async def test_disconnect_on_old_servers_leaves_the_task_usable() -> None:
+    """After a disconnect ends the stream, the task is not left with a pending cancellation."""
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"."
+            await anyio.sleep(0.001)
+
+    async def receive() -> Message:
+        await anyio.sleep(0.01)
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    with anyio.fail_after(5):
+        await StreamingResponse(endless())({"type": "http", "headers": []}, receive, send)
+        await anyio.sleep(0.01)
+        await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
 async def test_disconnect_stops_the_generator_on_spec_2_4_servers() -> None:
     closed = anyio.Event()
     sent: list[Message] = []
@@ -830,3 +884,31 @@ def test_file_response_range_through_the_test_client(data_file: Path) -> None:
     assert response.status_code == 206
     assert response.content == CONTENT[10:20]
     assert response.headers["content-range"] == f"bytes 10-19/{len(CONTENT)}"
+
+
+def test_read_small_file_reads_only_the_file_that_was_checked(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"one")
+    checked = os.stat(path)
+    assert read_small_file(path, checked, 10) == b"one"
+    assert read_small_file(path, checked, 2) is None  # over the limit: streamed instead
+    assert read_small_file(tmp_path, os.stat(tmp_path), 10**6) is None  # not a regular file
+    path.unlink()
+    path.write_bytes(b"other")  # replaced after the check: not the same file any more
+    assert read_small_file(path, checked, 10) is None
+    path.unlink()
+    assert read_small_file(path, checked, 10) is None  # gone
+
+
+@pytest.mark.anyio
+async def test_small_and_large_files_are_sent_whole(tmp_path: Path) -> None:
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"s" * 100)
+    large = tmp_path / "large.bin"
+    large.write_bytes(bytes(range(256)) * 1000)  # several chunks
+    status, headers, body, messages = await call(FileResponse(small))
+    assert (status, body, headers[b"content-length"]) == (200, b"s" * 100, b"100")
+    assert len(messages) == 2  # start + the whole body in one message
+    status, headers, body, messages = await call(FileResponse(large))
+    assert body == large.read_bytes()
+    assert len(messages) > 3
