@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncGenerator, Awaitable, Generator, Iterator, Mapping, Sequence
 from functools import cached_property
 from http.cookies import CookieError
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
 
 import anyio
 
@@ -22,6 +22,8 @@ from asgiforge.runtime.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from typing_extensions import TypeVar as TypeVarWithDefault
 
 __all__ = [
     "ClientDisconnect",
@@ -35,6 +37,15 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# `Request[MyState]` types `request.state` (Starlette 0.52+): a State subclass with annotated
+# attributes, or a TypedDict for `request.state["key"]`. The default (plain `Request`) is State.
+# TypeVar defaults need Python 3.13 or typing_extensions; only the type checker needs the
+# default, so the run time uses a plain TypeVar and depends on nothing extra.
+if TYPE_CHECKING:
+    StateT = TypeVarWithDefault("StateT", bound=Mapping[str, Any] | State, default=State)
+else:
+    StateT = TypeVar("StateT", bound=Mapping[str, Any] | State)
 
 # Request headers forwarded with an HTTP/2 server push, so the pushed response matches.
 SERVER_PUSH_HEADERS_TO_COPY = frozenset(
@@ -140,7 +151,7 @@ async def empty_send(message: Message) -> NoReturn:
     raise RuntimeError("Send channel has not been made available")
 
 
-class HTTPConnection(Mapping[str, Any]):
+class HTTPConnection(Mapping[str, Any], Generic[StateT]):
     """What HTTP requests and WebSocket connections share: URL, headers, cookies, state...
 
     It is also a read-only mapping over the ASGI scope, as in Starlette.
@@ -239,9 +250,9 @@ class HTTPConnection(Mapping[str, Any]):
         return self.scope["user"]
 
     @cached_property
-    def state(self) -> State:
+    def state(self) -> StateT:
         """Per-request state, seeded from the lifespan state the server copied into the scope."""
-        return State(self.scope.setdefault("state", {}))
+        return cast(StateT, State(self.scope.setdefault("state", {})))
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         """The absolute URL of the route called `name`, against this request's base URL."""
@@ -286,7 +297,7 @@ def _media_type(content_type: str | None) -> str:
     return content_type.partition(";")[0].strip().lower()
 
 
-class Request(HTTPConnection):
+class Request(HTTPConnection[StateT]):
     """An HTTP request: the connection plus the method and the body (read once, cached)."""
 
     def __init__(self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send):

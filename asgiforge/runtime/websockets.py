@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
-from asgiforge.runtime.requests import HTTPConnection
+from asgiforge.runtime.requests import HTTPConnection, StateT
 from asgiforge.runtime.types import Message, Receive, Scope, Send
 
 __all__ = [
@@ -63,7 +63,7 @@ def _dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
-class WebSocket(HTTPConnection):
+class WebSocket(HTTPConnection[StateT]):
     """One websocket connection, handed to websocket endpoints."""
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:

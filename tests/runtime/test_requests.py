@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 from asgiforge.runtime.applications import App
-from asgiforge.runtime.datastructures import URLPath
+from asgiforge.runtime.datastructures import State, URLPath
 from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.requests import (
     ClientDisconnect,
@@ -408,3 +408,85 @@ async def test_early_hints_only_when_supported_and_never_with_line_breaks() -> N
     with pytest.raises(ValueError, match="CR, LF or NUL"):
         await request.send_early_hints(link, "</x>\nSet-Cookie: a=b")
     assert len(sent) == 2
+
+
+# ------------------------------------------------------------- Request[State] typing (mypy)
+
+TYPED_STATE_SNIPPET = """
+from typing import TypedDict
+
+from asgiforge.runtime.datastructures import State
+from asgiforge.runtime.requests import HTTPConnection, Request
+from asgiforge.runtime.websockets import WebSocket
+
+
+class Database:
+    pass
+
+
+class AppState(State):
+    db: Database
+
+
+class DictState(TypedDict):
+    db: Database
+    count: int
+
+
+def by_attribute(request: Request[AppState]) -> Database:
+    return request.state.db
+
+
+def by_key(request: Request[DictState]) -> int:
+    return request.state["count"]
+
+
+def on_a_websocket(websocket: WebSocket[AppState]) -> Database:
+    return websocket.state.db
+
+
+def on_a_connection(conn: HTTPConnection[DictState]) -> Database:
+    return conn.state["db"]
+
+
+def unparametrised(request: Request, websocket: WebSocket) -> tuple[State, State]:
+    return request.state, websocket.state
+
+
+def wrong_type(request: Request[DictState]) -> str:
+    return request.state["count"]  # expected error: int is not str
+
+
+def unknown_key(request: Request[DictState]) -> object:
+    return request.state["nope"]  # expected error: not a key of DictState
+"""
+
+
+def test_request_is_generic_over_its_state_type(tmp_path: Any) -> None:
+    """`Request[MyState]` type-checks (Starlette 0.52+) and mypy sees the state's own types."""
+    from mypy import api
+
+    source = tmp_path / "typed_state.py"
+    source.write_text(TYPED_STATE_SNIPPET)
+    stdout, stderr, _status = api.run(
+        ["--strict", "--no-incremental", "--python-version", "3.11", str(source)]
+    )
+    errors = [line for line in stdout.splitlines() if ": error:" in line]
+    expected = [
+        str(number)
+        for number, line in enumerate(TYPED_STATE_SNIPPET.splitlines(), start=1)
+        if "# expected error" in line
+    ]
+    assert [line.split(":")[1] for line in errors] == expected, stdout + stderr
+    assert "Incompatible return value type" in errors[0]
+    assert '"nope"' in errors[1]
+
+
+def test_parametrised_request_works_at_run_time() -> None:
+    class AppState(State):
+        db: str
+
+    request = Request[AppState](make_scope(state={"db": "sqlite"}))
+    assert request.state.db == "sqlite"
+    assert request.state["db"] == "sqlite"
+    assert type(request) is Request  # no subclass or wrapper per parametrisation
