@@ -4,8 +4,9 @@ Starlette's public API. Subclasses override one hook, `render(content) -> bytes`
 attribute `media_type`. The common case (a small bytes body, no background task) is two `send`
 calls and a one-element header list, because it runs once per request.
 
-Headers set by the application are checked for CR, LF and NUL when they are set, so a value
-taken from user input can never split the response (a `ValueError` names the header).
+Headers set by the application are checked when they are set (names must be HTTP tokens,
+values free of CR, LF and NUL), so input taken from a user can never split the response (a
+`ValueError` names the header).
 """
 
 from __future__ import annotations
@@ -56,15 +57,34 @@ _CONTENT_TYPE = b"content-type"
 _SET_COOKIE = b"set-cookie"
 
 
+# RFC 9110 section 5.6.2: a header name is a non-empty token (the rule MutableHeaders applies).
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+
+
+@functools.lru_cache(maxsize=512)
+def _header_name(name: str) -> bytes:
+    """`name` lowered and encoded, if it is a token (memoised: apps reuse a few names)."""
+    if not name or not _TOKEN_CHARS.issuperset(name):
+        raise ValueError(
+            f"Invalid header name {name!r}: names must be non-empty HTTP tokens (letters, digits "
+            "and !#$%&'*+-.^_`|~), never CR, LF or NUL characters, a space or a colon"
+        )
+    return name.lower().encode("latin-1")
+
+
 def _checked(name: str, value: str) -> tuple[bytes, bytes]:
-    """Encode one header pair, refusing CR, LF and NUL (response splitting / smuggling)."""
-    for part in (name, value):
-        if "\r" in part or "\n" in part or "\x00" in part:
-            raise ValueError(
-                f"Invalid HTTP header {name!r}: {value!r} (header names and values must not "
-                "contain CR, LF or NUL characters)"
-            )
-    return name.lower().encode("latin-1"), value.encode("latin-1")
+    """Encode one header pair, refusing a non-token name and CR, LF or NUL in the value.
+
+    Either could smuggle in another header or a second response (response splitting).
+    """
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise ValueError(
+            f"Invalid HTTP header {name!r}: {value!r} (header values must not contain CR, LF "
+            "or NUL characters)"
+        )
+    return _header_name(name), value.encode("latin-1")
 
 
 @functools.lru_cache(maxsize=256)

@@ -132,6 +132,22 @@ def test_header_names_with_line_breaks_are_refused() -> None:
         Response(b"", headers={"X-A\r\nX-B": "v"})
 
 
+@pytest.mark.parametrize(
+    "name", ["", "X Bad", "X:Bad", "X\tBad", "X(Bad)", "X@Bad", "X/Bad", '"X"', "X\x7fB", "Xé"]
+)
+def test_every_non_token_header_name_is_refused_like_mutable_headers(name: str) -> None:
+    with pytest.raises(ValueError, match="Invalid header name"):
+        Response(b"", headers={name: "v"})
+    with pytest.raises(ValueError, match="Invalid header name"):
+        Response(b"").headers[name] = "v"
+
+
+def test_every_token_character_is_a_valid_header_name() -> None:
+    name = "X-Ok!#$%&'*+.^_`|~09az"
+    response = Response(b"", headers={name: "v"})
+    assert (name.lower().encode(), b"v") in response.raw_headers
+
+
 @pytest.mark.anyio
 async def test_background_runs_after_the_body_was_sent() -> None:
     events: list[str] = []
