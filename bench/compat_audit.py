@@ -91,13 +91,6 @@ PROTOCOL_DUNDERS = (
 # deliberate and listed in docs/compat.md; "open" ones are real gaps waiting for a decision
 # (also in docs/compat.md). Anything else is printed as GAP and makes the exit status 1.
 KNOWN: list[tuple[str, str, str]] = [
-    ("applications:Starlette: __init__: missing param 'max_body_size'", "open", "Starlette 1.6"),
-    ("applications:Starlette: instance attribute 'max_body_size'", "open", "Starlette 1.6"),
-    ("routing:Route: __init__: missing param 'max_body_size'", "open", "Starlette 1.6"),
-    ("routing:Mount: __init__: missing param 'max_body_size'", "open", "Starlette 1.6"),
-    ("routing:Router: __init__: missing param 'max_body_size'", "open", "Starlette 1.6"),
-    ("middleware.body_limit:MAX_BODY_SIZE_SCOPE_KEY", "open", "ours: body_limit.SCOPE_KEY"),
-    ("middleware.sessions:Session:", "open", "modified/accessed tracking not implemented"),
     (
         "middleware.sessions:SessionMiddleware: instance attribute 'security_flags'",
         "accepted",

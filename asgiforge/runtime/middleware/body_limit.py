@@ -41,8 +41,9 @@ __all__ = [
     "max_body_size",
 ]
 
-MAX_BODY_SIZE_SCOPE_KEY = "asgiforge.max_body_size"
-SCOPE_KEY = MAX_BODY_SIZE_SCOPE_KEY  # the name this key had before Starlette 1.6 named it
+# Starlette's key, value included, so code that reads the literal string ports unchanged.
+MAX_BODY_SIZE_SCOPE_KEY = "starlette.max_body_size"
+SCOPE_KEY = MAX_BODY_SIZE_SCOPE_KEY  # our name for it before Starlette 1.6 named it
 # The counter of the outermost limiter, shared by reference so that a limiter or decorator
 # further in (even on a copied scope) changes the limit the counter enforces.
 _STATE_KEY = "asgiforge.body_limit"
