@@ -44,6 +44,11 @@ def run_serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
         (["--ssl-certfile", "missing.pem"], 3, "error: cannot read --ssl-certfile missing.pem"),
         (["--ssl-keyfile", "svcapp.py"], 2, "error: --ssl-keyfile needs --ssl-certfile"),
         (["--max-requests", "0"], 2, "error: --max-requests must be at least 1 (got 0)"),
+        (["--header-timeout", "0"], 2, "error: --header-timeout must be positive (got 0)"),
+        (["--limit-request-line", "0"], 2, "error: --limit-request-line must be at least 1"),
+        (["--limit-request-fields", "0"], 2, "error: --limit-request-fields must be at least 1"),
+        (["--ws-max-size", "0"], 2, "error: --ws-max-size must be at least 1 (got 0)"),
+        (["--timeout-keep-alive", "0"], 2, "error: --timeout-keep-alive must be at least 1"),
     ],
 )
 def test_bad_flags_are_one_line_errors(
