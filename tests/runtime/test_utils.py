@@ -1,0 +1,104 @@
+"""_utils: which callables are awaited, and the path a router matches against."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from asgiforge.runtime._utils import get_route_path, is_async_callable
+
+
+async def async_endpoint(request: Any) -> str:
+    return "async"
+
+
+def sync_endpoint(request: Any) -> str:
+    return "sync"
+
+
+class AsyncApp:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None: ...
+
+
+class SyncApp:
+    def __call__(self, scope: Any, receive: Any, send: Any) -> None: ...
+
+
+class Handlers:
+    async def async_method(self) -> None: ...
+
+    def sync_method(self) -> None: ...
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        async_endpoint,
+        functools.partial(async_endpoint, "req"),
+        functools.partial(functools.partial(async_endpoint), "req"),
+        AsyncApp(),
+        functools.partial(AsyncApp(), {}),
+        Handlers().async_method,
+    ],
+    ids=["function", "partial", "nested-partial", "async-call", "partial-async-call", "method"],
+)
+def test_async_callables_are_recognised(obj: Any) -> None:
+    assert is_async_callable(obj) is True
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        sync_endpoint,
+        functools.partial(sync_endpoint, "req"),
+        SyncApp(),
+        Handlers().sync_method,
+        lambda request: request,
+        print,
+        None,
+        "not callable",
+    ],
+    ids=["function", "partial", "sync-call", "method", "lambda", "builtin", "none", "str"],
+)
+def test_sync_callables_and_non_callables_are_not(obj: Any) -> None:
+    assert is_async_callable(obj) is False
+
+
+def scope(path: str, root_path: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"type": "http", "path": path}
+    if root_path is not None:
+        result["root_path"] = root_path
+    return result
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "expected"),
+    [
+        ("/users/1", None, "/users/1"),
+        ("/users/1", "", "/users/1"),
+        ("/", "", "/"),
+        ("/api/users", "/api", "/users"),
+        ("/api/", "/api", "/"),
+        ("/api/v1/items", "/api/v1", "/items"),
+        ("/api", "/api", ""),
+        ("/apiary", "/api", "/apiary"),
+        ("/apiary/hives", "/api", "/apiary/hives"),
+        ("/other", "/api", "/other"),
+    ],
+    ids=[
+        "no-root-path",
+        "empty-root-path",
+        "bare-slash",
+        "prefix-stripped",
+        "prefix-with-trailing-slash",
+        "deep-prefix",
+        "root-path-equals-path",
+        "sibling-prefix",
+        "sibling-prefix-deeper",
+        "unrelated-path",
+    ],
+)
+def test_get_route_path(path: str, root_path: str | None, expected: str) -> None:
+    assert get_route_path(scope(path, root_path)) == expected
