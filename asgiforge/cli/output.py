@@ -33,4 +33,6 @@ def print_error(message: str) -> None:
     from rich.text import Text
 
     first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    err().print(Text("error: ", style="bold red") + Text(first_line))
+    # Messages carry user-controlled text (module names, paths): never let it drive the terminal.
+    safe = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in first_line)
+    err().print(Text("error: ", style="bold red") + Text(safe))

@@ -32,10 +32,19 @@ class RouteInfo:
 def describe_callable(obj: Any) -> tuple[str | None, str | None, int | None]:
     """Return (qualified name, source file, first line) of an endpoint or app, best effort."""
     target = obj
-    for attr in ("__wrapped__", "func"):
-        while hasattr(target, attr) and callable(getattr(target, attr)):
-            target = getattr(target, attr)
-    if not (inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target)):
+    # Peel decorators (`__wrapped__`) and partials (`.func`) in any interleaving until neither
+    # applies, so the file and the line both come from the endpoint itself.
+    for _ in range(100):
+        inner = getattr(target, "__wrapped__", None) or getattr(target, "func", None)
+        if inner is None or not callable(inner):
+            break
+        target = inner
+    if not (
+        inspect.isfunction(target)
+        or inspect.isclass(target)
+        or inspect.ismethod(target)
+        or inspect.isbuiltin(target)
+    ):
         target = type(target)
     module = getattr(target, "__module__", None)
     qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)

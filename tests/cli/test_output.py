@@ -70,14 +70,6 @@ def test_empty_message_still_says_something(
     assert stderr == "error: unknown error\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "print_error strips only BEL/BS/VT/FF/CR (rich's Text does); ESC passes through, so a "
-        "message carrying a file or module name can clear the screen, move the cursor or "
-        "retitle the terminal"
-    ),
-)
 def test_terminal_escape_sequences_in_the_message_are_not_emitted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

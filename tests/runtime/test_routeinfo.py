@@ -120,14 +120,6 @@ def test_decorator_from_another_file_still_points_at_the_endpoint(
     assert describe_callable(endpoint) == (qualified("list_users"), HERE, line_of(list_users))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "describe_callable unwraps every __wrapped__ first and every .func second, so a partial "
-        "of a decorated function stops at the wrapper: the file is the decorator's module while "
-        "the line (inspect.getsourcelines unwraps) is the endpoint's"
-    ),
-)
 def test_partial_of_a_decorated_function_points_at_the_endpoint(
     decorators_elsewhere: ModuleType,
 ) -> None:
@@ -140,13 +132,6 @@ def test_builtin_has_no_source() -> None:
     assert (file, line) == (None, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a builtin is not a function, class or method, so describe_callable falls back to its "
-        "type and names it 'builtins.builtin_function_or_method' instead of 'builtins.len'"
-    ),
-)
 def test_builtin_is_named_by_its_own_name() -> None:
     assert describe_callable(len)[0] == "builtins.len"
 
