@@ -1,8 +1,9 @@
 """`asgiforge dev [APP]`: run the app with reload, a banner and one line per reload.
 
-A thin shell: parse, build `DevOptions`, hand them to `asgiforge.server.reload.run_dev` with a
-rich reporter. The supervisor and its workers call the reporter; the worker side (a rich
-traceback when the code does not import) runs in the forked process, same console.
+A thin shell: parse, build `DevOptions`, hand them to `asgiforge.server.run` (which picks the
+reload supervisor, or a single process with --no-reload) with a rich reporter. The process model
+and its workers call the reporter; the worker side (a rich traceback when the code does not
+import) runs in the forked process, same console.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from asgiforge.server.reload import ReloadEvent, StartInfo
+    from asgiforge.server.dev_options import ReloadEvent, StartInfo
 
 
 class RichReporter:
@@ -142,10 +143,11 @@ def dev_command(
 
     Binds 127.0.0.1:8000 by default. The app's debug mode is on unless --no-debug.
     """
+    from asgiforge import server
     from asgiforge.errors import UsageError
     from asgiforge.importer import find_pyproject, resolve_target
+    from asgiforge.server.dev_options import DEFAULT_INCLUDES, DevOptions, ReloadOptions
     from asgiforge.server.options import HTTPOptions
-    from asgiforge.server.reload import DEFAULT_INCLUDES, DevOptions, ReloadOptions, run_dev
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is not a port number (0-65535)")
@@ -180,7 +182,9 @@ def dev_command(
         reload=reload,
         debug=not no_debug,
     )
-    run_dev(options, RichReporter())
+    status = server.run(options, reporter=RichReporter())
+    if status:
+        raise typer.Exit(status)
 
 
 def register(app: typer.Typer) -> None:

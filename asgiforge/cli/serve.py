@@ -126,7 +126,7 @@ def serve(
     app_dir: Annotated[Path, typer.Option(help="Directory to import APP from.")] = Path("."),
 ) -> None:
     """Parse → build `ServeOptions` → run the master → exit with its status."""
-    from asgiforge.server.multiprocess import serve as run_master
+    from asgiforge import server
     from asgiforge.server.options import HeadLimits, HTTPOptions
     from asgiforge.server.serve_options import ServeOptions
     from asgiforge.server.sockets import parse_bind, parse_fd, tcp
@@ -186,7 +186,7 @@ def serve(
 
     options = build()
     _configure_logging(LOG_LEVELS[log_level.lower()], access_log)
-    status = run_master(options, reload=build)
+    status = server.run(options, reload=build)
     if status:
         raise typer.Exit(status)
 

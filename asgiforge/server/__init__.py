@@ -1,1 +1,57 @@
-"""Process models: the reload supervisor (`dev`) and the multi-worker master (`serve`)."""
+"""Process models, and `run()`: the one place that picks which of them serves the options.
+
+* `DevOptions` with ``reload`` set: the reload supervisor (`asgiforge.server.reload`), which
+  forks a fresh worker (`dev_worker`) per change;
+* `DevOptions` without ``reload``: one process that imports and serves (`asgiforge.server.single`);
+* `ServeOptions`: the multi-worker master (`asgiforge.server.multiprocess`, workers in `worker`).
+
+The CLI commands call `run()` only. The modules behind it are imported on demand so that building
+options (and answering ``--help``) never loads uvicorn or watchfiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:
+    from asgiforge.server.dev_options import DevOptions, DevReporter
+    from asgiforge.server.serve_options import ServeOptions
+
+__all__ = ["run"]
+
+
+@overload
+def run(options: DevOptions, *, reporter: DevReporter) -> int: ...
+
+
+@overload
+def run(options: ServeOptions, *, reload: Callable[[], ServeOptions] | None = None) -> int: ...
+
+
+def run(
+    options: DevOptions | ServeOptions,
+    *,
+    reporter: DevReporter | None = None,
+    reload: Callable[[], ServeOptions] | None = None,
+) -> int:
+    """Serve `options` with the process model they call for until stopped; the exit status.
+
+    `reporter` renders what `dev` says (banner, reloads, load errors); `reload` is `serve`'s
+    SIGHUP hook, returning the options to restart the workers with.
+    """
+    from asgiforge.server.dev_options import DevOptions
+
+    if not isinstance(options, DevOptions):
+        from asgiforge.server import multiprocess
+
+        return multiprocess.serve(options, reload=reload)
+    if reporter is None:
+        raise TypeError("run(DevOptions) needs a reporter")
+    if options.reload is None:
+        from asgiforge.server import single
+
+        return single.serve(options, reporter)
+    from asgiforge.server import reload as reload_supervisor
+
+    return reload_supervisor.supervise(options, options.reload, reporter)

@@ -33,30 +33,25 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from asgiforge.errors import ServeError, UsageError
-from asgiforge.server.options import AppTarget, HTTPOptions
+from asgiforge.server.dev_options import (
+    DEFAULT_INCLUDES,
+    DevOptions,
+    DevReporter,
+    ReloadEvent,
+    ReloadOptions,
+    StartInfo,
+)
 
 if TYPE_CHECKING:
     from watchfiles import Change
 
-__all__ = [
-    "DEFAULT_EXCLUDE_DIRS",
-    "DEFAULT_INCLUDES",
-    "DevOptions",
-    "DevReporter",
-    "ReloadEvent",
-    "ReloadOptions",
-    "StartInfo",
-    "WatchFilter",
-    "bind_socket",
-    "run_dev",
-]
+__all__ = ["DEFAULT_EXCLUDE_DIRS", "WatchFilter", "bind_socket", "supervise"]
 
-DEFAULT_INCLUDES: tuple[str, ...] = ("*.py", "*.html", "*.jinja", "*.j2", ".env", "pyproject.toml")
 DEFAULT_EXCLUDE_DIRS: frozenset[str] = frozenset(
     {
         ".venv",
@@ -86,85 +81,6 @@ DEFAULT_EXCLUDE_DIRS: frozenset[str] = frozenset(
 _IGNORED_NAMES = ("*.py[cod]", "*.sw?", "*~", ".#*", ".DS_Store", "flycheck_*", "*.___jb_*___")
 # Modules the very first worker needs; imported by the supervisor before the first fork.
 _BASE_PRELOAD = ("uvicorn", "uvicorn.config", "uvicorn.server", "asgiforge.server.dev_worker")
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadOptions:
-    """What to watch and how to hand over between workers."""
-
-    dirs: tuple[Path, ...]
-    includes: tuple[str, ...] = DEFAULT_INCLUDES
-    excludes: tuple[str, ...] = ()
-    # watchfiles yields once nothing changed for `step_ms`: the floor of the reload latency.
-    step_ms: int = 30
-    # How long the old worker may keep WebSockets / streams open before they are cut.
-    graceful_timeout: float = 3.0
-    # Import the app's third-party modules into the supervisor so later forks start warm.
-    preload: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class DevOptions:
-    """Everything `asgiforge dev` needs; `reload=None` means serve once, no watcher."""
-
-    target: AppTarget
-    host: str = "127.0.0.1"
-    port: int = 8000
-    http: HTTPOptions = field(default_factory=HTTPOptions)
-    reload: ReloadOptions | None = None
-    debug: bool = True
-
-    @property
-    def graceful_timeout(self) -> float:
-        return self.reload.graceful_timeout if self.reload else 3.0
-
-    def project_dirs(self) -> tuple[Path, ...]:
-        """Directories holding the user's code: never preloaded, always imported fresh."""
-        dirs = [self.target.app_dir.resolve()]
-        if self.reload:
-            dirs.extend(d.resolve() for d in self.reload.dirs)
-        return tuple(dict.fromkeys(dirs))
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        scheme = "https" if self.http.ssl_certfile else "http"
-        return f"{scheme}://{host}:{self.port}{self.http.root_path}"
-
-
-@dataclass(frozen=True, slots=True)
-class StartInfo:
-    """What the banner shows once the first worker serves."""
-
-    app: str
-    url: str
-    routes: int | None
-    watched: tuple[Path, ...]
-    ok: bool
-    error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReloadEvent:
-    """One reload: what changed, and save → serving in seconds (None if unknown)."""
-
-    changes: tuple[str, ...]
-    seconds: float | None
-    ok: bool
-    error: str | None
-    routes: int | None
-
-
-class DevReporter(Protocol):
-    """Where the supervisor and its workers say things; the CLI's implementation uses rich."""
-
-    def started(self, info: StartInfo) -> None: ...
-
-    def reloaded(self, event: ReloadEvent) -> None: ...
-
-    def load_failed(self, error: BaseException) -> None: ...
-
-    def message(self, text: str) -> None: ...
 
 
 class WatchFilter:
@@ -240,39 +156,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_dev(options: DevOptions, reporter: DevReporter) -> int:
-    """Run `asgiforge dev` until interrupted; returns the exit status."""
-    if options.reload is None:
-        return _serve_once(options, reporter)
+def supervise(options: DevOptions, reload: ReloadOptions, reporter: DevReporter) -> int:
+    """Bind, fork the first worker, replace it on every change until stopped; the exit status."""
     if not hasattr(os, "fork"):
         raise UsageError("asgiforge dev reload needs fork(); use --no-reload on this platform")
     sock = bind_socket(options.host, options.port)
     try:
-        return _Supervisor(options, options.reload, reporter, sock).run()
+        return _Supervisor(options, reload, reporter, sock).run()
     finally:
         sock.close()
-
-
-def _serve_once(options: DevOptions, reporter: DevReporter) -> int:
-    """--no-reload: import in this process (errors are fatal: nothing would pick up a fix)."""
-    from asgiforge.importer import load_app, load_env_file
-    from asgiforge.server import dev_worker
-
-    if options.target.env_file is not None:
-        load_env_file(options.target.env_file)
-    app = load_app(options.target)
-    result = dev_worker.LoadResult(app, None, dev_worker.count_routes(app))
-    if options.debug and hasattr(app, "debug"):
-        with contextlib.suppress(Exception):
-            app.debug = True
-    sock = bind_socket(options.host, options.port)
-    try:
-        info = StartInfo(options.target.import_string, options.url, result.routes, (), True, None)
-        server = dev_worker.make_server(app, options, lambda: reporter.started(info))
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
-    return 0
 
 
 @dataclass(slots=True)

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from asgiforge.errors import AppImportError, ServeError
+from asgiforge.server.dev_options import DevOptions, ReloadOptions
 from asgiforge.server.dev_worker import ErrorApp, error_text
 from asgiforge.server.options import AppTarget, HTTPOptions
-from asgiforge.server.reload import DevOptions, ReloadOptions, WatchFilter, bind_socket
+from asgiforge.server.reload import WatchFilter, bind_socket
 
 # --- the watch filter ------------------------------------------------------------------------
 

@@ -1,0 +1,104 @@
+"""Options of `asgiforge dev` and the reporter interface its process models talk through.
+
+Shared by both dev process models (the reload supervisor in `reload`, the single process in
+`single`) and by the forked dev worker, so none of them imports another just for a type. Nothing
+here imports typer or rich: the CLI passes a `DevReporter` that renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from asgiforge.server.options import AppTarget, HTTPOptions
+
+__all__ = [
+    "DEFAULT_INCLUDES",
+    "DevOptions",
+    "DevReporter",
+    "ReloadEvent",
+    "ReloadOptions",
+    "StartInfo",
+]
+
+DEFAULT_INCLUDES: tuple[str, ...] = ("*.py", "*.html", "*.jinja", "*.j2", ".env", "pyproject.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOptions:
+    """What to watch and how to hand over between workers."""
+
+    dirs: tuple[Path, ...]
+    includes: tuple[str, ...] = DEFAULT_INCLUDES
+    excludes: tuple[str, ...] = ()
+    # watchfiles yields once nothing changed for `step_ms`: the floor of the reload latency.
+    step_ms: int = 30
+    # How long the old worker may keep WebSockets / streams open before they are cut.
+    graceful_timeout: float = 3.0
+    # Import the app's third-party modules into the supervisor so later forks start warm.
+    preload: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DevOptions:
+    """Everything `asgiforge dev` needs; `reload=None` means serve once, no watcher."""
+
+    target: AppTarget
+    host: str = "127.0.0.1"
+    port: int = 8000
+    http: HTTPOptions = field(default_factory=HTTPOptions)
+    reload: ReloadOptions | None = None
+    debug: bool = True
+
+    @property
+    def graceful_timeout(self) -> float:
+        return self.reload.graceful_timeout if self.reload else 3.0
+
+    def project_dirs(self) -> tuple[Path, ...]:
+        """Directories holding the user's code: never preloaded, always imported fresh."""
+        dirs = [self.target.app_dir.resolve()]
+        if self.reload:
+            dirs.extend(d.resolve() for d in self.reload.dirs)
+        return tuple(dict.fromkeys(dirs))
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        scheme = "https" if self.http.ssl_certfile else "http"
+        return f"{scheme}://{host}:{self.port}{self.http.root_path}"
+
+
+@dataclass(frozen=True, slots=True)
+class StartInfo:
+    """What the banner shows once the first worker serves."""
+
+    app: str
+    url: str
+    routes: int | None
+    watched: tuple[Path, ...]
+    ok: bool
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadEvent:
+    """One reload: what changed, and save → serving in seconds (None if unknown)."""
+
+    changes: tuple[str, ...]
+    seconds: float | None
+    ok: bool
+    error: str | None
+    routes: int | None
+
+
+class DevReporter(Protocol):
+    """Where the dev process models and their workers say things; the CLI's uses rich."""
+
+    def started(self, info: StartInfo) -> None: ...
+
+    def reloaded(self, event: ReloadEvent) -> None: ...
+
+    def load_failed(self, error: BaseException) -> None: ...
+
+    def message(self, text: str) -> None: ...
