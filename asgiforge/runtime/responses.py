@@ -151,13 +151,23 @@ class Response:
         """Build `raw_headers`, adding `content-length` and `content-type` unless given."""
         raw: list[tuple[bytes, bytes]]
         if headers is None:
-            raw = []
-            need_length = need_type = True
-        else:
-            raw = [_checked(k, v) for k, v in headers.items()]
-            names = {k for k, _ in raw}
-            need_length = _CONTENT_LENGTH not in names
-            need_type = _CONTENT_TYPE not in names
+            # The common case, kept short: it runs once per request.
+            body = getattr(self, "body", None)
+            status = self.status_code
+            if body is not None and status >= 200 and status != 204 and status != 304:
+                raw = [(_CONTENT_LENGTH, _length(len(body)))]
+            else:
+                raw = []
+            media_type = self.media_type
+            if media_type is not None:
+                raw.append((_CONTENT_TYPE, _content_type(media_type, self.charset)))
+            self.raw_headers = raw
+            self._headers: MutableHeaders | None = None
+            return
+        raw = [_checked(k, v) for k, v in headers.items()]
+        names = {k for k, _ in raw}
+        need_length = _CONTENT_LENGTH not in names
+        need_type = _CONTENT_TYPE not in names
         body = getattr(self, "body", None)
         if need_length and body is not None:
             status = self.status_code
@@ -167,7 +177,7 @@ class Response:
         if need_type and media_type is not None:
             raw.append((_CONTENT_TYPE, _content_type(media_type, self.charset)))
         self.raw_headers = raw
-        self._headers: MutableHeaders | None = None
+        self._headers = None
 
     @property
     def headers(self) -> MutableHeaders:

@@ -881,7 +881,7 @@ class _RouteIndex:
     - `wildcards`: candidates for any other path.
     """
 
-    __slots__ = ("by_segment", "static", "wildcards")
+    __slots__ = ("by_segment", "exact", "static", "wildcards")
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         entries = []
@@ -923,6 +923,18 @@ class _RouteIndex:
                 if regex is None or regex.fullmatch(path) is not None:
                     pool.append(e)
             self.static[path] = ordered(pool)
+        # `exact[path]`: the route that wins for an HTTP request to `path` whenever its method
+        # is allowed, because it is the first candidate and an unmodified parameterless Route.
+        # The router then skips the generic matching (no match tuple, no child scope dict).
+        self.exact: dict[str, Route] = {}
+        for path, candidates in self.static.items():
+            first = candidates[0][0]
+            if (
+                type(first) is Route
+                and first._static_path == path
+                and candidates[0][2]  # handle() not overridden either
+            ):
+                self.exact[path] = first
 
     def candidates(self, route_path: str) -> Candidates:
         found = self.static.get(route_path)
@@ -1078,6 +1090,15 @@ class Router:
         # get_route_path(), inlined for the common case of no root_path.
         route_path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         index = self._index or self._build_index()
+        if scope_type == "http":
+            exact = index.exact.get(route_path)
+            if exact is not None and (exact.methods is None or scope["method"] in exact.methods):
+                # What Route._match_path + scope.update would do for this full match.
+                parent = scope.get("path_params")
+                scope["endpoint"] = exact.endpoint
+                scope["path_params"] = dict(parent) if parent else {}
+                await exact.app(scope, receive, send)
+                return
         partial: BaseRoute | None = None
         partial_scope: Scope | None = None
         for route, matcher, direct in index.candidates(route_path):

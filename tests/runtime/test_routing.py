@@ -757,3 +757,36 @@ def test_replace_params_takes_starlettes_keyword_names() -> None:
         path="/users/{user_id}", param_convertors=convertors, path_params={"user_id": 7, "x": 1}
     )
     assert (path, remaining) == ("/users/7", {"x": 1})
+
+
+def test_exact_path_shortcut_keeps_scope_and_overrides() -> None:
+    """The router's shortcut for parameterless routes sets what a full match sets, and steps
+    aside for a Route subclass (its own handle()) and for a wrong method."""
+    seen: dict[str, Any] = {}
+
+    async def inner(request: Any) -> PlainTextResponse:
+        seen["params"] = dict(request.path_params)
+        seen["endpoint"] = request.scope["endpoint"]
+        return PlainTextResponse("inner")
+
+    class Audited(Route):
+        async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+            seen["audited"] = True
+            await super().handle(scope, receive, send)
+
+    app = App(
+        routes=[
+            Mount("/orgs/{org}", routes=[Route("/home", inner)]),
+            Audited("/audited", named("audited")),
+            Route("/only-post", named("post"), methods=["POST"]),
+        ]
+    )
+    client = TestClient(app)
+    assert client.get("/orgs/acme/home").text == "inner"
+    assert seen["params"] == {"org": "acme"}
+    assert seen["endpoint"] is inner
+    assert client.get("/audited").text == "audited"
+    assert seen.get("audited") is True
+    response = client.get("/only-post")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
