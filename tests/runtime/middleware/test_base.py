@@ -322,3 +322,65 @@ async def test_dispatch_returning_other_response_does_not_hang() -> None:
     with anyio.fail_after(5):
         await app(_scope(), receive, send)
     assert sent[-1]["body"] == b"replaced"
+
+
+@pytest.mark.anyio
+async def test_cancelling_the_request_cancels_the_app_and_waits_for_it() -> None:
+    """Like a task group: the app task is cancelled with the request, and has cleaned up by the
+    time the middleware returns."""
+    state: list[str] = []
+
+    async def stuck(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            state.append("app cleaned up")
+
+    async def receive() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: Message) -> None:
+        raise AssertionError("nothing is sent")
+
+    with anyio.fail_after(5):
+        with anyio.move_on_after(0.05) as scope:
+            await Passthrough(stuck)(_scope(), receive, send)
+        assert scope.cancelled_caught
+        assert state == ["app cleaned up"]
+        await anyio.sleep(0.01)  # and the calling task is not left cancelled
+
+
+@pytest.mark.anyio
+async def test_many_requests_leave_no_task_behind() -> None:
+    app = Passthrough(App(routes=[Route("/", homepage)]))
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    bodies: list[bytes] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            bodies.append(message.get("body", b""))
+
+    def live_tasks() -> int:
+        if anyio_backend_name() != "asyncio":
+            return 0
+        import asyncio
+
+        return len(asyncio.all_tasks())
+
+    before = live_tasks()
+    with anyio.fail_after(10):
+        for _ in range(200):
+            await app(_scope(), receive, send)
+    assert len([b for b in bodies if b]) == 200
+    await anyio.sleep(0)
+    assert live_tasks() == before
+
+
+def anyio_backend_name() -> str:
+    import sniffio
+
+    return sniffio.current_async_library()
