@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from asgiforge.server.options import AppTarget, HTTPOptions
+from asgiforge.server.sockets import BindAddress, tcp
 
 __all__ = [
     "DEFAULT_INCLUDES",
@@ -50,6 +51,14 @@ class DevOptions:
     http: HTTPOptions = field(default_factory=HTTPOptions)
     reload: ReloadOptions | None = None
     debug: bool = True
+
+    def __post_init__(self) -> None:
+        self.address  # noqa: B018 - checks the port now, not when the supervisor binds
+
+    @property
+    def address(self) -> BindAddress:
+        """Where to listen, bound through `asgiforge.server.sockets` like `serve`'s addresses."""
+        return tcp(self.host, self.port)
 
     @property
     def graceful_timeout(self) -> float:

@@ -2,7 +2,8 @@
 
 Why it is fast (issue 7: save → serving well under uvicorn --reload's ~0.35 s):
 
-* The supervisor owns the listening socket for its whole life. Workers inherit it, so between
+* The supervisor owns the listening socket for its whole life (bound by `sockets`, like
+  `serve`'s). Workers inherit it, so between
   two workers connections wait in the kernel's backlog instead of being refused.
 * Workers are *forked* from the supervisor, which has uvicorn, the runtime and (after the first
   successful load) every third-party module the app imported already in memory. A reload costs
@@ -37,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asgiforge.errors import ServeError, UsageError
+from asgiforge.errors import UsageError
+from asgiforge.server import sockets
 from asgiforge.server.dev_options import (
     DEFAULT_INCLUDES,
     DevOptions,
@@ -50,7 +52,7 @@ from asgiforge.server.dev_options import (
 if TYPE_CHECKING:
     from watchfiles import Change
 
-__all__ = ["DEFAULT_EXCLUDE_DIRS", "WatchFilter", "bind_socket", "supervise"]
+__all__ = ["DEFAULT_EXCLUDE_DIRS", "WatchFilter", "supervise"]
 
 DEFAULT_EXCLUDE_DIRS: frozenset[str] = frozenset(
     {
@@ -141,30 +143,15 @@ class WatchFilter:
         )
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """The listening socket the supervisor keeps for its whole life (workers inherit it)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 def supervise(options: DevOptions, reload: ReloadOptions, reporter: DevReporter) -> int:
     """Bind, fork the first worker, replace it on every change until stopped; the exit status."""
     if not hasattr(os, "fork"):
         raise UsageError("asgiforge dev reload needs fork(); use --no-reload on this platform")
-    sock = bind_socket(options.host, options.port)
+    sock = sockets.bind(options.address)
     try:
         return _Supervisor(options, reload, reporter, sock).run()
     finally:
-        sock.close()
+        sockets.close_all([sock])
 
 
 @dataclass(slots=True)

@@ -16,8 +16,7 @@ __all__ = ["serve"]
 def serve(options: DevOptions, reporter: DevReporter) -> int:
     """Import the app, bind, serve until interrupted; returns the exit status."""
     from asgiforge.importer import load_app, load_env_file
-    from asgiforge.server import dev_worker
-    from asgiforge.server.reload import bind_socket
+    from asgiforge.server import dev_worker, sockets
 
     if options.target.env_file is not None:
         load_env_file(options.target.env_file)
@@ -26,11 +25,11 @@ def serve(options: DevOptions, reporter: DevReporter) -> int:
     if options.debug and hasattr(app, "debug"):
         with contextlib.suppress(Exception):
             app.debug = True
-    sock = bind_socket(options.host, options.port)
+    sock = sockets.bind(options.address)
     try:
         info = StartInfo(options.target.import_string, options.url, routes, (), True, None)
         server = dev_worker.make_server(app, options, lambda: reporter.started(info))
         server.run(sockets=[sock])
     finally:
-        sock.close()
+        sockets.close_all([sock])
     return 0

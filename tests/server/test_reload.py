@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from asgiforge.errors import AppImportError, ServeError
+from asgiforge.errors import AppImportError, ServeError, UsageError
 from asgiforge.server.dev_options import DevOptions, ReloadOptions
 from asgiforge.server.dev_worker import ErrorApp, error_text
 from asgiforge.server.options import AppTarget, HTTPOptions
-from asgiforge.server.reload import WatchFilter, bind_socket
+from asgiforge.server.reload import WatchFilter
+from asgiforge.server.sockets import bind
 
 # --- the watch filter ------------------------------------------------------------------------
 
@@ -167,13 +168,18 @@ def test_options_url_and_project_dirs(tmp_path: Path) -> None:
     assert options.project_dirs() == (tmp_path.resolve(), (tmp_path / "src").resolve())
 
 
-def test_bind_socket_busy_port_is_a_serve_error() -> None:
+def test_busy_dev_port_is_a_serve_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(ServeError, match=f"cannot listen on 127.0.0.1:{port}"):
-            bind_socket("127.0.0.1", port)
+            bind(DevOptions(AppTarget("main:app", tmp_path), port=port).address)
+
+
+def test_dev_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="invalid port 70000"):
+        DevOptions(AppTarget("main:app", tmp_path), port=70000)
 
 
 # --- real supervisor processes ---------------------------------------------------------------
