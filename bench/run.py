@@ -192,11 +192,14 @@ def check_apps(targets: list[str]) -> None:
 
 
 def bench_http(
-    targets: list[str], rounds: int, duration: float
+    targets: list[str], rounds: int, duration: float, scenarios: str = ""
 ) -> list[tuple[str, dict[str, Sample]]]:
     check_apps(targets)
     results = []
+    wanted = [w.strip() for w in scenarios.split(",") if w.strip()]
     for name, attr, path, script in HTTP_SCENARIOS:
+        if wanted and not any(w in name for w in wanted):
+            continue
         samples = {t: Sample() for t in targets}
         for _ in range(rounds):
             for target in targets:
@@ -486,6 +489,75 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "n/a"
 
 
+# Issue 7's targets: (scenario, minimum ratio of asgiforge to the bare callable).
+BARE_TARGETS = {
+    "plaintext": 0.92,
+    "json": 0.92,
+    "route among ~50": 0.85,
+    "3 pure-ASGI middlewares": 0.80,
+    "POST echo 1 KB JSON": 0.90,
+    "WebSocket echo msg/s": 0.97,
+}
+
+
+def targets(http: list, ws: list, cli: list, dev: list, serve: list) -> list[str]:
+    """One row per target of issue 7 found in this run: the figure and met / MISSED."""
+    rows: list[tuple[str, str, bool]] = []
+
+    def med(s: dict[str, Sample], t: str) -> float:
+        return s[t].median() if t in s else float("nan")
+
+    for name, s in [*http, *ws]:
+        a, bare, star = med(s, "asgiforge"), med(s, "bare"), med(s, "starlette")
+        if name == "WebSocket KB per idle connection":
+            rows.append((f"{name} <= 28 KB", f"{a:.1f} KB (bare {bare:.1f})", a <= 28))
+            rows.append((f"{name} <= Starlette's / 1.2", f"{a:.1f} vs {star:.1f}", a * 1.2 <= star))
+            continue
+        if name in BARE_TARGETS:
+            goal = BARE_TARGETS[name]
+            rows.append((f"{name} >= {goal:.2f} x bare", f"{a / bare:.2f}", a / bare >= goal))
+        rows.append((f"{name} >= 1.2 x Starlette", f"{a / star:.2f}", a / star >= 1.2))
+        if name in dict(http):
+            pa = statistics.median(s["asgiforge"].p99)
+            ps = statistics.median(s["starlette"].p99) if "starlette" in s else float("nan")
+            rows.append((f"{name} p99 <= Starlette's", f"{pa:.2f} / {ps:.2f} ms", pa <= ps))
+    for name, sample in cli:
+        if name == "asgiforge --help":
+            rows.append(
+                (
+                    "`asgiforge --help` <= 0.15 s",
+                    f"{sample.median():.3f} s",
+                    sample.median() <= 0.15,
+                )
+            )
+    for name, sample in dev:
+        if name == "asgiforge dev":
+            rows.append(
+                ("dev reload median <= 0.20 s", f"{sample.median():.3f} s", sample.median() <= 0.20)
+            )
+    by_name = {name: (r, m) for name, r, m in serve}
+    ours, theirs = by_name.get("asgiforge serve --workers 2"), by_name.get("uvicorn --workers 2")
+    reference = by_name.get("uvicorn --workers 2, Starlette app")
+    if ours and theirs:
+        a, u = ours[0].median(), theirs[0].median()
+        rows.append(
+            ("serve --workers 2 >= uvicorn --workers 2 (req/s)", f"{a:,.0f} vs {u:,.0f}", a >= u)
+        )
+    if ours and reference:
+        for i, label in enumerate(("RSS", "PSS")):
+            a, r = ours[1][i].median(), reference[1][i].median()
+            rows.append(
+                (
+                    f"idle {label} per worker <= Starlette app's under uvicorn",
+                    f"{a:.1f} vs {r:.1f} MiB",
+                    a <= r,
+                )
+            )
+    lines = ["## Targets (issue 7)\n", "| target | this run | |", "|---|---|---|"]
+    lines += [f"| {t} | {v} | {'met' if ok else '**MISSED**'} |" for t, v, ok in rows]
+    return [*lines, ""]
+
+
 def report(
     args: argparse.Namespace, http: list, ws: list, cli: list, dev: list, serve: list
 ) -> str:
@@ -571,6 +643,7 @@ def report(
             for n, r, m in serve
         ]
         lines.append("")
+    lines += targets(http, ws, cli, dev, serve)
     return "\n".join(lines)
 
 
@@ -582,13 +655,16 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--only", default="http,ws,cli,dev,serve")
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset")
+    parser.add_argument(
+        "--scenarios", default="", help="HTTP scenarios whose name contains one of these (a,b)"
+    )
     parser.add_argument("--output", default=str(Path(__file__).parent / "RESULTS.md"))
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench needs wrk and taskset: apt-get install wrk util-linux")
     only = set(args.only.split(","))
     targets = [t for t in TARGETS if t in args.targets.split(",")]
-    http = bench_http(targets, args.rounds, args.duration) if "http" in only else []
+    http = bench_http(targets, args.rounds, args.duration, args.scenarios) if "http" in only else []
     ws = bench_ws(targets, args.rounds, args.duration) if "ws" in only else []
     cli = bench_cli(max(10, args.rounds * 4)) if "cli" in only else []
     dev = (
