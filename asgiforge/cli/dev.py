@@ -13,8 +13,25 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from asgiforge.cli._params import (
+    APP_DIR,
+    FACTORY,
+    LOG_LEVEL,
+    ROOT_PATH,
+    AppArgument,
+    AppDirOption,
+    FactoryOption,
+    LogLevelOption,
+    RootPathOption,
+)
+from asgiforge.server.dev_options import DEFAULT_INCLUDES, DevOptions
+from asgiforge.server.options import AppTarget, HTTPOptions
+
 if TYPE_CHECKING:
     from asgiforge.server.dev_options import ReloadEvent, StartInfo
+
+# The defaults every flag shows; the dataclasses are where they are stated.
+_DEFAULT = DevOptions(AppTarget(""))
 
 
 class RichReporter:
@@ -78,31 +95,18 @@ class RichReporter:
 
 
 def dev_command(
-    app: Annotated[
-        str | None,
-        typer.Argument(
-            help="module:attr, module:factory() or path/to/file.py:attr. Default: "
-            "[tool.asgiforge] app in pyproject.toml, then main.py, app.py, app/main.py, src/<pkg>.",
-            show_default=False,
-        ),
-    ] = None,
-    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    app: AppArgument = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = _DEFAULT.host,
     port: Annotated[
         int, typer.Option("--port", "-p", envvar="PORT", help="Port to bind (also $PORT).")
-    ] = 8000,
-    app_dir: Annotated[
-        Path, typer.Option("--app-dir", help="Directory to import the app from.")
-    ] = Path("."),
-    factory: Annotated[
-        bool, typer.Option("--factory", help="APP is a factory to call with no arguments.")
-    ] = False,
+    ] = _DEFAULT.port,
+    app_dir: AppDirOption = APP_DIR,
+    factory: FactoryOption = FACTORY,
     env_file: Annotated[
         Path | None,
         typer.Option("--env-file", help="KEY=VALUE file loaded before each import (watched)."),
     ] = None,
-    root_path: Annotated[
-        str, typer.Option("--root-path", help="ASGI root_path, when behind a path prefix.")
-    ] = "",
+    root_path: RootPathOption = ROOT_PATH,
     reload_dirs: Annotated[
         list[Path] | None,
         typer.Option("--reload-dir", help="Directory to watch (repeatable). Default: project."),
@@ -111,8 +115,8 @@ def dev_command(
         list[str] | None,
         typer.Option(
             "--reload-include",
-            help="Extra glob to watch (repeatable); *.py, *.html, *.jinja, *.j2, .env and "
-            "pyproject.toml are always watched.",
+            help=f"Extra glob to watch (repeatable); {', '.join(DEFAULT_INCLUDES)} are always "
+            "watched.",
         ),
     ] = None,
     reload_excludes: Annotated[
@@ -136,41 +140,23 @@ def dev_command(
             min=0.0,
             help="Seconds the old code may keep WebSockets and streams open after a reload.",
         ),
-    ] = 3.0,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level.")] = "info",
+    ] = _DEFAULT.graceful_timeout,
+    log_level: LogLevelOption = LOG_LEVEL,
 ) -> None:
     """Run the app for development: reload on save, 503 error page while the code is broken.
 
-    Binds 127.0.0.1:8000 by default. The app's debug mode is on unless --no-debug.
+    The app's debug mode is on unless --no-debug.
     """
     from asgiforge import server
-    from asgiforge.errors import UsageError
-    from asgiforge.importer import find_pyproject, resolve_target
-    from asgiforge.server.dev_options import DEFAULT_INCLUDES, DevOptions, ReloadOptions
-    from asgiforge.server.options import HTTPOptions
+    from asgiforge.importer import resolve_target
+    from asgiforge.server.dev_options import ReloadOptions, watch_dirs, watch_includes
 
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port {port} is not a port number (0-65535)")
     target = resolve_target(app, app_dir=app_dir, factory=factory, env_file=env_file)
     reload = None
     if not no_reload:
-        if reload_dirs:
-            missing = [d for d in reload_dirs if not d.is_dir()]
-            if missing:
-                raise UsageError(f"--reload-dir '{missing[0]}' is not a directory")
-            dirs = tuple(d.resolve() for d in reload_dirs)
-        else:
-            pyproject = find_pyproject(target.app_dir.resolve())
-            project = pyproject.parent if pyproject else target.app_dir.resolve()
-            # Watch the project, or the app dir when it lives outside the project.
-            app_dir_resolved = target.app_dir.resolve()
-            dirs = (project,) if app_dir_resolved.is_relative_to(project) else (app_dir_resolved,)
-        includes = DEFAULT_INCLUDES + tuple(reload_includes or ())
-        if env_file is not None:
-            includes += (env_file.name,)
         reload = ReloadOptions(
-            dirs=dirs,
-            includes=includes,
+            dirs=watch_dirs(target, reload_dirs or ()),
+            includes=watch_includes(target, reload_includes or ()),
             excludes=tuple(reload_excludes or ()),
             graceful_timeout=graceful_timeout,
         )

@@ -24,11 +24,11 @@ unless `--check`). New keys may be added; existing keys keep their meaning while
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from asgiforge.cli._params import APP_DIR, FACTORY, AppArgument, AppDirOption, FactoryOption
 from asgiforge.errors import RouteCheckError
 
 JSON_HELP = (
@@ -39,20 +39,9 @@ JSON_HELP = (
 
 
 def routes_command(
-    app: Annotated[
-        str | None,
-        typer.Argument(
-            help="module:attr, module:factory() or path/to/file.py:attr. Default: "
-            "[tool.asgiforge] app in pyproject.toml, then main.py, app.py, app/main.py, src/<pkg>.",
-            show_default=False,
-        ),
-    ] = None,
-    app_dir: Annotated[
-        Path, typer.Option("--app-dir", help="Directory to import the app from (put on sys.path).")
-    ] = Path("."),
-    factory: Annotated[
-        bool, typer.Option("--factory", help="APP is a factory to call with no arguments.")
-    ] = False,
+    app: AppArgument = None,
+    app_dir: AppDirOption = APP_DIR,
+    factory: FactoryOption = FACTORY,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     method: Annotated[
         str | None,

@@ -1,27 +1,38 @@
-"""`asgiforge serve`: the production multi-worker server (a thin shell over the master)."""
+"""`asgiforge serve`: the production multi-worker server (a thin shell over the master).
+
+Parse → build `ServeOptions` (which check themselves) → `asgiforge.server.run` → exit with its
+status. Every default shown here is read from the options dataclasses, where it is stated.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from asgiforge.errors import ServeError, UsageError
+from asgiforge.cli._params import (
+    APP_DIR,
+    FACTORY,
+    LOG_LEVEL,
+    ROOT_PATH,
+    AppArgument,
+    AppDirOption,
+    FactoryOption,
+    LogLevelOption,
+    RootPathOption,
+)
+from asgiforge.server.options import LOOPS, HeadLimits, HTTPOptions, field_default
+from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.sockets import DEFAULT_HOST, DEFAULT_PORT
 
-LOOPS = ("auto", "asyncio", "uvloop")
-HTTPS = ("auto", "h11", "httptools")
-LOG_LEVELS = {
-    "critical": logging.CRITICAL,
-    "error": logging.ERROR,
-    "warning": logging.WARNING,
-    "info": logging.INFO,
-    "debug": logging.DEBUG,
-    "trace": 5,
-}
+if TYPE_CHECKING:
+    from asgiforge.server.options import AppTarget
+
+_HTTP = HTTPOptions()
+_LIMITS = HeadLimits()
 
 
 def register(app: typer.Typer) -> None:
@@ -36,20 +47,16 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    app: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="[APP]",
-            help="module:attr, path/to/file.py, or empty for pyproject / conventions.",
-        ),
+    app: AppArgument = None,
+    host: Annotated[
+        str | None, typer.Option(help=f"Interface to bind \\[default: {DEFAULT_HOST}].")
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Interface to bind [default: 0.0.0.0].")] = None,
     port: Annotated[
-        int | None, typer.Option(envvar="PORT", help="Port to bind [default: 8000].")
+        int | None, typer.Option(envvar="PORT", help=f"Port to bind \\[default: {DEFAULT_PORT}].")
     ] = None,
     bind: Annotated[
         list[str] | None,
-        typer.Option("--bind", "-b", help="host:port, [v6]:port or unix:/path; repeatable."),
+        typer.Option("--bind", "-b", help="host:port, \\[v6]:port or unix:/path; repeatable."),
     ] = None,
     fd: Annotated[
         list[int] | None, typer.Option(help="Listen on an inherited socket descriptor.")
@@ -60,29 +67,27 @@ def serve(
             "--workers",
             "-w",
             envvar="WEB_CONCURRENCY",
-            help="Worker processes [default: WEB_CONCURRENCY, else the CPU count].",
+            help="Worker processes \\[default: WEB_CONCURRENCY, else the CPU count].",
         ),
     ] = None,
-    factory: Annotated[bool, typer.Option(help="APP is a factory returning the app.")] = False,
-    loop: Annotated[str, typer.Option(help="Event loop: auto, asyncio, uvloop.")] = "auto",
+    factory: FactoryOption = FACTORY,
+    loop: Annotated[str, typer.Option(help=f"Event loop: {', '.join(LOOPS)}.")] = _HTTP.loop,
     http: Annotated[
         str,
         typer.Option(help="HTTP implementation: auto (httptools if installed), h11, httptools."),
-    ] = "auto",
+    ] = _HTTP.http,
     proxy_headers: Annotated[
         bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")
-    ] = False,
+    ] = _HTTP.proxy_headers,
     forwarded_allow_ips: Annotated[
         str | None, typer.Option(help="Comma-separated proxy IPs to trust (default: none).")
-    ] = None,
-    root_path: Annotated[str, typer.Option(help="ASGI root_path behind a prefix.")] = "",
+    ] = _HTTP.forwarded_allow_ips,
+    root_path: RootPathOption = ROOT_PATH,
     limit_concurrency: Annotated[
         int | None, typer.Option(help="Answer 503 beyond this many connections per worker.")
-    ] = None,
-    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
-    log_level: Annotated[
-        str, typer.Option(help="critical, error, warning, info, debug, trace.")
-    ] = "info",
+    ] = _HTTP.limit_concurrency,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = _HTTP.access_log,
+    log_level: LogLevelOption = LOG_LEVEL,
     env_file: Annotated[
         Path | None, typer.Option(help="KEY=VALUE file loaded by each worker.")
     ] = None,
@@ -90,61 +95,48 @@ def serve(
     ssl_keyfile: Annotated[Path | None, typer.Option(help="TLS private key (PEM).")] = None,
     timeout: Annotated[
         float, typer.Option(help="Replace a worker whose event loop is silent this long (s).")
-    ] = 30.0,
+    ] = field_default(ServeOptions, "timeout"),
     graceful_timeout: Annotated[
         float, typer.Option(help="Time in-flight requests get on stop or restart (s).")
-    ] = 30.0,
+    ] = field_default(ServeOptions, "graceful_timeout"),
     max_requests: Annotated[
         int | None, typer.Option(help="Recycle a worker after this many requests.")
-    ] = None,
+    ] = field_default(ServeOptions, "max_requests"),
     max_requests_jitter: Annotated[
         int, typer.Option(help="Random 0..J added to --max-requests per worker.")
-    ] = 0,
+    ] = field_default(ServeOptions, "max_requests_jitter"),
     max_worker_memory: Annotated[
         float | None, typer.Option(help="Recycle a worker above this resident memory (MB).")
-    ] = None,
+    ] = field_default(ServeOptions, "max_worker_memory_mb"),
     timeout_keep_alive: Annotated[
         int, typer.Option(help="Close an idle keep-alive connection after this long (s).")
-    ] = 5,
+    ] = _HTTP.timeout_keep_alive,
     header_timeout: Annotated[
         float,
         typer.Option(help="Disconnect a client that has not sent a complete request head (s)."),
-    ] = 10.0,
+    ] = _LIMITS.header_timeout,
     limit_request_line: Annotated[
         int, typer.Option(help="Longest request target in bytes (414 beyond).")
-    ] = 8192,
+    ] = _LIMITS.max_request_line,
     limit_request_fields: Annotated[
         int, typer.Option(help="Most header fields in one request (431 beyond).")
-    ] = 100,
+    ] = _LIMITS.max_headers,
     limit_request_field_size: Annotated[
         int, typer.Option(help="Longest header field, name and value, in bytes (431 beyond).")
-    ] = 16384,
+    ] = _LIMITS.max_header_size,
     ws_max_size: Annotated[
         int, typer.Option(help="Largest WebSocket message in bytes (closed with 1009 beyond).")
-    ] = 1024 * 1024,
+    ] = _HTTP.ws_max_size,
     pid: Annotated[Path | None, typer.Option(help="Write the master's PID to this file.")] = None,
-    app_dir: Annotated[Path, typer.Option(help="Directory to import APP from.")] = Path("."),
+    app_dir: AppDirOption = APP_DIR,
 ) -> None:
-    """Parse → build `ServeOptions` → run the master → exit with its status."""
+    """Parse → build `ServeOptions` → `server.run` → exit with its status."""
+    from functools import partial
+
     from asgiforge import server
-    from asgiforge.server.options import HeadLimits, HTTPOptions
-    from asgiforge.server.serve_options import ServeOptions
-    from asgiforge.server.sockets import parse_bind, parse_fd, tcp
+    from asgiforge.importer import resolve_target
+    from asgiforge.server.sockets import listen_addresses
 
-    if loop not in LOOPS:
-        raise UsageError(f"--loop must be one of {', '.join(LOOPS)} (got {loop!r})")
-    if http not in HTTPS:
-        raise UsageError(f"--http must be one of {', '.join(HTTPS)} (got {http!r})")
-    if log_level.lower() not in LOG_LEVELS:
-        raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)} (got {log_level!r})")
-    for path, flag in ((ssl_certfile, "--ssl-certfile"), (ssl_keyfile, "--ssl-keyfile")):
-        if path is not None and not os.access(path, os.R_OK):
-            raise ServeError(f"cannot read {flag} {path}")
-
-    addresses = [parse_bind(value) for value in bind or []]
-    addresses += [parse_fd(value) for value in fd or []]
-    if not addresses or host is not None or port is not None:
-        addresses.insert(0, tcp(host or "0.0.0.0", 8000 if port is None else port))
     http_options = HTTPOptions(
         loop=loop,
         http=http,
@@ -153,7 +145,7 @@ def serve(
         root_path=root_path,
         limit_concurrency=limit_concurrency,
         access_log=access_log,
-        log_level=log_level.lower(),
+        log_level=log_level,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_keep_alive=timeout_keep_alive,
@@ -165,33 +157,30 @@ def serve(
             header_timeout=header_timeout,
         ),
     )
-
-    def build() -> ServeOptions:
-        """Resolve APP afresh: also what SIGHUP runs, so a changed pyproject is picked up."""
-        from asgiforge.importer import resolve_target
-
-        target = resolve_target(app, app_dir=app_dir, factory=factory, env_file=env_file)
-        return ServeOptions(
-            target=target,
-            binds=tuple(addresses),
-            http=http_options,
-            workers=workers if workers is not None else (os.cpu_count() or 1),
-            timeout=timeout,
-            graceful_timeout=graceful_timeout,
-            max_requests=max_requests,
-            max_requests_jitter=max_requests_jitter,
-            max_worker_memory_mb=max_worker_memory,
-            pid_file=pid,
-        )
-
-    options = build()
-    _configure_logging(LOG_LEVELS[log_level.lower()], access_log)
-    status = server.run(options, reload=build)
+    binds = listen_addresses(host, port, bind or (), fd or ())
+    # Also what SIGHUP runs, so a changed pyproject is picked up by the rolling restart.
+    retarget: partial[AppTarget] = partial(
+        resolve_target, app, app_dir=app_dir, factory=factory, env_file=env_file
+    )
+    options = ServeOptions(
+        target=retarget(),
+        binds=binds,
+        http=http_options,
+        workers=workers,
+        timeout=timeout,
+        graceful_timeout=graceful_timeout,
+        max_requests=max_requests,
+        max_requests_jitter=max_requests_jitter,
+        max_worker_memory_mb=max_worker_memory,
+        pid_file=pid,
+    )
+    _configure_logging(options.http)
+    status = server.run(options, retarget=retarget)
     if status:
         raise typer.Exit(status)
 
 
-def _configure_logging(level: int, access_log: bool) -> None:
+def _configure_logging(http: HTTPOptions) -> None:
     """One configuration for master and workers (forked, they inherit it): rich on a TTY."""
     handler: logging.Handler
     if sys.stderr.isatty():
@@ -206,10 +195,11 @@ def _configure_logging(level: int, access_log: bool) -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
         )
+    level = http.log_level_number
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in ("asgiforge", "uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).setLevel(level)
-    if not access_log:
+    if not http.access_log:
         logging.getLogger("uvicorn.access").disabled = True

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, overload
 
 if TYPE_CHECKING:
     from asgiforge.server.dev_options import DevOptions, DevReporter
+    from asgiforge.server.options import AppTarget
     from asgiforge.server.serve_options import ServeOptions
 
 __all__ = ["run"]
@@ -26,26 +27,26 @@ def run(options: DevOptions, *, reporter: DevReporter) -> int: ...
 
 
 @overload
-def run(options: ServeOptions, *, reload: Callable[[], ServeOptions] | None = None) -> int: ...
+def run(options: ServeOptions, *, retarget: Callable[[], AppTarget] | None = None) -> int: ...
 
 
 def run(
     options: DevOptions | ServeOptions,
     *,
     reporter: DevReporter | None = None,
-    reload: Callable[[], ServeOptions] | None = None,
+    retarget: Callable[[], AppTarget] | None = None,
 ) -> int:
     """Serve `options` with the process model they call for until stopped; the exit status.
 
-    `reporter` renders what `dev` says (banner, reloads, load errors); `reload` is `serve`'s
-    SIGHUP hook, returning the options to restart the workers with.
+    `reporter` renders what `dev` says (banner, reloads, load errors); `retarget` is `serve`'s
+    SIGHUP hook, resolving the app afresh before the workers are replaced.
     """
     from asgiforge.server.dev_options import DevOptions
 
     if not isinstance(options, DevOptions):
         from asgiforge.server import multiprocess
 
-        return multiprocess.serve(options, reload=reload)
+        return multiprocess.serve(options, retarget=retarget)
     if reporter is None:
         raise TypeError("run(DevOptions) needs a reporter")
     if options.reload is None:

@@ -7,12 +7,14 @@ here imports typer or rich: the CLI passes a `DevReporter` that renders.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from asgiforge.errors import UsageError
 from asgiforge.server.options import AppTarget, HTTPOptions
-from asgiforge.server.sockets import BindAddress, tcp
+from asgiforge.server.sockets import DEFAULT_PORT, BindAddress, tcp
 
 __all__ = [
     "DEFAULT_INCLUDES",
@@ -21,6 +23,8 @@ __all__ = [
     "ReloadEvent",
     "ReloadOptions",
     "StartInfo",
+    "watch_dirs",
+    "watch_includes",
 ]
 
 DEFAULT_INCLUDES: tuple[str, ...] = ("*.py", "*.html", "*.jinja", "*.j2", ".env", "pyproject.toml")
@@ -47,7 +51,7 @@ class DevOptions:
 
     target: AppTarget
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = DEFAULT_PORT
     http: HTTPOptions = field(default_factory=HTTPOptions)
     reload: ReloadOptions | None = None
     debug: bool = True
@@ -62,7 +66,7 @@ class DevOptions:
 
     @property
     def graceful_timeout(self) -> float:
-        return self.reload.graceful_timeout if self.reload else 3.0
+        return (self.reload or _NO_RELOAD).graceful_timeout
 
     def project_dirs(self) -> tuple[Path, ...]:
         """Directories holding the user's code: never preloaded, always imported fresh."""
@@ -76,6 +80,37 @@ class DevOptions:
         host = f"[{self.host}]" if ":" in self.host else self.host
         scheme = "https" if self.http.ssl_certfile else "http"
         return f"{scheme}://{host}:{self.port}{self.http.root_path}"
+
+
+# What a dev process without a watcher uses for the settings reload would otherwise give.
+_NO_RELOAD = ReloadOptions(dirs=())
+
+
+def watch_dirs(target: AppTarget, requested: Sequence[Path] = ()) -> tuple[Path, ...]:
+    """The directories to watch: those `requested` (each must exist), else the project's.
+
+    The project is the directory of the nearest pyproject.toml above the app dir, or the app dir
+    itself when it lives outside that project (or there is none).
+    """
+    if requested:
+        for directory in requested:
+            if not directory.is_dir():
+                raise UsageError(f"--reload-dir '{directory}' is not a directory")
+        return tuple(d.resolve() for d in requested)
+    from asgiforge.importer import find_pyproject
+
+    app_dir = target.app_dir.resolve()
+    pyproject = find_pyproject(app_dir)
+    project = pyproject.parent if pyproject else app_dir
+    return (project,) if app_dir.is_relative_to(project) else (app_dir,)
+
+
+def watch_includes(target: AppTarget, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """`DEFAULT_INCLUDES`, the user's extra globs, and the env file (re-read on every reload)."""
+    includes = DEFAULT_INCLUDES + tuple(extra)
+    if target.env_file is not None:
+        includes += (target.env_file.name,)
+    return includes
 
 
 @dataclass(frozen=True, slots=True)

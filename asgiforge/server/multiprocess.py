@@ -15,6 +15,7 @@ Signals: TERM/INT graceful stop (a second INT forces), HUP rolling restart, TTIN
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import importlib
 import logging
@@ -33,6 +34,7 @@ from pathlib import Path
 from asgiforge.errors import AsgiforgeError, ServeError
 from asgiforge.server import sockets as sockets_mod
 from asgiforge.server import worker as worker_mod
+from asgiforge.server.options import AppTarget
 from asgiforge.server.serve_options import ServeOptions
 
 logger = logging.getLogger("asgiforge.serve")
@@ -67,19 +69,23 @@ class WorkerInfo:
 
 
 class Master:
-    """Supervise `options.workers` forked workers until told to stop; `run()` returns the status."""
+    """Supervise `options.worker_count` forked workers until stopped; `run()` returns the status.
+
+    `retarget` is the SIGHUP hook: it resolves the app afresh (a changed pyproject is picked up)
+    before the rolling restart.
+    """
 
     def __init__(
         self,
         options: ServeOptions,
         *,
-        reload: Callable[[], ServeOptions] | None = None,
+        retarget: Callable[[], AppTarget] | None = None,
         listeners: list[socket.socket] | None = None,
     ) -> None:
         self.options = options
-        self._reload = reload
+        self._retarget = retarget
         self._listeners = listeners
-        self._target = options.workers
+        self._target = options.worker_count
         self._workers: dict[int, WorkerInfo] = {}
         self._selector: selectors.BaseSelector | None = None
         self._wake_r = -1
@@ -208,14 +214,14 @@ class Master:
             self._drain(info, None)
 
     def _rolling_restart(self) -> None:
-        if self._reload is not None:
+        if self._retarget is not None:
             try:
-                new = self._reload()
+                new = dataclasses.replace(self.options, target=self._retarget())
             except AsgiforgeError as exc:
                 logger.error("SIGHUP: keeping the running configuration: %s", exc)
             else:
                 self.options = new
-                self._target = new.workers
+                self._target = new.worker_count
         logger.info("SIGHUP: rolling restart of %d worker(s)", len(self._workers))
         for info in self._workers.values():
             if not info.draining:
@@ -506,6 +512,6 @@ def _preimport(options: ServeOptions) -> None:
             importlib.import_module(name)
 
 
-def serve(options: ServeOptions, reload: Callable[[], ServeOptions] | None = None) -> int:
+def serve(options: ServeOptions, retarget: Callable[[], AppTarget] | None = None) -> int:
     """Run the master in this process until it stops; the exit status for the CLI."""
-    return Master(options, reload=reload).run()
+    return Master(options, retarget=retarget).run()

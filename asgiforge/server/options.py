@@ -1,14 +1,57 @@
 """Options shared by every process model, as small frozen dataclasses.
 
 Each parameter list is written once: the CLI builds these, supervisors pass them to workers, and
-`uvicorn_kwargs()` is the single place they turn into uvicorn settings.
+`uvicorn_kwargs()` is the single place they turn into uvicorn settings. Each dataclass checks its
+own fields when built, so a bad value is the same one-line error whether it comes from the command
+line, the environment or a library caller; the CLI takes its defaults from here (`field_default`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from asgiforge.errors import ServeError, UsageError
+
+LOOPS = ("auto", "asyncio", "uvloop")
+HTTP_IMPLEMENTATIONS = ("auto", "h11", "httptools")
+# uvicorn's names (and its extra "trace" level) → the numbers `logging` uses.
+LOG_LEVELS = {
+    "critical": logging.CRITICAL,
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": 5,
+}
+
+
+def field_default(cls: type[Any], name: str) -> Any:
+    """The default of dataclass field `name`: how the CLI states each default once, here."""
+    for item in dataclasses.fields(cls):
+        if item.name == name:
+            if item.default is not dataclasses.MISSING:
+                return item.default
+            if item.default_factory is not dataclasses.MISSING:
+                return item.default_factory()
+            break
+    raise LookupError(f"{cls.__name__}.{name} has no default")
+
+
+def at_least_one(flag: str, value: int | None) -> None:
+    """Refuse a count or size below 1 (None means "no limit" and passes)."""
+    if value is not None and value < 1:
+        raise UsageError(f"{flag} must be at least 1 (got {value})")
+
+
+def positive(flag: str, value: float | None) -> None:
+    """Refuse a duration or amount that is zero or negative (None means "unset" and passes)."""
+    if value is not None and value <= 0:
+        raise UsageError(f"{flag} must be positive (got {value:g})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +82,12 @@ class HeadLimits:
     # Bytes of chunk-extension and framing overhead allowed per chunk of a chunked body.
     max_chunk_overhead: int = 4 * 1024
 
+    def __post_init__(self) -> None:
+        at_least_one("--limit-request-line", self.max_request_line)
+        at_least_one("--limit-request-fields", self.max_headers)
+        at_least_one("--limit-request-field-size", self.max_header_size)
+        positive("--header-timeout", self.header_timeout)
+
 
 @dataclass(frozen=True, slots=True)
 class HTTPOptions:
@@ -62,6 +111,32 @@ class HTTPOptions:
     ws_max_size: int = 1024 * 1024
     # Request-head bounds and the header-read deadline (SECURITY.md has the reasoning).
     limits: HeadLimits = field(default_factory=HeadLimits)
+
+    def __post_init__(self) -> None:
+        if self.loop not in LOOPS:
+            raise UsageError(f"--loop must be one of {', '.join(LOOPS)} (got {self.loop!r})")
+        if self.http not in HTTP_IMPLEMENTATIONS:
+            choices = ", ".join(HTTP_IMPLEMENTATIONS)
+            raise UsageError(f"--http must be one of {choices} (got {self.http!r})")
+        if self.log_level.lower() not in LOG_LEVELS:
+            choices = ", ".join(LOG_LEVELS)
+            raise UsageError(f"--log-level must be one of {choices} (got {self.log_level!r})")
+        # uvicorn only knows the lower-case names; frozen, so set through object.
+        object.__setattr__(self, "log_level", self.log_level.lower())
+        tls_files = (("--ssl-certfile", self.ssl_certfile), ("--ssl-keyfile", self.ssl_keyfile))
+        for flag, path in tls_files:
+            if path is not None and not os.access(path, os.R_OK):
+                raise ServeError(f"cannot read {flag} {path}")
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise UsageError("--ssl-keyfile needs --ssl-certfile")
+        at_least_one("--ws-max-size", self.ws_max_size)
+        at_least_one("--timeout-keep-alive", self.timeout_keep_alive)
+        at_least_one("--limit-concurrency", self.limit_concurrency)
+
+    @property
+    def log_level_number(self) -> int:
+        """The level for `logging` (uvicorn's ``trace`` is 5)."""
+        return LOG_LEVELS[self.log_level]
 
     def uvicorn_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `uvicorn.Config` (the app and sockets are added by the caller).

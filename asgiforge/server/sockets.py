@@ -13,12 +13,16 @@ import errno
 import os
 import socket
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from asgiforge.errors import ServeError, UsageError
 
 BACKLOG = 2048
+# Where `serve` listens when given no address at all (a container's published port).
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_PORT = 8000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,21 @@ def tcp(host: str, port: int) -> BindAddress:
     if not 0 <= port <= 65535:
         raise UsageError(f"invalid port {port}: must be between 0 and 65535")
     return BindAddress("tcp", host=host, port=port)
+
+
+def listen_addresses(
+    host: str | None, port: int | None, binds: Sequence[str] = (), fds: Sequence[int] = ()
+) -> tuple[BindAddress, ...]:
+    """`serve`'s addresses: every ``--bind`` and ``--fd``, plus ``--host``/``--port`` when given.
+
+    With none of them, ``DEFAULT_HOST:DEFAULT_PORT``; a lone ``--host`` or ``--port`` fills the
+    other half from those defaults.
+    """
+    addresses = [parse_bind(value) for value in binds]
+    addresses += [parse_fd(value) for value in fds]
+    if not addresses or host is not None or port is not None:
+        addresses.insert(0, tcp(host or DEFAULT_HOST, DEFAULT_PORT if port is None else port))
+    return tuple(addresses)
 
 
 def parse_bind(value: str) -> BindAddress:

@@ -15,6 +15,7 @@ from asgiforge.server.sockets import (
     bind_all,
     close_all,
     describe,
+    listen_addresses,
     parse_bind,
     parse_fd,
     tcp,
@@ -123,3 +124,13 @@ def test_inherited_fd_is_adopted() -> None:
 def test_fd_that_is_not_a_socket_is_a_serve_error(tmp_path: Path) -> None:
     with (tmp_path / "f").open("w") as fh, pytest.raises(ServeError, match="fd://"):
         bind(parse_fd(fh.fileno()))
+
+
+def test_listen_addresses_default_and_explicit() -> None:
+    assert listen_addresses(None, None) == (BindAddress("tcp", host="0.0.0.0", port=8000),)
+    assert listen_addresses(None, None, ["unix:/tmp/s"], [3]) == (
+        BindAddress("unix", path="/tmp/s"),
+        BindAddress("fd", fd=3),
+    )
+    # --host or --port next to --bind: the TCP address is served too, first.
+    assert listen_addresses("127.0.0.1", None, ["unix:/tmp/s"])[0] == tcp("127.0.0.1", 8000)
