@@ -35,6 +35,7 @@ from asgiforge.errors import AsgiforgeError, ServeError
 from asgiforge.server import sockets as sockets_mod
 from asgiforge.server import worker as worker_mod
 from asgiforge.server.options import AppTarget
+from asgiforge.server.pipes import read_report
 from asgiforge.server.serve_options import ServeOptions
 
 logger = logging.getLogger("asgiforge.serve")
@@ -268,12 +269,9 @@ class Master:
                 os.close(fd)
 
     def _read_worker(self, info: WorkerInfo) -> None:
-        try:
-            data = os.read(info.fd, 65536)
-        except BlockingIOError:
+        data = read_report(info.fd)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:
             self._unregister(info)
             return
@@ -341,9 +339,8 @@ class Master:
                 self._on_exit(self._workers.pop(pid), status)
 
     def _on_exit(self, info: WorkerInfo, status: int) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            while chunk := os.read(info.fd, 65536):
-                info.buffer += chunk
+        while chunk := read_report(info.fd):
+            info.buffer += chunk
         self._parse(info)
         self._unregister(info)
         with contextlib.suppress(OSError):

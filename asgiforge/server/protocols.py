@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h11
 from uvicorn.config import Config
@@ -34,6 +34,13 @@ from uvicorn.server import ServerState
 
 from asgiforge.runtime.middleware.trustedhost import parse_host
 from asgiforge.server.options import HeadLimits
+
+# What the mixin's super() calls reach at run time is uvicorn's protocol; for the type checker,
+# asyncio's protocol interface.
+if TYPE_CHECKING:
+    _ProtocolBase = asyncio.Protocol
+else:
+    _ProtocolBase = object
 
 __all__ = ["HeadLimits", "Rejection", "check_head", "protocol_class"]
 
@@ -117,8 +124,9 @@ def _reject_bytes(status: int, reason: str) -> bytes:
     ).encode("ascii") + body
 
 
-class _Hardening:
-    """Mixin: the header-read deadline, and closing after a response that left a body unread.
+class _Hardening(_ProtocolBase):
+    """Mixin before uvicorn's protocol: the header-read deadline, and closing after a response
+    that left a body unread.
 
     The deadline is armed when the connection opens and after each response, and disarmed
     when a head is complete (from then on the application owns the pace, e.g. of a slow
@@ -137,6 +145,23 @@ class _Hardening:
     cycle: Any
     _deadline: asyncio.TimerHandle | None
     _lingering: bool
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_deadline()
+        super().connection_lost(exc)
+
+    def _after_response(self, *, body_unread: bool) -> None:
+        """After each response: linger out an unread body, else wait for the next head."""
+        if self.transport.is_closing():
+            return
+        if body_unread:
+            self._finish_unread_body()
+        else:
+            self._arm_deadline()
 
     def _finish_unread_body(self) -> None:
         self._lingering = True
@@ -253,14 +278,6 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         self._deadline = None
         self._lingering = False
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_deadline()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_deadline()
-        super().connection_lost(exc)
-
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return
@@ -271,12 +288,7 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if self.transport.is_closing():
-            return
-        if self.conn.their_state is h11.SEND_BODY:
-            self._finish_unread_body()
-        else:
-            self._arm_deadline()
+        self._after_response(body_unread=self.conn.their_state is h11.SEND_BODY)
 
     def send_400_response(self, msg: str) -> None:
         rejection = self.guarded.rejection or Rejection(400, msg)
@@ -312,14 +324,6 @@ def _httptools_class() -> type[asyncio.Protocol]:
             self._overhead = 0
             self._chunks = 0
             self._completed = False
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm_deadline()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_deadline()
-            super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             if self._lingering:
@@ -400,12 +404,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if self.transport.is_closing():
-                return
-            if self._in_body:
-                self._finish_unread_body()
-            else:
-                self._arm_deadline()
+            self._after_response(body_unread=self._in_body)
 
     return GuardedHttpToolsProtocol
 

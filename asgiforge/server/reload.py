@@ -48,6 +48,7 @@ from asgiforge.server.dev_options import (
     ReloadOptions,
     StartInfo,
 )
+from asgiforge.server.pipes import read_report
 
 if TYPE_CHECKING:
     from watchfiles import Change
@@ -301,12 +302,9 @@ class _Supervisor:
         return True
 
     def _read(self, worker: _Worker) -> None:
-        try:
-            chunk = os.read(worker.fd, 65536)
-        except BlockingIOError:
+        chunk = read_report(worker.fd)
+        if chunk is None:
             return
-        except OSError:
-            chunk = b""
         if not chunk:
             with contextlib.suppress(OSError):
                 os.close(worker.fd)

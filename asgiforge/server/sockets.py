@@ -13,9 +13,9 @@ import errno
 import os
 import socket
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from asgiforge.errors import ServeError, UsageError
 
@@ -162,30 +162,37 @@ def _bind_tcp(host: str, port: int, backlog: int) -> socket.socket:
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, socktype, proto, _, sockaddr = infos[0]
     sock = socket.socket(family, socktype, proto)
-    try:
+    with _closed_on_error(sock):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind(sockaddr)
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
+        _listen(sock, sockaddr, backlog)
     return sock
 
 
 def _bind_unix(path: str, backlog: int) -> socket.socket:
     _remove_stale_unix_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with _closed_on_error(sock):
+        _listen(sock, path, backlog)
+    return sock
+
+
+def _listen(sock: socket.socket, sockaddr: Any, backlog: int) -> None:
+    """Bind and listen, non-blocking: the workers' event loops accept, never this process."""
+    sock.bind(sockaddr)
+    sock.listen(backlog)
+    sock.setblocking(False)
+
+
+@contextlib.contextmanager
+def _closed_on_error(sock: socket.socket) -> Iterator[None]:
+    """Close `sock` if setting it up fails, so a failed bind leaks no descriptor."""
     try:
-        sock.bind(path)
-        sock.listen(backlog)
-        sock.setblocking(False)
+        yield
     except BaseException:
         sock.close()
         raise
-    return sock
 
 
 def _remove_stale_unix_socket(path: str) -> None:
