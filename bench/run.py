@@ -500,7 +500,7 @@ BARE_TARGETS = {
 }
 
 
-def targets(http: list, ws: list, cli: list, dev: list, serve: list) -> list[str]:
+def target_rows(http: list, ws: list, cli: list, dev: list, serve: list) -> list[str]:
     """One row per target of issue 7 found in this run: the figure and met / MISSED."""
     rows: list[tuple[str, str, bool]] = []
 
@@ -643,8 +643,26 @@ def report(
             for n, r, m in serve
         ]
         lines.append("")
-    lines += targets(http, ws, cli, dev, serve)
+    lines += target_rows(http, ws, cli, dev, serve)
     return "\n".join(lines)
+
+
+def save_raw(path: Path, http: list, ws: list, cli: list, dev: list, serve: list) -> None:
+    """Every sample of the run, written before the report is rendered (nothing is lost)."""
+    import json
+
+    def dump(sample: Sample) -> dict[str, list[float]]:
+        return {"values": sample.values, "p99": sample.p99}
+
+    data = {
+        "argv": sys.argv[1:],
+        "http": [[n, {t: dump(x) for t, x in s.items()}] for n, s in http],
+        "ws": [[n, {t: dump(x) for t, x in s.items()}] for n, s in ws],
+        "cli": [[n, dump(x)] for n, x in cli],
+        "dev": [[n, dump(x)] for n, x in dev],
+        "serve": [[n, dump(r), [dump(m) for m in ms]] for n, r, ms in serve],
+    }
+    path.write_text(json.dumps(data))
 
 
 def main() -> None:
@@ -676,6 +694,7 @@ def main() -> None:
         else []
     )
     serve = bench_serve(args.duration, args.rounds) if "serve" in only else []
+    save_raw(Path(args.output).with_suffix(".json"), http, ws, cli, dev, serve)
     text = report(args, http, ws, cli, dev, serve)
     # Only our own section: RESULTS.md also holds bench/serve_faults.py's figures.
     write_section(Path(args.output), "run", text, first=True)
