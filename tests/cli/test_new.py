@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -256,3 +260,80 @@ def test_hostile_values_stay_literal_in_a_working_project(cli, tmp_path: Path, t
     )
     assert json.loads(probe.stdout) == HOSTILE
     assert "49" not in (project / "odd" / "__init__.py").read_text()
+
+
+# --- on a real terminal: a pseudo-terminal makes stdin and stdout TTYs, as for a person ---
+
+
+class Terminal:
+    """A child process attached to a pty, read with bounded waits."""
+
+    def __init__(self, args: list[str], cwd: Path) -> None:
+        self.master, slave = pty.openpty()
+        env = {**os.environ, "COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1"}
+        self.proc = subprocess.Popen(
+            args, stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, start_new_session=True
+        )
+        os.close(slave)
+        self.seen = ""
+
+    def expect(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"{text!r} never appeared; the terminal showed:\n{self.seen}")
+            ready, _, _ = select.select([self.master], [], [], min(remaining, 0.5))
+            if ready:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if not chunk and self.proc.poll() is not None:
+                    raise AssertionError(f"exited before {text!r}:\n{self.seen}")
+                self.seen += chunk.decode(errors="replace")
+
+    def answer(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\r")
+
+    def close(self) -> int:
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait(5)
+            os.close(self.master)
+
+
+def test_prompts_on_a_tty_and_answers_reach_the_project(tmp_path: Path) -> None:
+    term = Terminal([sys.executable, "-m", "asgiforge", "new", "shop"], cwd=tmp_path)
+    try:
+        term.expect("Template")
+        term.answer("api")
+        term.expect("One-line description")
+        term.answer("Sells {{ 7*7 }} things")
+        term.expect("Author")
+        term.answer("")
+        term.expect("Python version")
+        term.answer("3.11")
+        term.expect("asgiforge dev")
+    finally:
+        code = term.close()
+    assert code == 0, term.seen
+    project = tomllib.loads((tmp_path / "shop" / "pyproject.toml").read_text())
+    assert project["project"]["description"] == "Sells {{ 7*7 }} things"
+    assert (tmp_path / "shop" / "shop" / "app.py").is_file()
+    assert "python:3.11" in (tmp_path / "shop" / "Dockerfile").read_text()
+
+
+def test_no_input_never_prompts_even_on_a_tty(tmp_path: Path) -> None:
+    term = Terminal([sys.executable, "-m", "asgiforge", "new", "quiet", "--no-input"], cwd=tmp_path)
+    try:
+        term.expect("asgiforge dev")
+    finally:
+        code = term.close()
+    assert code == 0, term.seen
+    assert "Template" not in term.seen.split("quiet")[0]
+    assert "One-line description" not in term.seen
+    assert (tmp_path / "quiet" / "pyproject.toml").is_file()
