@@ -342,3 +342,22 @@ def test_broken_code_on_sighup_keeps_the_old_workers_serving(
     assert server.get() == (200, str(old))
     assert old in server.live_workers()
     assert server.proc.poll() is None
+
+
+def test_second_sigint_forces_the_stop(started: list[ServeProcess], app_dir: Path) -> None:
+    """The first INT waits for in-flight work (up to --graceful-timeout); a second one does not."""
+    options = ("--workers", "1", "--timeout", "60", "--graceful-timeout", "30")
+    server = start(started, app_dir, *options)
+    (worker,) = server.wait_ready(1)
+    blocked = threading.Thread(target=lambda: _ignore_errors(server.get, "/block", 20))
+    blocked.start()
+    time.sleep(0.5)
+    server.signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert server.proc.poll() is None, "the first SIGINT must wait for the in-flight request"
+    t0 = time.monotonic()
+    server.signal(signal.SIGINT)
+    server.wait_exit(10)
+    assert time.monotonic() - t0 < 3, server.log()
+    assert wait_until(lambda: not os.path.exists(f"/proc/{worker}"), 5), "worker left running"
+    blocked.join(timeout=20)
