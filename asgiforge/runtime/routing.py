@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any, SupportsIndex
 from urllib.parse import quote
 
 from asgiforge.runtime._exception_handler import HANDLERS_KEY, SendTracker, handle_exception
+from asgiforge.runtime._paths import PARAM_REGEX as PARAM_REGEX
+from asgiforge.runtime._paths import compile_path, convert_params, param_converters
+from asgiforge.runtime._paths import replace_params as replace_params
 from asgiforge.runtime._utils import get_route_path, is_async_callable
 from asgiforge.runtime.concurrency import run_in_threadpool
-from asgiforge.runtime.convertors import CONVERTOR_TYPES, Convertor
 from asgiforge.runtime.datastructures import URLPath
 from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.lifespan import LifespanHandler
@@ -81,92 +83,6 @@ class Match(Enum):
 def get_name(endpoint: Callable[..., Any]) -> str:
     """The default route name: the function's or class's `__name__`."""
     return getattr(endpoint, "__name__", type(endpoint).__name__)
-
-
-PARAM_REGEX = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(:[a-zA-Z_][a-zA-Z0-9_]*)?}")
-
-
-def compile_path(path: str) -> tuple[re.Pattern[str], str, dict[str, Convertor[Any]]]:
-    """Compile `/users/{id:int}` into (regex, format string `/users/{id}`, convertors).
-
-    A path not starting with `/` is a host pattern (for `Host`): its `:port` is ignored and it
-    matches case-insensitively. Raises `ValueError` for an unknown convertor, a parameter used
-    twice, or a `{`/`}` that is not a valid `{name}` / `{name:type}` parameter.
-    """
-    is_host = not path.startswith("/")
-    regex_parts = ["^"]
-    format_parts: list[str] = []
-    convertors: dict[str, Convertor[Any]] = {}
-    duplicates: set[str] = set()
-    idx = 0
-    for match in PARAM_REGEX.finditer(path):
-        name, type_suffix = match.groups("str")
-        type_name = type_suffix.lstrip(":")
-        convertor = CONVERTOR_TYPES.get(type_name)
-        if convertor is None:
-            known = ", ".join(sorted(CONVERTOR_TYPES))
-            raise ValueError(
-                f"Unknown path convertor {type_name!r} in {path!r}. Known convertors: {known}. "
-                "Register custom ones with register_url_convertor() before building routes."
-            )
-        literal = path[idx : match.start()]
-        _check_literal(literal, path)
-        regex_parts.append(re.escape(literal))
-        regex_parts.append(f"(?P<{name}>{convertor.regex})")
-        format_parts.append(literal)
-        format_parts.append("{" + name + "}")
-        if name in convertors:
-            duplicates.add(name)
-        convertors[name] = convertor
-        idx = match.end()
-    if duplicates:
-        names = ", ".join(sorted(duplicates))
-        ending = "s" if len(duplicates) > 1 else ""
-        raise ValueError(f"Duplicated param name{ending} {names} at path {path!r}")
-    tail = path[idx:]
-    _check_literal(tail, path)
-    if is_host:
-        hostname = tail.split(":")[0]
-        regex_parts.append(re.escape(hostname) + "$")
-        return (
-            re.compile("".join(regex_parts), re.IGNORECASE),
-            "".join(format_parts) + tail,
-            convertors,
-        )
-    regex_parts.append(re.escape(tail) + "$")
-    format_parts.append(tail)
-    return re.compile("".join(regex_parts)), "".join(format_parts), convertors
-
-
-def _check_literal(literal: str, path: str) -> None:
-    if "{" in literal or "}" in literal:
-        raise ValueError(
-            f"Malformed path parameter in {path!r}: use {{name}} or {{name:type}} where name is "
-            "an identifier (letters, digits, underscore)."
-        )
-
-
-def replace_params(
-    path: str, param_convertors: dict[str, Convertor[Any]], path_params: dict[str, Any]
-) -> tuple[str, dict[str, Any]]:
-    """Fill `{name}` placeholders of a format string; return the result and unused params."""
-    remaining = dict(path_params)
-    for key, value in path_params.items():
-        placeholder = "{" + key + "}"
-        if placeholder in path:
-            path = path.replace(placeholder, param_convertors[key].to_string(value))
-            del remaining[key]
-    return path, remaining
-
-
-def _convert_params(
-    groups: dict[str, str], convertors: tuple[tuple[str, Callable[[str], Any]], ...]
-) -> dict[str, Any] | None:
-    """Convert matched text to values; None when a convertor rejects it (so: no match)."""
-    try:
-        return {key: convert(groups[key]) for key, convert in convertors}
-    except ValueError:
-        return None
 
 
 def _is_function(endpoint: Any) -> bool:
@@ -394,7 +310,7 @@ class Route(BaseRoute):
                 self.methods.add("HEAD")
 
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self._convert = tuple((key, c.convert) for key, c in self.param_convertors.items())
+        self._convert = param_converters(self.param_convertors)
         self._static_path = None if self.param_convertors else path
         self._param_names = frozenset(self.param_convertors)
         allow = ", ".join(sorted(self.methods)) if self.methods else ""
@@ -419,7 +335,7 @@ class Route(BaseRoute):
             found = self.path_regex.fullmatch(route_path)
             if found is None:
                 return Match.NONE, {}
-            params = _convert_params(found.groupdict(), self._convert)
+            params = convert_params(found.groupdict(), self._convert)
             if params is None:
                 return Match.NONE, {}
             parent = scope.get("path_params")
@@ -500,7 +416,7 @@ class WebSocketRoute(BaseRoute):
             self.app = endpoint
         self.app = _wrap_middleware(self.app, middleware)
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self._convert = tuple((key, c.convert) for key, c in self.param_convertors.items())
+        self._convert = param_converters(self.param_convertors)
         self._static_path = None if self.param_convertors else path
         self._param_names = frozenset(self.param_convertors)
 
@@ -515,7 +431,7 @@ class WebSocketRoute(BaseRoute):
         found = self.path_regex.fullmatch(route_path)
         if found is None:
             return Match.NONE, {}
-        params = _convert_params(found.groupdict(), self._convert)
+        params = convert_params(found.groupdict(), self._convert)
         if params is None:
             return Match.NONE, {}
         path_params = dict(scope.get("path_params") or {})
@@ -609,9 +525,7 @@ class Mount(BaseRoute):
         self.path_regex, self.path_format, self.param_convertors = compile_path(
             self.path + "/{path:path}"
         )
-        self._convert = tuple(
-            (key, c.convert) for key, c in self.param_convertors.items() if key != "path"
-        )
+        self._convert = param_converters(self.param_convertors, skip="path")
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -627,7 +541,7 @@ class Mount(BaseRoute):
         if found is None:
             return Match.NONE, {}
         groups = found.groupdict()
-        params = _convert_params(groups, self._convert)
+        params = convert_params(groups, self._convert)
         if params is None:
             return Match.NONE, {}
         remaining_path = "/" + groups["path"]
@@ -721,7 +635,7 @@ class Host(BaseRoute):
         self.app = app
         self.name = name
         self.host_regex, self.host_format, self.param_convertors = compile_path(host)
-        self._convert = tuple((key, c.convert) for key, c in self.param_convertors.items())
+        self._convert = param_converters(self.param_convertors)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -737,7 +651,7 @@ class Host(BaseRoute):
         found = self.host_regex.fullmatch(host)
         if found is None:
             return Match.NONE, {}
-        params = _convert_params(found.groupdict(), self._convert)
+        params = convert_params(found.groupdict(), self._convert)
         if params is None:
             return Match.NONE, {}
         path_params = dict(scope.get("path_params") or {})

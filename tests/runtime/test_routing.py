@@ -42,23 +42,15 @@ def named(text: str) -> Any:
     return endpoint
 
 
-# --------------------------------------------------------------------------- compile_path
+# --------------------------------------------------------------------------- construction
 
 
-def test_compile_path_builds_regex_format_and_convertors() -> None:
-    regex, fmt, convertors = compile_path("/users/{user_id:int}/files/{rest:path}")
-    assert fmt == "/users/{user_id}/files/{rest}"
-    assert set(convertors) == {"user_id", "rest"}
-    found = regex.match("/users/12/files/a/b.txt")
-    assert found is not None
-    assert found.groupdict() == {"user_id": "12", "rest": "a/b.txt"}
-    assert regex.match("/users/x/files/a") is None
+def test_starlette_path_helpers_are_importable_from_routing() -> None:
+    from asgiforge.runtime import _paths, routing
 
-
-def test_compile_path_host_ignores_port() -> None:
-    regex, fmt, _ = compile_path("{sub}.example.org:8000")
-    assert fmt == "{sub}.example.org:8000"
-    assert regex.match("api.example.org") is not None
+    assert compile_path is _paths.compile_path
+    assert replace_params is _paths.replace_params
+    assert routing.PARAM_REGEX is _paths.PARAM_REGEX
 
 
 @pytest.mark.parametrize(
@@ -749,14 +741,6 @@ def test_index_agrees_with_trying_every_route_in_order() -> None:
                 assert response.status_code == 405, (round_number, chosen, path)
             else:
                 assert response.status_code == 404, (round_number, chosen, path)
-
-
-def test_replace_params_takes_starlettes_keyword_names() -> None:
-    _, _, convertors = compile_path("/users/{user_id:int}")
-    path, remaining = replace_params(
-        path="/users/{user_id}", param_convertors=convertors, path_params={"user_id": 7, "x": 1}
-    )
-    assert (path, remaining) == ("/users/7", {"x": 1})
 
 
 def test_exact_path_shortcut_keeps_scope_and_overrides() -> None:
