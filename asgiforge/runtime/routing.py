@@ -15,21 +15,18 @@ Differences users gain from:
 
 from __future__ import annotations
 
-import functools
-import inspect
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, SupportsIndex
 from urllib.parse import quote
 
-from asgiforge.runtime._exception_handler import HANDLERS_KEY, SendTracker, handle_exception
+from asgiforge.runtime._adapters import is_function, request_response, websocket_session
 from asgiforge.runtime._paths import PARAM_REGEX as PARAM_REGEX
 from asgiforge.runtime._paths import compile_path, convert_params, param_converters
 from asgiforge.runtime._paths import replace_params as replace_params
-from asgiforge.runtime._utils import get_route_path, is_async_callable
-from asgiforge.runtime.concurrency import run_in_threadpool
+from asgiforge.runtime._utils import get_route_path
 from asgiforge.runtime.datastructures import URLPath
 from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.lifespan import LifespanHandler
@@ -85,12 +82,6 @@ def get_name(endpoint: Callable[..., Any]) -> str:
     return getattr(endpoint, "__name__", type(endpoint).__name__)
 
 
-def _is_function(endpoint: Any) -> bool:
-    while isinstance(endpoint, functools.partial):
-        endpoint = endpoint.func
-    return inspect.isfunction(endpoint) or inspect.ismethod(endpoint)
-
-
 def _wrap_middleware(
     app: ASGIApp, middleware: Sequence[Middleware] | None, max_body_size: int | None = None
 ) -> ASGIApp:
@@ -108,81 +99,6 @@ def _wrap_middleware(
 def _check_route_path(path: str, kind: str) -> None:
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"{kind} paths must start with '/', got {path!r}.")
-
-
-# --------------------------------------------------------------------------- endpoint adapters
-
-
-async def _run_sync(func: Callable[[Any], Any], request: Any) -> Any:
-    return await run_in_threadpool(func, request)
-
-
-def request_response(func: Callable[[Any], Any]) -> ASGIApp:
-    """Turn `endpoint(request) -> Response` into an ASGI app.
-
-    Sync endpoints run in the thread pool. Exception handlers registered by ExceptionMiddleware
-    run here, inside the route, so route-level middleware sees the error response.
-    """
-    from asgiforge.runtime.requests import Request
-
-    call: Callable[[Any], Awaitable[Any]] = (
-        func if is_async_callable(func) else functools.partial(_run_sync, func)
-    )
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
-        handlers = scope.get(HANDLERS_KEY)
-        if handlers is None:
-            response = await call(request)
-            await response(scope, receive, send)
-            return
-        # Reuse ExceptionMiddleware's tracker when it hands us its own send directly.
-        tracker = send if type(send) is SendTracker else SendTracker(send)
-        try:
-            response = await call(request)
-            await response(scope, receive, tracker)
-        except Exception as exc:
-            await handle_exception(exc, request, handlers, tracker.started, scope, receive, tracker)
-
-    return app
-
-
-def websocket_session(func: Callable[[Any], Any]) -> ASGIApp:
-    """Turn `endpoint(websocket)` into an ASGI app.
-
-    An exception no handler takes closes an accepted socket with 1011 before propagating, so
-    the client is never left with a half-open connection.
-    """
-    from asgiforge.runtime.websockets import WebSocket
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        session = WebSocket(scope, receive=receive, send=send)
-        handlers = scope.get(HANDLERS_KEY)
-        try:
-            if handlers is None:
-                await func(session)
-            else:
-                try:
-                    await func(session)
-                except Exception as exc:
-                    await handle_exception(exc, session, handlers, False, scope, receive, send)
-        except Exception:
-            await _close_if_open(session)
-            raise
-
-    return app
-
-
-async def _close_if_open(websocket: Any) -> None:
-    state = getattr(websocket, "application_state", None)
-    client_state = getattr(websocket, "client_state", None)
-    if getattr(state, "name", None) == "CONNECTED" and getattr(client_state, "name", None) == (
-        "CONNECTED"
-    ):
-        try:
-            await websocket.close(code=1011)
-        except Exception:  # noqa: S110 - the original error matters more than this one
-            pass
 
 
 # --------------------------------------------------------------------------- plain responses
@@ -291,7 +207,7 @@ class Route(BaseRoute):
         self._explicit_name = name is not None
         self.include_in_schema = include_in_schema
 
-        if _is_function(endpoint):
+        if is_function(endpoint):
             self.app: ASGIApp = request_response(endpoint)
             if methods is None:
                 methods = ["GET"]
@@ -410,7 +326,7 @@ class WebSocketRoute(BaseRoute):
         self.endpoint = endpoint
         self.name = get_name(endpoint) if name is None else name
         self._explicit_name = name is not None
-        if _is_function(endpoint):
+        if is_function(endpoint):
             self.app: ASGIApp = websocket_session(endpoint)
         else:
             self.app = endpoint

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -237,15 +236,6 @@ def test_convertor_rejecting_value_is_a_404_not_a_500() -> None:
     # the built-ins; a uuid convertor only accepts canonical text, so an upper-case one is 404.
     client = TestClient(App(routes=[Route("/u/{value:uuid}", echo_params)]))
     assert client.get("/u/" + str(uuid.uuid4()).upper()).status_code == 404
-
-
-def test_sync_endpoint_runs_in_a_worker_thread() -> None:
-    main = threading.get_ident()
-
-    def endpoint(request: Any) -> PlainTextResponse:
-        return PlainTextResponse(str(threading.get_ident() != main))
-
-    assert TestClient(App(routes=[Route("/", endpoint)])).get("/").text == "True"
 
 
 def test_class_endpoint_is_an_asgi_app() -> None:
@@ -539,17 +529,6 @@ def test_websocket_route_and_404_close() -> None:
     with pytest.raises(Exception) as info, client.websocket_connect("/nope"):
         pass
     assert getattr(info.value, "code", None) == 1000
-
-
-def test_websocket_error_closes_with_1011() -> None:
-    async def ws(websocket: Any) -> None:
-        await websocket.accept()
-        raise RuntimeError("boom")
-
-    client = TestClient(App(routes=[WebSocketRoute("/ws", ws)]))
-    with pytest.raises(RuntimeError, match="boom"), client.websocket_connect("/ws") as session:
-        message = session.receive()
-        assert message == {"type": "websocket.close", "code": 1011, "reason": ""}
 
 
 # --------------------------------------------------------------------------- standalone routes
