@@ -8,24 +8,24 @@ Differences users gain from:
   duplicated parameter or a malformed `{param}` raise `ValueError` right away, not an `assert`
   or a silent never-matching route.
 - The router looks static paths up in a dict before trying patterns, while keeping Starlette's
-  "first matching route wins" order exactly (see `Router._build_index`).
+  "first matching route wins" order exactly (see `asgiforge.runtime._route_index`).
 - Slash redirects use a relative `Location` built from the routed path only: never a host taken
   from the `Host` header, never a `//` (protocol-relative) URL.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, SupportsIndex
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from asgiforge.runtime._adapters import is_function, request_response, websocket_session
 from asgiforge.runtime._paths import PARAM_REGEX as PARAM_REGEX
 from asgiforge.runtime._paths import compile_path, convert_params, param_converters
 from asgiforge.runtime._paths import replace_params as replace_params
+from asgiforge.runtime._route_index import RouteIndex, RouteList, TrustedRoutes
 from asgiforge.runtime._utils import get_route_path
 from asgiforge.runtime.datastructures import URLPath
 from asgiforge.runtime.exceptions import HTTPException
@@ -622,225 +622,18 @@ class Host(BaseRoute):
 
 # --------------------------------------------------------------------------- router
 
-Matcher = Callable[[Scope, str], tuple[Match, Scope]]
-
-
-def _matcher(route: BaseRoute) -> Matcher:
-    """The fastest correct way to ask `route` whether it matches.
-
-    Our own route classes accept the pre-computed route path; a subclass that overrides
-    `matches` (or a foreign route object) is asked through its public `matches(scope)`.
-    """
-    for cls in (Route, WebSocketRoute, Mount, Host):
-        if isinstance(route, cls) and type(route).matches is cls.matches:
-            return route._match_path
-
-    def ask(scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        return route.matches(scope)
-
-    return ask
-
-
-def _direct(route: BaseRoute) -> bool:
-    """Whether a full match may call `route.app` directly instead of `route.handle`.
-
-    True for our own Route, WebSocketRoute and Mount with `handle` not overridden: after a full
-    match their `handle` only calls `self.app` (Route's method check has already passed), so
-    the router saves a coroutine frame per request.
-    """
-    return any(
-        isinstance(route, cls) and type(route).handle is cls.handle
-        for cls in (Route, WebSocketRoute, Mount)
-    )
-
-
-def _unmodified(route: BaseRoute, classes: tuple[type[BaseRoute], ...]) -> bool:
-    return any(isinstance(route, cls) and type(route).matches is cls.matches for cls in classes)
-
-
-def _static_path(route: BaseRoute) -> str | None:
-    """The single path `route` can match, if it is an unmodified parameterless route."""
-    if _unmodified(route, (Route, WebSocketRoute)):
-        return route._static_path  # type: ignore[attr-defined, no-any-return]
-    return None
-
-
-def _path_regex(route: BaseRoute) -> re.Pattern[str] | None:
-    """The regex that decides alone whether `route` matches a path, when we know it does."""
-    if _unmodified(route, (Route, WebSocketRoute, Mount)):
-        return route.path_regex  # type: ignore[attr-defined, no-any-return]
-    return None
-
-
-def _segment(path: str) -> str:
-    """The first path segment: `users` for `/users/5`."""
-    end = path.find("/", 1)
-    return path[1:end] if end != -1 else path[1:]
-
-
-def _literal_segment(route: BaseRoute) -> str | None:
-    """The first segment every path `route` matches must have, when it is fixed text.
-
-    `/users/{id}` → `users`; `/{id}` or `/file-{n}` → None (any first segment may match).
-    """
-    if _path_regex(route) is None:
-        return None
-    path_format: str = route.path_format  # type: ignore[attr-defined]
-    brace = path_format.find("{")
-    literal = path_format if brace == -1 else path_format[:brace]
-    end = literal.find("/", 1)
-    return literal[1:end] if end != -1 else None
-
-
-Candidates = tuple[tuple[BaseRoute, Matcher, bool], ...]
-
-
-class _RouteIndex:
-    """Which routes to try for a given path, always in table order.
-
-    A route is skipped only when it provably cannot match the path: a parameterless route
-    matches one exact path; a route whose pattern starts with a fixed segment (`/users/...`)
-    matches only paths with that first segment. Skipping routes that cannot match never changes
-    which route matches first, so Starlette's first-match-wins order holds exactly. Routes
-    whose matching we cannot reason about (Host, subclasses overriding `matches`, foreign route
-    objects) are always tried.
-
-    - `static[path]`: candidates for an exact parameterless path (dynamic routes that could
-      also match it are checked once, here, by running their regex against the path);
-    - `by_segment[segment]`: candidates for other paths with that first segment;
-    - `wildcards`: candidates for any other path.
-    """
-
-    __slots__ = ("by_segment", "exact", "static", "wildcards")
-
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
-        entries = []
-        for position, route in enumerate(routes):
-            static = _static_path(route)
-            segment = None if static is not None else _literal_segment(route)
-            entries.append(
-                (
-                    position,
-                    route,
-                    _matcher(route),
-                    static,
-                    segment,
-                    _path_regex(route),
-                    _direct(route),
-                )
-            )
-        wild = [e for e in entries if e[3] is None and e[4] is None]
-        buckets: dict[str, list[Any]] = {}
-        for entry in entries:
-            if entry[3] is None and entry[4] is not None:
-                buckets.setdefault(entry[4], []).append(entry)
-
-        def ordered(chosen: Iterable[Any]) -> Candidates:
-            return tuple((e[1], e[2], e[6]) for e in sorted(chosen, key=lambda e: e[0]))
-
-        self.wildcards: Candidates = ordered(wild)
-        self.by_segment: dict[str, Candidates] = {
-            segment: ordered([*bucket, *wild]) for segment, bucket in buckets.items()
-        }
-        self.static: dict[str, Candidates] = {}
-        for entry in entries:
-            path = entry[3]
-            if path is None or path in self.static:
-                continue
-            pool = [e for e in entries if e[3] == path]
-            for e in (*buckets.get(_segment(path), ()), *wild):
-                regex = e[5]
-                if regex is None or regex.fullmatch(path) is not None:
-                    pool.append(e)
-            self.static[path] = ordered(pool)
-        # `exact[path]`: the route that wins for an HTTP request to `path` whenever its method
-        # is allowed, because it is the first candidate and an unmodified parameterless Route.
-        # The router then skips the generic matching (no match tuple, no child scope dict).
-        self.exact: dict[str, Route] = {}
-        for path, candidates in self.static.items():
-            first = candidates[0][0]
-            if (
-                type(first) is Route
-                and first._static_path == path
-                and candidates[0][2]  # handle() not overridden either
-            ):
-                self.exact[path] = first
-
-    def candidates(self, route_path: str) -> Candidates:
-        found = self.static.get(route_path)
-        if found is not None:
-            return found
-        return self.by_segment.get(_segment(route_path), self.wildcards)
-
-
-class _RouteList(list[BaseRoute]):
-    """`router.routes`: a plain list that tells its router when it changes.
-
-    Users (and Starlette code being ported) append to `app.routes` directly; the router's
-    lookup index is rebuilt on the next request after any change.
-    """
-
-    def __init__(self, routes: Iterable[BaseRoute], on_change: Callable[[], None]) -> None:
-        super().__init__(routes)
-        self._on_change = on_change
-
-    def _changed(self) -> None:
-        self._on_change()
-
-    def append(self, item: BaseRoute) -> None:
-        super().append(item)
-        self._changed()
-
-    def extend(self, items: Iterable[BaseRoute]) -> None:
-        super().extend(items)
-        self._changed()
-
-    def insert(self, index: SupportsIndex, item: BaseRoute) -> None:
-        super().insert(index, item)
-        self._changed()
-
-    def remove(self, item: BaseRoute) -> None:
-        super().remove(item)
-        self._changed()
-
-    def pop(self, index: SupportsIndex = -1) -> BaseRoute:
-        item = super().pop(index)
-        self._changed()
-        return item
-
-    def clear(self) -> None:
-        super().clear()
-        self._changed()
-
-    def sort(self, *args: Any, **kwargs: Any) -> None:
-        super().sort(*args, **kwargs)
-        self._changed()
-
-    def reverse(self) -> None:
-        super().reverse()
-        self._changed()
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        super().__setitem__(index, value)
-        self._changed()
-
-    def __delitem__(self, index: Any) -> None:
-        super().__delitem__(index)
-        self._changed()
-
-    def __iadd__(self, items: Iterable[BaseRoute]) -> _RouteList:  # type: ignore[override, misc]
-        super().__iadd__(items)
-        self._changed()
-        return self
-
-    def __imul__(self, count: SupportsIndex) -> _RouteList:
-        super().__imul__(count)
-        self._changed()
-        return self
-
-
 _REDIRECT_SAFE = "/!$&'()*+,;=:@-._~"
 _QUERY_SAFE = "/!$&'()*+,;=:@-._~?%[]"
+
+
+# What the lookup index may rely on for our own route classes (see `_route_index`).
+_TRUSTED = TrustedRoutes(
+    path_matchers=(Route, WebSocketRoute, Mount, Host),
+    app_handlers=(Route, WebSocketRoute, Mount),
+    single_path=(Route, WebSocketRoute),
+    regex_decides=(Route, WebSocketRoute, Mount),
+    shortcut=Route,
+)
 
 
 class Router:
@@ -861,8 +654,8 @@ class Router:
         middleware: Sequence[Middleware] | None = None,
         max_body_size: int | None = None,
     ) -> None:
-        self._index: _RouteIndex | None = None
-        self._routes = _RouteList(routes or (), self._invalidate)
+        self._index: RouteIndex | None = None
+        self._routes = RouteList(routes or (), self._invalidate)
         _check_names(self._routes)
         self.redirect_slashes = redirect_slashes
         self.default: ASGIApp = self.not_found if default is None else default
@@ -876,14 +669,14 @@ class Router:
 
     @routes.setter
     def routes(self, routes: Iterable[BaseRoute]) -> None:
-        self._routes = _RouteList(routes, self._invalidate)
+        self._routes = RouteList(routes, self._invalidate)
         self._invalidate()
 
     def _invalidate(self) -> None:
         self._index = None
 
-    def _build_index(self) -> _RouteIndex:
-        self._index = _RouteIndex(self._routes)
+    def _build_index(self) -> RouteIndex:
+        self._index = RouteIndex(self._routes, _TRUSTED)
         return self._index
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -961,7 +754,7 @@ class Router:
                 return
         await self.default(scope, receive, send)
 
-    def _slash_redirect(self, scope: Scope, route_path: str, index: _RouteIndex) -> bytes | None:
+    def _slash_redirect(self, scope: Scope, route_path: str, index: RouteIndex) -> bytes | None:
         """The `Location` for the slash-toggled path if some route matches it, else None."""
         path: str = scope["path"]
         if route_path.endswith("/"):
