@@ -23,6 +23,7 @@ Everything else (parsing, flow control, keep-alive, WebSocket upgrade) is uvicor
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import logging
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,10 @@ logger = logging.getLogger("uvicorn.error")
 LINGER = 2.0
 
 
+# Header names `check_head` looks at; every other header only counts towards the size limits.
+_FRAMING_NAMES = frozenset((b"host", b"content-length", b"transfer-encoding"))
+
+
 class Rejection(Exception):
     """A request refused by a check here: the status to answer with and a short reason."""
 
@@ -60,59 +65,80 @@ class Rejection(Exception):
         self.reason = reason
 
 
+@functools.lru_cache(maxsize=1024)
+def _valid_host(value: bytes) -> bool:
+    """Whether a Host value is a plain host[:port]; cached, as a worker sees few distinct ones.
+
+    The cache is bounded, and a miss only costs the regular expression it saves.
+    """
+    return parse_host(value.decode("latin-1")) is not None
+
+
 def check_head(
     method: bytes,
     target: bytes,
     http_version: bytes,
     headers: list[tuple[bytes, bytes]],
     limits: HeadLimits,
-) -> None:
+) -> bool:
     """Raise `Rejection` for a complete request head we will not serve (names lower-cased).
 
-    The checks both parsers need; each parser's own gaps are closed in its subclass.
+    Returns whether the body is chunked. The checks both parsers need, in one pass over the
+    header list (the per-request hot path); each parser's own gaps are closed in its subclass.
     """
     if len(target) > limits.max_request_line:
         raise Rejection(414, "Request target too long")
     if len(headers) > limits.max_headers:
         raise Rejection(431, "Too many header fields")
-    hosts: list[bytes] = []
-    lengths = 0
-    codings: list[bytes] = []
-    total = len(target)
+    host: bytes | None = None
+    hosts = lengths = 0
+    encodings: list[bytes] | None = None
+    field_limit = limits.max_header_size
+    total = len(target) + 4 * len(headers)  # ": " and CRLF per field
     for name, value in headers:
         size = len(name) + len(value)
-        if size > limits.max_header_size:
+        if size > field_limit:
             raise Rejection(431, "Header field too large")
-        total += size + 4  # ": " and CRLF
-        if name == b"host":
-            hosts.append(value)
-        elif name == b"content-length":
-            lengths += 1
-        elif name == b"transfer-encoding":
-            codings += [c.strip().lower() for c in value.split(b",") if c.strip()]
+        total += size
+        if name in _FRAMING_NAMES:
+            if name == b"host":
+                hosts += 1
+                host = value
+            elif name == b"content-length":
+                lengths += 1
+            elif encodings is None:
+                encodings = [value]
+            else:
+                encodings.append(value)
     if total > limits.max_head_size:
         raise Rejection(431, "Request head too large")
     # Origin-form only ("/path?query"), or "*" for OPTIONS. Absolute-form and authority-form
     # are for proxies; taken as a path they route one thing and build a URL of another.
-    if not target.startswith(b"/") and not (target == b"*" and method == b"OPTIONS"):
+    if target[:1] != b"/" and not (target == b"*" and method == b"OPTIONS"):
         raise Rejection(400, "Request target must start with '/'")
-    if len(hosts) > 1:
+    if hosts > 1:
         raise Rejection(400, "Duplicate Host header")
-    if not hosts and http_version != b"1.0":
-        raise Rejection(400, "Missing Host header")
-    if hosts and parse_host(hosts[0].decode("latin-1")) is None:
+    if host is None:
+        if http_version != b"1.0":
+            raise Rejection(400, "Missing Host header")
+    elif not _valid_host(host):
         raise Rejection(400, "Invalid Host header")
     if lengths > 1:
         raise Rejection(400, "Duplicate Content-Length header")
-    if codings:
-        # RFC 9112 §6.1: with both, Transfer-Encoding wins, and a front server that picked
-        # Content-Length would see a different request boundary: the smuggling pattern.
-        if lengths:
-            raise Rejection(400, "Content-Length with Transfer-Encoding")
-        if http_version == b"1.0":
-            raise Rejection(400, "Transfer-Encoding in an HTTP/1.0 request")
-        if codings[-1] != b"chunked":
-            raise Rejection(400, "Transfer-Encoding must end with chunked")
+    if encodings is None:
+        return False
+    codings = [c.strip().lower() for value in encodings for c in value.split(b",") if c.strip()]
+    if not codings:
+        return False
+    # RFC 9112 §6.1: with both, Transfer-Encoding wins, and a front server that picked
+    # Content-Length would see a different request boundary: the smuggling pattern.
+    if lengths:
+        raise Rejection(400, "Content-Length with Transfer-Encoding")
+    if http_version == b"1.0":
+        raise Rejection(400, "Transfer-Encoding in an HTTP/1.0 request")
+    if codings[-1] != b"chunked":
+        raise Rejection(400, "Transfer-Encoding must end with chunked")
+    return True
 
 
 def _reject_bytes(status: int, reason: str) -> bytes:
@@ -128,10 +154,13 @@ class _Hardening(_ProtocolBase):
     """Mixin before uvicorn's protocol: the header-read deadline, and closing after a response
     that left a body unread.
 
-    The deadline is armed when the connection opens and after each response, and disarmed
-    when a head is complete (from then on the application owns the pace, e.g. of a slow
-    upload). If it fires while a request is in flight (a pipelined head arriving during a long
-    response) it does nothing.
+    The deadline runs from the connection's start, or from the end of the previous response,
+    to a complete head; while a request is being served it does not apply (the application
+    owns the pace, e.g. of a slow upload). It costs one timer per *connection*, not per
+    request: a request only records when the wait for the next head began
+    (`_waiting_since`, None while a request is served), and the timer, when it fires,
+    closes the connection if that wait is over the limit or else sleeps until it would be.
+    A busy connection thus wakes its timer about once per `header_timeout`.
 
     uvicorn keeps a connection open after answering a request whose body it has not read (a
     413 before a 10 GB upload) and silently discards the rest, for as long as the client keeps
@@ -144,52 +173,50 @@ class _Hardening(_ProtocolBase):
     transport: asyncio.Transport
     cycle: Any
     _deadline: asyncio.TimerHandle | None
+    _waiting_since: float | None
     _lingering: bool
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._arm_deadline()
+        self._waiting_since = self.loop.time()
+        self._deadline = self.loop.call_later(self.limits.header_timeout, self._check_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_deadline()
+        self._stop_deadline()
         super().connection_lost(exc)
 
-    def _after_response(self, *, body_unread: bool) -> None:
-        """After each response: linger out an unread body, else wait for the next head."""
-        if self.transport.is_closing():
-            return
-        if body_unread:
-            self._finish_unread_body()
-        else:
-            self._arm_deadline()
-
-    def _finish_unread_body(self) -> None:
-        self._lingering = True
-        self._disarm_deadline()
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        self.loop.call_later(LINGER, self.transport.close)
-
-    def _arm_deadline(self) -> None:
-        self._disarm_deadline()
-        self._deadline = self.loop.call_later(self.limits.header_timeout, self._deadline_passed)
-
-    def _disarm_deadline(self) -> None:
+    def _stop_deadline(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
-    def _deadline_passed(self) -> None:
+    def _check_deadline(self) -> None:
         self._deadline = None
-        if self.transport.is_closing():
-            return
-        if self.cycle is not None and not self.cycle.response_complete:
-            return
-        logger.info("closing a connection that sent no complete request head in time")
-        self.transport.close()
+        transport = self.transport
+        if transport.is_closing() or transport.get_protocol() is not self:
+            return  # closed, or upgraded to a WebSocket: no more request heads here
+        timeout = self.limits.header_timeout
+        since = self._waiting_since
+        cycle = self.cycle
+        if since is None or (cycle is not None and not cycle.response_complete):
+            delay = timeout  # a request is being served: look again later
+        else:
+            delay = since + timeout - self.loop.time()
+            if delay <= 0:
+                logger.info("closing a connection that sent no complete request head in time")
+                transport.close()
+                return
+        self._deadline = self.loop.call_later(delay, self._check_deadline)
+
+    def _finish_unread_body(self) -> None:
+        self._lingering = True
+        self._stop_deadline()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER, self.transport.close)
 
     def _send_rejection(self, rejection: Rejection) -> None:
-        self._disarm_deadline()
+        self._stop_deadline()
         logger.warning("refused a request: %s (%d)", rejection.reason, rejection.status)
         if not self.transport.is_closing():
             self.transport.write(_reject_bytes(rejection.status, rejection.reason))
@@ -226,7 +253,7 @@ class _GuardedH11Connection(h11.Connection):
                 raise Rejection(
                     431 if exc.error_status_hint == 431 else 400, "Invalid HTTP request"
                 ) from exc
-            if isinstance(event, h11.Request):
+            if type(event) is h11.Request:
                 self.heads += 1
                 check_head(
                     event.method,
@@ -241,6 +268,7 @@ class _GuardedH11Connection(h11.Connection):
             raise h11.RemoteProtocolError(rejection.reason, rejection.status) from rejection
 
     def _check_raw_head(self, buffer: bytes) -> None:
+        """Bare LF, obs-fold and duplicate Content-Length, found by C-level scans of the head."""
         end = buffer.find(b"\n\r\n")
         bare_end = buffer.find(b"\n\n")
         if bare_end != -1 and (end == -1 or bare_end < end):
@@ -250,14 +278,11 @@ class _GuardedH11Connection(h11.Connection):
         head = buffer[: end + 1]
         if head.count(b"\n") != head.count(b"\r\n"):
             raise Rejection(400, "Bare LF in request head")
-        lines = head.split(b"\r\n")[1:]
-        lengths = 0
-        for line in lines:
-            if line[:1] in (b" ", b"\t"):
-                raise Rejection(400, "Obsolete line folding in request head")
-            if line.split(b":", 1)[0].strip().lower() == b"content-length":
-                lengths += 1
-        if lengths > 1:
+        if b"\n " in head or b"\n\t" in head:
+            raise Rejection(400, "Obsolete line folding in request head")
+        # h11 merges identical duplicates, so count them here. A name followed by spaces
+        # before the colon is refused by h11 itself.
+        if head.lower().count(b"\ncontent-length:") > 1:
             raise Rejection(400, "Duplicate Content-Length header")
 
 
@@ -276,19 +301,26 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         super().__init__(config, server_state, app_state, _loop)
         self.conn = self.guarded = _GuardedH11Connection(self.limits)
         self._deadline = None
+        self._waiting_since = None
         self._lingering = False
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return
-        heads = self.guarded.heads
-        super().data_received(data)
-        if self.guarded.heads != heads:
-            self._disarm_deadline()
+        guarded = self.guarded
+        heads = guarded.heads
+        H11Protocol.data_received(self, data)
+        if guarded.heads != heads:
+            self._waiting_since = None
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._after_response(body_unread=self.conn.their_state is h11.SEND_BODY)
+        H11Protocol.on_response_complete(self)
+        if self.transport.is_closing():
+            return
+        if self.conn.their_state is h11.SEND_BODY:
+            self._finish_unread_body()
+        else:
+            self._waiting_since = self.loop.time()
 
     def send_400_response(self, msg: str) -> None:
         rejection = self.guarded.rejection or Rejection(400, msg)
@@ -299,9 +331,22 @@ def _httptools_class() -> type[asyncio.Protocol]:
     """Defined on demand: httptools is optional in uvicorn (`uvicorn[standard]` brings it)."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    parse = HttpToolsProtocol.data_received
+    headers_complete = HttpToolsProtocol.on_headers_complete
+    response_complete = HttpToolsProtocol.on_response_complete
+
     class GuardedHttpToolsProtocol(_Hardening, HttpToolsProtocol):
         """uvicorn's httptools protocol with `HeadLimits`, the deadline, Host checks and a cap
-        on chunk-extension bytes."""
+        on chunk-extension bytes.
+
+        uvicorn's per-field parser callbacks (`on_url`, `on_header`, `on_body`, ...) are not
+        overridden: llhttp calls them from C, and a Python layer over each costs more than
+        all the checks. A head that arrives in one read is checked once, complete, by
+        `check_head`. A head spanning reads is checked after each read (`_head_continues`),
+        so what one connection buffers stays within one read (uvloop: 256 KiB) plus the
+        limits. Chunked bodies, which are rare, take the slower `_read_chunked` path that
+        caps the framing bytes.
+        """
 
         limits = HeadLimits()
 
@@ -314,71 +359,77 @@ def _httptools_class() -> type[asyncio.Protocol]:
         ) -> None:
             super().__init__(config, server_state, app_state, _loop)
             self._deadline = None
+            self._waiting_since = None
             self._lingering = False
             self._rejection: Rejection | None = None
-            self._in_head = False
-            self._in_body = False
+            # The scope of a head that spans reads, and its bytes from its second read on.
+            self._head_scope: Any = None
             self._head_bytes = 0
-            self._header_count = 0
-            self._body_bytes = 0
-            self._overhead = 0
+            # A chunked request body is being read: its chunk count and framing bytes.
+            self._chunked = False
             self._chunks = 0
-            self._completed = False
+            self._overhead = 0
 
         def data_received(self, data: bytes) -> None:
             if self._lingering:
                 return
-            in_head, in_body = self._in_head, self._in_body
-            body_before = self._body_bytes
-            self._completed = False
-            super().data_received(data)
-            if self.transport.is_closing() or self._completed:
+            if self._chunked:
+                self._read_chunked(data)
+                return
+            parse(self, data)
+            scope = self.scope
+            if scope is not None and "method" not in scope:
+                self._head_continues(scope, data)
+
+        def _head_continues(self, scope: Any, data: bytes) -> None:
+            """After a read that ended inside a head: the limits on what is buffered so far."""
+            if self.transport.is_closing():
                 return
             limits = self.limits
-            if in_head and self._in_head:
-                # Counted from the second read of a head on: at most one read (256 KiB) more
-                # than the limit is ever buffered, and no body byte is mistaken for head.
+            if len(self.url) > limits.max_request_line:
+                self._send_rejection(Rejection(414, "Request target too long"))
+            elif len(self.headers) > limits.max_headers:
+                self._send_rejection(Rejection(431, "Too many header fields"))
+            elif scope is not self._head_scope:
+                # The first read of this head (it may also hold the end of the previous
+                # message) is not counted: at most one read more than the limit is buffered.
+                self._head_scope = scope
+                self._head_bytes = 0
+            else:
                 self._head_bytes += len(data)
                 if self._head_bytes > limits.max_head_size:
-                    # The target alone is capped far lower (on_url): the rest is header bytes.
                     self._send_rejection(Rejection(431, "Request head too large"))
-            elif in_body and self._in_body:
-                self._overhead += len(data) - (self._body_bytes - body_before)
-                if self._overhead > limits.max_chunk_overhead * (self._chunks + 1):
-                    self._send_rejection(Rejection(400, "Chunk extensions too large"))
+
+        def _read_chunked(self, data: bytes) -> None:
+            """A read while a chunked body streams in: cap the bytes that are not body."""
+            cycle = self.cycle
+            if cycle is None:  # a chunked upgrade request: no body is read here
+                self._chunked = False
+                self.data_received(data)
+                return
+            before = len(cycle.body)
+            parse(self, data)
+            if self.transport.is_closing():
+                return
+            if self.cycle is cycle:
+                if cycle.more_body:
+                    self._overhead += len(data) - (len(cycle.body) - before)
+                    if self._overhead > self.limits.max_chunk_overhead * (self._chunks + 1):
+                        self._send_rejection(Rejection(400, "Chunk extensions too large"))
+                    return
+                self._chunked = False
+            scope = self.scope
+            if "method" not in scope:
+                self._head_continues(scope, data)
 
         def send_400_response(self, msg: str) -> None:
             self._send_rejection(self._rejection or Rejection(400, msg))
 
-        def _refuse(self, status: int, reason: str) -> None:
-            self._rejection = Rejection(status, reason)
-            raise self._rejection
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._in_head, self._in_body = True, False
-            self._head_bytes = self._header_count = 0
-
-        def on_url(self, url: bytes) -> None:
-            super().on_url(url)
-            if len(self.url) > self.limits.max_request_line:
-                self._refuse(414, "Request target too long")
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._header_count += 1
-            if self._header_count > self.limits.max_headers:
-                self._refuse(431, "Too many header fields")
-            if len(name) + len(value) > self.limits.max_header_size:
-                self._refuse(431, "Header field too large")
-            super().on_header(name, value)
-
         def on_headers_complete(self) -> None:
-            self._disarm_deadline()
-            self._in_head, self._in_body = False, True
-            self._body_bytes = self._overhead = self._chunks = 0
+            self._waiting_since = None
             parser = self.parser
             try:
-                check_head(
+                chunked = check_head(
                     parser.get_method(),
                     self.url,
                     parser.get_http_version().encode("ascii"),
@@ -388,23 +439,22 @@ def _httptools_class() -> type[asyncio.Protocol]:
             except Rejection as rejection:
                 self._rejection = rejection
                 raise
-            super().on_headers_complete()
-
-        def on_body(self, body: bytes) -> None:
-            self._body_bytes += len(body)
-            super().on_body(body)
+            if chunked:
+                self._chunks = self._overhead = 0
+            self._chunked = chunked
+            headers_complete(self)
 
         def on_chunk_header(self) -> None:
             self._chunks += 1
 
-        def on_message_complete(self) -> None:
-            self._in_body = False
-            self._completed = True
-            super().on_message_complete()
-
         def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._after_response(body_unread=self._in_body)
+            response_complete(self)
+            if self.transport.is_closing():
+                return
+            if self.cycle.more_body:  # the request body was not read to its end
+                self._finish_unread_body()
+            else:
+                self._waiting_since = self.loop.time()
 
     return GuardedHttpToolsProtocol
 

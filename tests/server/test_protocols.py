@@ -72,3 +72,10 @@ def test_http_options_hand_uvicorn_the_hardened_class() -> None:
     assert kwargs["h11_max_incomplete_event_size"] == HeadLimits().max_head_size
     assert kwargs["forwarded_allow_ips"] == "" and kwargs["proxy_headers"] is False
     assert kwargs["ws_max_size"] == 1024 * 1024
+
+
+def test_check_head_says_whether_the_body_is_chunked() -> None:
+    assert check_head(b"POST", b"/", b"1.1", HOST, LIMITS) is False
+    chunked = [*HOST, (b"transfer-encoding", b"gzip"), (b"transfer-encoding", b"chunked")]
+    assert check_head(b"POST", b"/", b"1.1", chunked, LIMITS) is True
+    assert check_head(b"POST", b"/", b"1.1", [*HOST, (b"content-length", b"3")], LIMITS) is False
