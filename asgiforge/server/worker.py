@@ -24,6 +24,7 @@ import math
 import os
 import signal
 import socket
+from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
@@ -68,46 +69,67 @@ class Channel:
         self.send(ERROR + f"{code} {line}\n".encode(errors="replace"))
 
 
-class Traffic:
-    """Counters shared by the ASGI wrapper and the server loop (one event loop, no locks)."""
-
-    __slots__ = ("draining", "in_flight", "requests")
-
-    def __init__(self) -> None:
-        self.draining = False
-        self.requests = 0
-        self.in_flight = 0
+CLOSE = (b"connection", b"close")
 
 
-class DrainAware:
-    """ASGI wrapper that counts requests and adds ``Connection: close`` once draining began.
+class Draining:
+    """ASGI wrapper installed once draining began: ``Connection: close`` on every response.
 
     uvicorn closes a connection after a response carrying ``Connection: close`` and the client
-    does not reuse it: that is how each keep-alive connection is retired without a race.
+    does not reuse it: that is how each keep-alive connection is retired without a race. Until
+    draining begins the app runs unwrapped, so serving costs nothing extra (`retire`).
     """
 
-    def __init__(self, app: ASGIApp, traffic: Traffic) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.traffic = traffic
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        traffic = self.traffic
-        traffic.requests += 1
-        traffic.in_flight += 1
 
         async def send_closing(message: Message) -> None:
-            if traffic.draining and message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), (b"connection", b"close")]
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), CLOSE]
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_closing)
-        finally:
-            traffic.in_flight -= 1
+        await self.app(scope, receive, send_closing)
+
+
+def _http_cycles(connection: Any) -> list[Any]:
+    """The request cycles of an HTTP connection of uvicorn's that have not started a response
+    (the current one and any pipelined behind it); [] for other connections (WebSockets)."""
+    cycles = [getattr(connection, "cycle", None)]
+    cycles += [cycle for cycle, _app in getattr(connection, "pipeline", ())]
+    return [cycle for cycle in cycles if cycle is not None and not cycle.response_started]
+
+
+def retire(config: uvicorn.Config, connections: Iterable[Any]) -> None:
+    """Make every response from now on close its connection, without wrapping the app before.
+
+    Connections made later, and requests read later on open connections, get the `Draining`
+    app; requests already read get ``Connection: close`` added to their cycle's default
+    headers, which uvicorn sends with the response (and then closes, per the header).
+    """
+    app = Draining(config.loaded_app)
+    config.loaded_app = app
+    for connection in connections:
+        if not hasattr(connection, "cycle"):
+            continue  # not an HTTP connection
+        connection.app = app
+        for cycle in _http_cycles(connection):
+            cycle.default_headers = [*cycle.default_headers, CLOSE]
+
+
+def http_in_flight(connections: Iterable[Any]) -> int:
+    """Requests read on HTTP connections whose response is not complete."""
+    count = 0
+    for connection in connections:
+        cycle = getattr(connection, "cycle", None)
+        if cycle is not None and not cycle.response_complete:
+            count += 1
+    return count
 
 
 class _ErrorCapture(logging.Handler):
@@ -137,13 +159,11 @@ class WorkerServer(uvicorn.Server):
         self,
         config: uvicorn.Config,
         channel: Channel,
-        traffic: Traffic,
         options: ServeOptions,
         max_requests: int | None,
     ) -> None:
         super().__init__(config)
         self.channel = channel
-        self.traffic = traffic
         self.options = options
         self.max_requests = max_requests
         self.drain_requested = False
@@ -180,12 +200,12 @@ class WorkerServer(uvicorn.Server):
             if (
                 not recycle_sent
                 and self.max_requests is not None
-                and self.traffic.requests >= self.max_requests
+                and self.server_state.total_requests >= self.max_requests
             ):
                 logger.info(
                     "worker [%d] served %d requests: asking to be replaced",
                     os.getpid(),
-                    self.traffic.requests,
+                    self.server_state.total_requests,
                 )
                 self.channel.send(RECYCLE)
                 recycle_sent = True
@@ -194,14 +214,15 @@ class WorkerServer(uvicorn.Server):
 
     async def _drain(self) -> None:
         """Stop accepting, retire keep-alive connections one response at a time, then return."""
-        self.traffic.draining = True
+        retire(self.config, list(self.server_state.connections))
         for server in self.servers:
             server.close()  # our copy of the listener only: the master and peers keep theirs
         loop = asyncio.get_running_loop()
         start = loop.time()
         deadline = start + self.options.graceful_timeout
         while self.server_state.connections and loop.time() < deadline:
-            if self.traffic.in_flight == 0 and loop.time() - start >= IDLE_GRACE:
+            connections = self.server_state.connections
+            if loop.time() - start >= IDLE_GRACE and http_in_flight(connections) == 0:
                 break
             await asyncio.sleep(0.05)
         remaining = max(0.0, deadline - loop.time())
@@ -237,14 +258,12 @@ def run(
         timeout_graceful_shutdown=math.ceil(options.graceful_timeout),
         **options.http.uvicorn_kwargs(),
     )
-    traffic = Traffic()
     try:
         config.load()
     except SystemExit:
         channel.error(STARTUP_FAILURE, f"the server could not start: {capture.summary()}")
         return STARTUP_FAILURE
-    config.loaded_app = DrainAware(config.loaded_app, traffic)
-    server = WorkerServer(config, channel, traffic, options, max_requests)
+    server = WorkerServer(config, channel, options, max_requests)
     try:
         server.run(sockets=sockets)
     except SystemExit as exc:

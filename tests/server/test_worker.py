@@ -135,7 +135,7 @@ def test_sigterm_drains_and_exits_0(tmp_path: Path) -> None:
         server.close()
 
 
-async def _run(app: worker.DrainAware, scope: Scope) -> list[Message]:
+async def _run(app: worker.ASGIApp, scope: Scope) -> list[Message]:
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -154,33 +154,52 @@ async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 @pytest.mark.anyio
-async def test_drain_aware_adds_connection_close_only_while_draining() -> None:
-    traffic = worker.Traffic()
-    app = worker.DrainAware(_ok, traffic)
-    before = await _run(app, {"type": "http"})
-    assert before[0]["headers"] == [(b"x", b"1")]
-    traffic.draining = True
-    after = await _run(app, {"type": "http"})
+async def test_draining_app_adds_connection_close_to_http_responses() -> None:
+    after = await _run(worker.Draining(_ok), {"type": "http"})
     assert after[0]["headers"] == [(b"x", b"1"), (b"connection", b"close")]
     assert after[1] == {"type": "http.response.body", "body": b"ok"}
-    assert (traffic.requests, traffic.in_flight) == (2, 0)
 
 
 @pytest.mark.anyio
-async def test_drain_aware_leaves_other_scopes_alone() -> None:
-    traffic = worker.Traffic()
-    traffic.draining = True
-    sent = await _run(worker.DrainAware(_ok, traffic), {"type": "websocket"})
+async def test_draining_app_leaves_other_scopes_alone() -> None:
+    sent = await _run(worker.Draining(_ok), {"type": "websocket"})
     assert sent[0]["headers"] == [(b"x", b"1")]
-    assert traffic.requests == 0
 
 
-@pytest.mark.anyio
-async def test_in_flight_is_released_when_the_app_raises() -> None:
-    async def boom(scope: Scope, receive: Receive, send: Send) -> None:
-        raise RuntimeError("handler failed")
+class _Cycle:
+    def __init__(self, started: bool, complete: bool) -> None:
+        self.response_started = started
+        self.response_complete = complete
+        self.default_headers = [(b"server", b"x")]
 
-    traffic = worker.Traffic()
-    with pytest.raises(RuntimeError):
-        await _run(worker.DrainAware(boom, traffic), {"type": "http"})
-    assert traffic.in_flight == 0
+
+class _HTTPConnection:
+    def __init__(self, cycle: _Cycle | None, pipeline: tuple[_Cycle, ...] = ()) -> None:
+        self.app: object = _ok
+        self.cycle = cycle
+        self.pipeline = [(queued, _ok) for queued in pipeline]
+
+
+class _WebSocketConnection:
+    def __init__(self) -> None:
+        self.app: object = _ok
+
+
+def test_retire_swaps_the_app_only_then_and_closes_requests_already_read() -> None:
+    import uvicorn
+
+    config = uvicorn.Config(_ok)
+    config.loaded_app = _ok
+    idle = _HTTPConnection(_Cycle(started=True, complete=True))
+    started = _HTTPConnection(_Cycle(started=True, complete=False))
+    waiting, queued = _Cycle(started=False, complete=False), _Cycle(False, False)
+    reading = _HTTPConnection(waiting, pipeline=(queued,))
+    socket = _WebSocketConnection()
+    worker.retire(config, [idle, started, reading, socket])
+    assert isinstance(config.loaded_app, worker.Draining) and config.loaded_app.app is _ok
+    assert idle.app is started.app is reading.app is config.loaded_app
+    assert socket.app is _ok
+    close = (b"connection", b"close")
+    assert close not in started.cycle.default_headers  # type: ignore[union-attr]
+    assert waiting.default_headers[-1] == close and queued.default_headers[-1] == close
+    assert worker.http_in_flight([idle, started, reading, socket]) == 2
