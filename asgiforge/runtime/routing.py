@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from asgiforge.runtime._adapters import is_function, request_response, websocket_session
@@ -179,13 +179,88 @@ class BaseRoute:
         await self.handle(scope, receive, send)
 
 
-class Route(BaseRoute):
+class _EndpointRoute(BaseRoute):
+    """What Route and WebSocketRoute share: one endpoint behind one compiled path pattern.
+
+    Both name the endpoint the same way, match the path and convert its parameters the same
+    way (a parameterless path is compared as a string, no regex), and build URLs the same way;
+    they differ in the scope type they answer (`_scope_type`, also the protocol of their URLs),
+    in how a function endpoint is adapted, and in HTTP's method check.
+    """
+
+    _scope_type: ClassVar[str]
+    app: ASGIApp
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], name: str | None) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.name = get_name(endpoint) if name is None else name
+        self._explicit_name = name is not None
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self._convert = param_converters(self.param_convertors)
+        self._static_path = None if self.param_convertors else path
+        self._param_names = frozenset(self.param_convertors)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != self._scope_type:
+            return Match.NONE, {}
+        return self._match_path(scope, get_route_path(scope))
+
+    def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
+        """`matches` with the route path already computed (the router computes it once)."""
+        raise NotImplementedError()
+
+    def _path_params(self, scope: Scope, route_path: str) -> dict[str, Any] | None:
+        """The scope's `path_params` with this route's own added, or None when it does not match."""
+        if self._static_path is not None:
+            if route_path != self._static_path:
+                return None
+            parent = scope.get("path_params")
+            return dict(parent) if parent else {}
+        found = self.path_regex.fullmatch(route_path)
+        if found is None:
+            return None
+        groups = found.groupdict()
+        try:  # `convert_params`, inlined: this is the per-request path of every routed request
+            params = {key: convert(groups[key]) for key, convert in self._convert}
+        except ValueError:
+            return None
+        parent = scope.get("path_params")
+        if parent:
+            path_params = dict(parent)
+            path_params.update(params)
+            return path_params
+        return params
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if name != self.name or path_params.keys() != self._param_names:
+            raise NoMatchFound(name, path_params)
+        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
+        return URLPath(path=path, protocol=self._scope_type)
+
+    def _info(self, kind: RouteKind, prefix: str, host: str | None, **fields: Any) -> RouteInfo:
+        endpoint, file, line = describe_callable(self.endpoint)
+        return RouteInfo(
+            kind=kind,
+            path=prefix + self.path,
+            name=self.name,
+            endpoint=endpoint,
+            file=file,
+            line=line,
+            host=host,
+            **fields,
+        )
+
+
+class Route(_EndpointRoute):
     """An HTTP route: `path` (with `{param:type}` placeholders) → `endpoint`.
 
     A function or method endpoint receives a Request and returns a Response (sync ones run in
     the thread pool); a class (such as an HTTPEndpoint) or any other callable is treated as an
     ASGI app. `methods` defaults to GET for functions; GET routes also answer HEAD.
     """
+
+    _scope_type = "http"
 
     def __init__(
         self,
@@ -201,19 +276,14 @@ class Route(BaseRoute):
         _check_route_path(path, "Routed")
         if not callable(endpoint):
             raise TypeError(f"Route {path!r}: endpoint must be callable, got {endpoint!r}.")
-        self.path = path
-        self.endpoint = endpoint
-        self.name = get_name(endpoint) if name is None else name
-        self._explicit_name = name is not None
         self.include_in_schema = include_in_schema
-
         if is_function(endpoint):
-            self.app: ASGIApp = request_response(endpoint)
+            app: ASGIApp = request_response(endpoint)
             if methods is None:
                 methods = ["GET"]
         else:
-            self.app = endpoint
-        self.app = _wrap_middleware(self.app, middleware, max_body_size)
+            app = endpoint
+        self.app = _wrap_middleware(app, middleware, max_body_size)
 
         self.methods: set[str] | None
         if methods is None:
@@ -225,51 +295,21 @@ class Route(BaseRoute):
             if "GET" in self.methods:
                 self.methods.add("HEAD")
 
-        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self._convert = param_converters(self.param_convertors)
-        self._static_path = None if self.param_convertors else path
-        self._param_names = frozenset(self.param_convertors)
+        super().__init__(path, endpoint, name)
         allow = ", ".join(sorted(self.methods)) if self.methods else ""
         self._allow_header = [(b"allow", allow.encode("latin-1"))]
         self._allow = allow
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http":
-            return Match.NONE, {}
-        return self._match_path(scope, get_route_path(scope))
-
     def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        """`matches` with the route path already computed (the router computes it once)."""
         if scope["type"] != "http":
             return Match.NONE, {}
-        if self._static_path is not None:
-            if route_path != self._static_path:
-                return Match.NONE, {}
-            parent = scope.get("path_params")
-            path_params = dict(parent) if parent else {}
-        else:
-            found = self.path_regex.fullmatch(route_path)
-            if found is None:
-                return Match.NONE, {}
-            params = convert_params(found.groupdict(), self._convert)
-            if params is None:
-                return Match.NONE, {}
-            parent = scope.get("path_params")
-            if parent:
-                path_params = dict(parent)
-                path_params.update(params)
-            else:
-                path_params = params
+        path_params = self._path_params(scope, route_path)
+        if path_params is None:
+            return Match.NONE, {}
         child_scope = {"endpoint": self.endpoint, "path_params": path_params}
         if self.methods is not None and scope["method"] not in self.methods:
             return Match.PARTIAL, child_scope
         return Match.FULL, child_scope
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or path_params.keys() != self._param_names:
-            raise NoMatchFound(name, path_params)
-        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
-        return URLPath(path=path, protocol="http")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.methods is not None and scope["method"] not in self.methods:
@@ -280,16 +320,11 @@ class Route(BaseRoute):
         await self.app(scope, receive, send)
 
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
-        endpoint, file, line = describe_callable(self.endpoint)
-        yield RouteInfo(
-            kind="http",
-            path=prefix + self.path,
-            name=self.name,
+        yield self._info(
+            "http",
+            prefix,
+            host,
             methods=tuple(sorted(self.methods or ())),
-            endpoint=endpoint,
-            file=file,
-            line=line,
-            host=host,
             extra={"relative_path": self.path, "include_in_schema": self.include_in_schema},
         )
 
@@ -308,8 +343,10 @@ class Route(BaseRoute):
         return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, methods={methods!r})"
 
 
-class WebSocketRoute(BaseRoute):
+class WebSocketRoute(_EndpointRoute):
     """A WebSocket route: a function endpoint receives a WebSocket; a class is an ASGI app."""
+
+    _scope_type = "websocket"
 
     def __init__(
         self,
@@ -322,59 +359,23 @@ class WebSocketRoute(BaseRoute):
         _check_route_path(path, "Routed")
         if not callable(endpoint):
             raise TypeError(f"WebSocketRoute {path!r}: endpoint must be callable.")
-        self.path = path
-        self.endpoint = endpoint
-        self.name = get_name(endpoint) if name is None else name
-        self._explicit_name = name is not None
-        if is_function(endpoint):
-            self.app: ASGIApp = websocket_session(endpoint)
-        else:
-            self.app = endpoint
-        self.app = _wrap_middleware(self.app, middleware)
-        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self._convert = param_converters(self.param_convertors)
-        self._static_path = None if self.param_convertors else path
-        self._param_names = frozenset(self.param_convertors)
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "websocket":
-            return Match.NONE, {}
-        return self._match_path(scope, get_route_path(scope))
+        app: ASGIApp = websocket_session(endpoint) if is_function(endpoint) else endpoint
+        self.app = _wrap_middleware(app, middleware)
+        super().__init__(path, endpoint, name)
 
     def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         if scope["type"] != "websocket":
             return Match.NONE, {}
-        found = self.path_regex.fullmatch(route_path)
-        if found is None:
+        path_params = self._path_params(scope, route_path)
+        if path_params is None:
             return Match.NONE, {}
-        params = convert_params(found.groupdict(), self._convert)
-        if params is None:
-            return Match.NONE, {}
-        path_params = dict(scope.get("path_params") or {})
-        path_params.update(params)
         return Match.FULL, {"endpoint": self.endpoint, "path_params": path_params}
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or path_params.keys() != self._param_names:
-            raise NoMatchFound(name, path_params)
-        path, _ = replace_params(self.path_format, self.param_convertors, path_params)
-        return URLPath(path=path, protocol="websocket")
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
-        endpoint, file, line = describe_callable(self.endpoint)
-        yield RouteInfo(
-            kind="websocket",
-            path=prefix + self.path,
-            name=self.name,
-            endpoint=endpoint,
-            file=file,
-            line=line,
-            host=host,
-            extra={"relative_path": self.path},
-        )
+        yield self._info("websocket", prefix, host, extra={"relative_path": self.path})
 
     def __eq__(self, other: object) -> bool:
         return (
