@@ -9,8 +9,9 @@ Each protocol object gets a fake transport and N keep-alive requests fed one at 
 each. The figure is microseconds per request of parser + protocol + app work, best of the
 rounds (rounds interleave the classes, so machine noise hits each alike). No sockets and no
 kernel, so it moves far less than `bench/run.py --only serve` and shows where a change helps;
-the figures that count are the end-to-end ones. ``worker`` rows add what an `asgiforge serve`
-worker wraps around the app (the draining support, see `asgiforge/server/worker.py`).
+the figures that count are the end-to-end ones. An `asgiforge serve` worker hands uvicorn the app
+unwrapped (its draining wrapper is only swapped in once it drains, `worker.retire`), so these rows
+are also what a worker costs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol  # noqa: E402
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: E402
 from uvicorn.server import ServerState  # noqa: E402
 
-from asgiforge.server import worker  # noqa: E402
 from asgiforge.server.options import HeadLimits  # noqa: E402
 from asgiforge.server.protocols import protocol_class  # noqa: E402
 
@@ -104,14 +103,6 @@ def request(extra_headers: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-def worker_app(app: Any) -> Any:
-    """The app as an `asgiforge serve` worker hands it to uvicorn (before draining)."""
-    wrap: Callable[[Any], Any] | None = getattr(worker, "serving_app", None)
-    if wrap is not None:
-        return wrap(app)
-    return worker.DrainAware(app, worker.Traffic())  # type: ignore[attr-defined]
-
-
 def targets() -> dict[str, tuple[type[Any], Any]]:
     limits = HeadLimits()
     ours_httptools = protocol_class("httptools", limits)
@@ -119,10 +110,8 @@ def targets() -> dict[str, tuple[type[Any], Any]]:
     return {
         "uvicorn httptools": (HttpToolsProtocol, bare_app),
         "asgiforge httptools": (ours_httptools, bare_app),
-        "asgiforge httptools + worker": (ours_httptools, worker_app(bare_app)),
         "uvicorn h11": (H11Protocol, bare_app),
         "asgiforge h11": (ours_h11, bare_app),
-        "asgiforge h11 + worker": (ours_h11, worker_app(bare_app)),
     }
 
 

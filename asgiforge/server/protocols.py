@@ -74,6 +74,11 @@ def _valid_host(value: bytes) -> bool:
     return parse_host(value.decode("latin-1")) is not None
 
 
+# What `_check_fields` leaves to the HTTP version: a missing Host, a chunked body.
+_NO_HOST = 1
+_CHUNKED = 2
+
+
 def check_head(
     method: bytes,
     target: bytes,
@@ -83,8 +88,19 @@ def check_head(
 ) -> bool:
     """Raise `Rejection` for a complete request head we will not serve (names lower-cased).
 
-    Returns whether the body is chunked. The checks both parsers need, in one pass over the
-    header list (the per-request hot path); each parser's own gaps are closed in its subclass.
+    Returns whether the body is chunked. The checks both parsers need; each parser's own gaps
+    are closed in its subclass.
+    """
+    flags = _check_fields(target, target == b"*" and method == b"OPTIONS", headers, limits)
+    return bool(flags) and _check_version(flags, http_version)
+
+
+def _check_fields(
+    target: bytes, star_ok: bool, headers: list[tuple[bytes, bytes]], limits: HeadLimits
+) -> int:
+    """Every check that needs neither the method nor the HTTP version, in one pass over the
+    header list (the per-request hot path); returns the `_NO_HOST` / `_CHUNKED` flags for
+    `_check_version`. `star_ok`: the target is ``*`` and the method OPTIONS.
     """
     if len(target) > limits.max_request_line:
         raise Rejection(414, "Request target too long")
@@ -114,31 +130,38 @@ def check_head(
         raise Rejection(431, "Request head too large")
     # Origin-form only ("/path?query"), or "*" for OPTIONS. Absolute-form and authority-form
     # are for proxies; taken as a path they route one thing and build a URL of another.
-    if target[:1] != b"/" and not (target == b"*" and method == b"OPTIONS"):
+    if target[:1] != b"/" and not star_ok:
         raise Rejection(400, "Request target must start with '/'")
     if hosts > 1:
         raise Rejection(400, "Duplicate Host header")
-    if host is None:
-        if http_version != b"1.0":
-            raise Rejection(400, "Missing Host header")
-    elif not _valid_host(host):
+    if host is not None and not _valid_host(host):
         raise Rejection(400, "Invalid Host header")
     if lengths > 1:
         raise Rejection(400, "Duplicate Content-Length header")
+    flags = _NO_HOST if host is None else 0
     if encodings is None:
-        return False
+        return flags
     codings = [c.strip().lower() for value in encodings for c in value.split(b",") if c.strip()]
     if not codings:
-        return False
+        return flags
     # RFC 9112 §6.1: with both, Transfer-Encoding wins, and a front server that picked
     # Content-Length would see a different request boundary: the smuggling pattern.
     if lengths:
         raise Rejection(400, "Content-Length with Transfer-Encoding")
-    if http_version == b"1.0":
-        raise Rejection(400, "Transfer-Encoding in an HTTP/1.0 request")
     if codings[-1] != b"chunked":
         raise Rejection(400, "Transfer-Encoding must end with chunked")
-    return True
+    return flags | _CHUNKED
+
+
+def _check_version(flags: int, http_version: bytes) -> bool:
+    """The rest of `check_head` for a head with `_check_fields` flags; whether it is chunked."""
+    if flags & _NO_HOST and http_version != b"1.0":
+        raise Rejection(400, "Missing Host header")
+    if flags & _CHUNKED:
+        if http_version == b"1.0":
+            raise Rejection(400, "Transfer-Encoding in an HTTP/1.0 request")
+        return True
+    return False
 
 
 def _reject_bytes(status: int, reason: str) -> bytes:
@@ -427,14 +450,19 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         def on_headers_complete(self) -> None:
             self._waiting_since = None
+            # The method and version are asked of the parser only in the rare cases that
+            # need them (each call costs about as much as the checks).
             parser = self.parser
+            url = self.url
             try:
-                chunked = check_head(
-                    parser.get_method(),
-                    self.url,
-                    parser.get_http_version().encode("ascii"),
+                flags = _check_fields(
+                    url,
+                    url == b"*" and parser.get_method() == b"OPTIONS",
                     self.headers,
                     self.limits,
+                )
+                chunked = bool(flags) and _check_version(
+                    flags, parser.get_http_version().encode("ascii")
                 )
             except Rejection as rejection:
                 self._rejection = rejection
