@@ -369,10 +369,15 @@ class Request(HTTPConnection[StateT]):
             if self._stream_consumed and not hasattr(self, "_body"):
                 raise RuntimeError("Stream consumed: the request body has already been read.")
             media_type = _media_type(self.headers.get("content-type"))
-            if media_type == "multipart/form-data":
-                from asgiforge.runtime.formparsers import MultiPartException, MultiPartParser
+            if media_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+                from asgiforge.runtime import formparsers
 
-                parser = MultiPartParser(
+                parser_class: type[formparsers.FormParser | formparsers.MultiPartParser] = (
+                    formparsers.MultiPartParser
+                    if media_type == "multipart/form-data"
+                    else formparsers.FormParser
+                )
+                parser = parser_class(
                     self.headers,
                     self.stream(),
                     max_files=max_files,
@@ -381,21 +386,7 @@ class Request(HTTPConnection[StateT]):
                 )
                 try:
                     self._form = await parser.parse()
-                except MultiPartException as exc:
-                    raise HTTPException(400, detail=exc.message) from exc
-            elif media_type == "application/x-www-form-urlencoded":
-                from asgiforge.runtime.formparsers import FormParser, MultiPartException
-
-                form_parser = FormParser(
-                    self.headers,
-                    self.stream(),
-                    max_files=max_files,
-                    max_fields=max_fields,
-                    max_part_size=max_part_size,
-                )
-                try:
-                    self._form = await form_parser.parse()
-                except MultiPartException as exc:
+                except formparsers.MultiPartException as exc:
                     raise HTTPException(400, detail=exc.message) from exc
             else:
                 self._form = FormData()
