@@ -35,6 +35,7 @@ from asgiforge.runtime.routeinfo import RouteInfo, RouteKind, describe_callable
 from asgiforge.runtime.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    from asgiforge.runtime.convertors import Convertor
     from asgiforge.runtime.middleware import Middleware
 
 __all__ = [
@@ -412,12 +413,67 @@ def _url_path_for_children(
     return None
 
 
-class Mount(BaseRoute):
+class _RouteGroup(BaseRoute):
+    """What Mount and Host share: a name that prefixes their children's names.
+
+    Both resolve `url_path_for("group:child", ...)` the same way — take their own pattern's
+    parameters, ask the children with the rest — and list their children after their own row in
+    `describe`. The subclasses supply only what differs: the URL for the group itself
+    (`name` plus `path=`) and how their own part combines with a child's URL.
+    """
+
+    name: str | None
+    param_convertors: dict[str, Convertor[Any]]
+    # Whether a `path` parameter always belongs to the children (Mount's `{path:path}` tail).
+    _child_owns_path: ClassVar[bool] = False
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        raise NotImplementedError()
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        if self.name is not None and name == self.name and "path" in path_params:
+            own_url = self._url_path_for_self(dict(path_params))
+            if own_url is not None:
+                return own_url
+        elif self.name is None or name.startswith(self.name + ":"):
+            child_name = name if self.name is None else name[len(self.name) + 1 :]
+            params = dict(path_params)
+            child_path = params.pop("path", None) if self._child_owns_path else None
+            own = {key: params.pop(key) for key in list(params) if key in self.param_convertors}
+            if child_path is not None:
+                params["path"] = child_path
+            found = _url_path_for_children(self.routes, child_name, params)
+            if found is not None:
+                return self._join_child_url(own, found)
+        raise NoMatchFound(name, path_params)
+
+    def _url_path_for_self(self, params: dict[str, Any]) -> URLPath | None:
+        """The group's own URL for `url_path_for(self.name, path=..., ...)`; None if incomplete."""
+        raise NotImplementedError()
+
+    def _join_child_url(self, own: dict[str, Any], found: URLPath) -> URLPath:
+        """A child's URL placed under this group, given the group's own parameters."""
+        raise NotImplementedError()
+
+    def _describe_children(
+        self, routes: Iterable[BaseRoute], prefix: str, host: str | None
+    ) -> Iterator[RouteInfo]:
+        for route in routes:
+            describe = getattr(route, "describe", None)
+            if describe is not None:
+                for info in describe(prefix, host):
+                    yield _prefixed(info, self.name)
+
+
+class Mount(_RouteGroup):
     """Everything under `path` goes to a sub-application or a list of `routes`.
 
     The sub-app sees `scope["root_path"]` extended by the matched prefix, so it routes on the
     remainder; path params captured by the mount are merged into the children's.
     """
+
+    _child_owns_path = True
 
     def __init__(
         self,
@@ -473,27 +529,16 @@ class Mount(BaseRoute):
             "endpoint": self.app,
         }
 
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if self.name is not None and name == self.name and "path" in path_params:
-            # The mount itself, e.g. url_path_for("static", path="/css/site.css").
-            params = dict(path_params)
-            params["path"] = str(params["path"]).lstrip("/")
-            path, remaining = replace_params(self.path_format, self.param_convertors, params)
-            if not remaining:
-                return URLPath(path=path)
-        elif self.name is None or name.startswith(self.name + ":"):
-            child_name = name if self.name is None else name[len(self.name) + 1 :]
-            params = dict(path_params)
-            child_path = params.pop("path", None)
-            own = {key: params.pop(key) for key in list(params) if key in self.param_convertors}
-            own["path"] = ""
-            prefix, _ = replace_params(self.path_format, self.param_convertors, own)
-            if child_path is not None:
-                params["path"] = child_path
-            found = _url_path_for_children(self.routes, child_name, params)
-            if found is not None:
-                return URLPath(prefix.rstrip("/") + str(found), found.protocol, found.host)
-        raise NoMatchFound(name, path_params)
+    def _url_path_for_self(self, params: dict[str, Any]) -> URLPath | None:
+        # The mount itself, e.g. url_path_for("static", path="/css/site.css").
+        params["path"] = str(params["path"]).lstrip("/")
+        path, remaining = replace_params(self.path_format, self.param_convertors, params)
+        return None if remaining else URLPath(path=path)
+
+    def _join_child_url(self, own: dict[str, Any], found: URLPath) -> URLPath:
+        own["path"] = ""
+        prefix, _ = replace_params(self.path_format, self.param_convertors, own)
+        return URLPath(prefix.rstrip("/") + str(found), found.protocol, found.host)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -520,11 +565,7 @@ class Mount(BaseRoute):
             host=host,
             extra={"relative_path": self.path},
         )
-        for route in children or ():
-            describe = getattr(route, "describe", None)
-            if describe is not None:
-                for info in describe(full, host):
-                    yield _prefixed(info, self.name)
+        yield from self._describe_children(children or (), full, host)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Mount) and self.path == other.path and self.app == other.app
@@ -542,7 +583,7 @@ def _host_header(scope: Scope) -> str:
     return ""
 
 
-class Host(BaseRoute):
+class Host(_RouteGroup):
     """Route by the `Host` header (`{subdomain}.example.com`; any `:port` is ignored)."""
 
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
@@ -575,22 +616,14 @@ class Host(BaseRoute):
         path_params.update(params)
         return Match.FULL, {"path_params": path_params, "endpoint": self.app}
 
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if self.name is not None and name == self.name and "path" in path_params:
-            params = dict(path_params)
-            path = str(params.pop("path"))
-            host, remaining = replace_params(self.host_format, self.param_convertors, params)
-            if not remaining:
-                return URLPath(path=path, host=host)
-        elif self.name is None or name.startswith(self.name + ":"):
-            child_name = name if self.name is None else name[len(self.name) + 1 :]
-            params = dict(path_params)
-            own = {key: params.pop(key) for key in list(params) if key in self.param_convertors}
-            host, _ = replace_params(self.host_format, self.param_convertors, own)
-            found = _url_path_for_children(self.routes, child_name, params)
-            if found is not None:
-                return URLPath(path=str(found), protocol=found.protocol, host=host)
-        raise NoMatchFound(name, path_params)
+    def _url_path_for_self(self, params: dict[str, Any]) -> URLPath | None:
+        path = str(params.pop("path"))
+        host, remaining = replace_params(self.host_format, self.param_convertors, params)
+        return None if remaining else URLPath(path=path, host=host)
+
+    def _join_child_url(self, own: dict[str, Any], found: URLPath) -> URLPath:
+        host, _ = replace_params(self.host_format, self.param_convertors, own)
+        return URLPath(path=str(found), protocol=found.protocol, host=host)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -606,11 +639,7 @@ class Host(BaseRoute):
             line=line,
             host=self.host,
         )
-        for route in self.routes:
-            describe = getattr(route, "describe", None)
-            if describe is not None:
-                for info in describe(prefix, self.host):
-                    yield _prefixed(info, self.name)
+        yield from self._describe_children(self.routes, prefix, self.host)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Host) and self.host == other.host and self.app == other.app
