@@ -22,13 +22,40 @@ __all__ = ["HTTPEndpoint", "WebSocketEndpoint"]
 _HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-class HTTPEndpoint:
+class _Endpoint:
+    """How both endpoint kinds are ASGI apps: the class is called with `scope, receive, send`
+    and the instance awaited, which runs `dispatch`.
+
+    A scope of the wrong type is a wiring mistake (e.g. an HTTPEndpoint in a WebSocketRoute), so
+    it fails at once with a TypeError rather than misbehaving later.
+    """
+
+    _scope_type: ClassVar[str]
+    _wrong_scope: ClassVar[str]  # the TypeError's text, before ", not '<type>' scopes."
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != self._scope_type:
+            raise TypeError(f"{self._wrong_scope}, not {scope['type']!r} scopes.")
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self.dispatch().__await__()
+
+    async def dispatch(self) -> None:
+        raise NotImplementedError()
+
+
+class HTTPEndpoint(_Endpoint):
     """Subclass and define `get`, `post`, ...: each receives the Request, returns a Response.
 
     HEAD falls back to `get`. Any other method is a 405 with an `Allow` header listing what the
     class implements (computed once per class). Sync methods run in the thread pool.
     """
 
+    _scope_type = "http"
+    _wrong_scope = "HTTPEndpoint serves HTTP requests"
     _allowed: ClassVar[tuple[str, ...]] = ()
     _allow_header: ClassVar[str] = ""
 
@@ -39,16 +66,6 @@ class HTTPEndpoint:
             allowed.insert(allowed.index("GET") + 1, "HEAD")
         cls._allowed = tuple(allowed)
         cls._allow_header = ", ".join(allowed)
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            raise TypeError(f"HTTPEndpoint serves HTTP requests, not {scope['type']!r} scopes.")
-        self.scope = scope
-        self.receive = receive
-        self.send = send
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self.dispatch().__await__()
 
     async def dispatch(self) -> None:
         from asgiforge.runtime.requests import Request
@@ -76,7 +93,7 @@ class HTTPEndpoint:
         return PlainTextResponse("Method Not Allowed", status_code=405, headers=headers)
 
 
-class WebSocketEndpoint:
+class WebSocketEndpoint(_Endpoint):
     """Subclass and override `on_connect` / `on_receive` / `on_disconnect`.
 
     `encoding` decodes each message before `on_receive`: "text", "bytes", "json" or None (raw
@@ -85,19 +102,9 @@ class WebSocketEndpoint:
     input is not a server error.
     """
 
+    _scope_type = "websocket"
+    _wrong_scope = "WebSocketEndpoint serves WebSocket sessions"
     encoding: Literal["text", "bytes", "json"] | None = None
-
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "websocket":
-            raise TypeError(
-                f"WebSocketEndpoint serves WebSocket sessions, not {scope['type']!r} scopes."
-            )
-        self.scope = scope
-        self.receive = receive
-        self.send = send
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self.dispatch().__await__()
 
     async def dispatch(self) -> None:
         from asgiforge.runtime.websockets import WebSocket
