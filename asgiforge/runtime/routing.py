@@ -441,6 +441,8 @@ class _RouteGroup(BaseRoute):
             params = dict(path_params)
             child_path = params.pop("path", None) if self._child_owns_path else None
             own = {key: params.pop(key) for key in list(params) if key in self.param_convertors}
+            if len(own) < len(self.param_convertors) - self._child_owns_path:
+                raise NoMatchFound(name, path_params)  # a parameter of the group itself is missing
             if child_path is not None:
                 params["path"] = child_path
             found = _url_path_for_children(self.routes, child_name, params)

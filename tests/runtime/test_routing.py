@@ -582,3 +582,15 @@ def test_route_equality_and_repr() -> None:
     assert Route("/", ok) != Route("/", ok, methods=["POST"])
     assert repr(Route("/", ok)) == "Route(path='/', name='ok', methods=['GET', 'HEAD'])"
     assert Mount("/m", app=ok) == Mount("/m", app=ok)
+
+
+def test_url_path_for_through_a_mount_needs_the_mounts_own_parameters() -> None:
+    async def user(request: Any) -> Any:  # pragma: no cover - never called
+        return None
+
+    router = Router(
+        [Mount("/org/{org}", routes=[Route("/u/{id:int}", user, name="user")], name="org")]
+    )
+    assert router.url_path_for("org:user", org="acme", id=1) == "/org/acme/u/1"
+    with pytest.raises(NoMatchFound):
+        router.url_path_for("org:user", id=1)
