@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.serve_process import live_children
+
 REPO = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ("h11", "httptools")
 STATIC_FILE_SIZE = 100_000
@@ -200,17 +202,10 @@ class Server:
         return hits
 
     def worker_pid(self) -> int:
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
-                return int(entry.name)
-        raise AssertionError("no live worker")
+        workers = live_children(self.proc.pid)
+        if not workers:
+            raise AssertionError("no live worker")
+        return min(workers)
 
     def assert_alive(self) -> None:
         """The server still answers a normal request quickly."""

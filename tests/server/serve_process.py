@@ -116,18 +116,7 @@ class ServeProcess:
 
     def live_workers(self) -> set[int]:
         """Child processes of the master that are still running (zombies excluded)."""
-        children: set[int] = set()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == self.pid and fields[0] != "Z":
-                children.add(int(entry.name))
-        return children
+        return live_children(self.pid)
 
     def wait_ready(self, count: int, timeout: float = 15.0) -> list[int]:
         if not wait_until(lambda: len(self.ready_pids()) >= count, timeout):
@@ -159,3 +148,19 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             pass
         self._log.close()
+
+
+def live_children(parent: int) -> set[int]:
+    """Running (non-zombie) child processes of `parent`, read from /proc."""
+    children: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == parent and fields[0] != "Z":
+            children.add(int(entry.name))
+    return children
