@@ -52,7 +52,7 @@ logger = logging.getLogger("uvicorn.error")
 LINGER = 2.0
 
 
-# Header names `check_head` looks at; every other header only counts towards the size limits.
+# Header names the framing checks look at; every other header only counts towards the size limits.
 _FRAMING_NAMES = frozenset((b"host", b"content-length", b"transfer-encoding"))
 
 
@@ -74,7 +74,7 @@ def _valid_host(value: bytes) -> bool:
     return parse_host(value.decode("latin-1")) is not None
 
 
-# What `_check_fields` leaves to the HTTP version: a missing Host, a chunked body.
+# What `_check_framing` leaves to the HTTP version: a missing Host, a chunked body.
 _NO_HOST = 1
 _CHUNKED = 2
 
@@ -91,24 +91,17 @@ def check_head(
     Returns whether the body is chunked. The checks both parsers need; each parser's own gaps
     are closed in its subclass.
     """
-    flags = _check_fields(target, target == b"*" and method == b"OPTIONS", headers, limits)
+    _check_sizes(target, headers, limits)
+    flags = _check_framing(target, target == b"*" and method == b"OPTIONS", headers)
     return bool(flags) and _check_version(flags, http_version)
 
 
-def _check_fields(
-    target: bytes, star_ok: bool, headers: list[tuple[bytes, bytes]], limits: HeadLimits
-) -> int:
-    """Every check that needs neither the method nor the HTTP version, in one pass over the
-    header list (the per-request hot path); returns the `_NO_HOST` / `_CHUNKED` flags for
-    `_check_version`. `star_ok`: the target is ``*`` and the method OPTIONS.
-    """
+def _check_sizes(target: bytes, headers: list[tuple[bytes, bytes]], limits: HeadLimits) -> None:
+    """The size limits (414 / 431), in one pass over the header list."""
     if len(target) > limits.max_request_line:
         raise Rejection(414, "Request target too long")
     if len(headers) > limits.max_headers:
         raise Rejection(431, "Too many header fields")
-    host: bytes | None = None
-    hosts = lengths = 0
-    encodings: list[bytes] | None = None
     field_limit = limits.max_header_size
     total = len(target) + 4 * len(headers)  # ": " and CRLF per field
     for name, value in headers:
@@ -116,6 +109,34 @@ def _check_fields(
         if size > field_limit:
             raise Rejection(431, "Header field too large")
         total += size
+    if total > limits.max_head_size:
+        raise Rejection(431, "Request head too large")
+
+
+def _fast_read_limit(limits: HeadLimits) -> int:
+    """The largest read that cannot hold a head over any size limit, once its header count is
+    within `max_headers`: so a head that arrived whole in such a read skips `_check_sizes`.
+
+    A head's bytes bound its target and each field; `_check_sizes` counts 4 bytes of framing
+    per field where a head has at least 2 (``:`` and LF), hence the margin.
+    """
+    return min(
+        limits.max_request_line,
+        limits.max_header_size,
+        limits.max_head_size - 2 * limits.max_headers,
+    )
+
+
+def _check_framing(target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes]]) -> int:
+    """The target form and the Host / Content-Length / Transfer-Encoding checks that need
+    neither the method nor the HTTP version; returns the `_NO_HOST` / `_CHUNKED` flags for
+    `_check_version`. `fields` may hold only the framing headers (names lower-cased);
+    `star_ok`: the target is ``*`` and the method OPTIONS.
+    """
+    host: bytes | None = None
+    hosts = lengths = 0
+    encodings: list[bytes] | None = None
+    for name, value in fields:
         if name in _FRAMING_NAMES:
             if name == b"host":
                 hosts += 1
@@ -126,8 +147,6 @@ def _check_fields(
                 encodings = [value]
             else:
                 encodings.append(value)
-    if total > limits.max_head_size:
-        raise Rejection(431, "Request head too large")
     # Origin-form only ("/path?query"), or "*" for OPTIONS. Absolute-form and authority-form
     # are for proxies; taken as a path they route one thing and build a URL of another.
     if target[:1] != b"/" and not star_ok:
@@ -154,7 +173,7 @@ def _check_fields(
 
 
 def _check_version(flags: int, http_version: bytes) -> bool:
-    """The rest of `check_head` for a head with `_check_fields` flags; whether it is chunked."""
+    """The rest of `check_head` for a head with `_check_framing` flags; whether it is chunked."""
     if flags & _NO_HOST and http_version != b"1.0":
         raise Rejection(400, "Missing Host header")
     if flags & _CHUNKED:
@@ -174,16 +193,19 @@ def _reject_bytes(status: int, reason: str) -> bytes:
 
 
 class _Hardening(_ProtocolBase):
-    """Mixin before uvicorn's protocol: the header-read deadline, and closing after a response
-    that left a body unread.
+    """Mixin before uvicorn's protocol: one timer per connection for both the header-read
+    deadline and the keep-alive timeout, and closing after a response that left a body unread.
 
     The deadline runs from the connection's start, or from the end of the previous response,
     to a complete head; while a request is being served it does not apply (the application
-    owns the pace, e.g. of a slow upload). It costs one timer per *connection*, not per
-    request: a request only records when the wait for the next head began
-    (`_waiting_since`, None while a request is served), and the timer, when it fires,
-    closes the connection if that wait is over the limit or else sleeps until it would be.
-    A busy connection thus wakes its timer about once per `header_timeout`.
+    owns the pace, e.g. of a slow upload). The keep-alive timeout is uvicorn's: a connection
+    that sends no byte for `timeout_keep_alive` seconds after a response is closed, silently.
+    uvicorn arms and cancels a timer per request for it; here a request only records when
+    the wait for the next head began (`_waiting_since`, None while a request is served) and
+    whether a byte arrived since (`_idle`), and the one timer, when it fires, closes the
+    connection if a limit is over or else sleeps until one would be, never longer than the
+    shorter limit (`_timer_step`). So the keep-alive close comes when uvicorn's would, and a
+    busy connection wakes its timer about once per keep-alive timeout.
 
     uvicorn keeps a connection open after answering a request whose body it has not read (a
     413 before a 10 GB upload) and silently discards the rest, for as long as the client keeps
@@ -195,40 +217,62 @@ class _Hardening(_ProtocolBase):
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     cycle: Any
+    timeout_keep_alive: int
     _deadline: asyncio.TimerHandle | None
     _waiting_since: float | None
+    _idle: bool
     _lingering: bool
+
+    def _init_hardening(self) -> None:
+        self._deadline = None
+        self._waiting_since = None
+        self._idle = False  # a fresh connection has the header deadline, not keep-alive
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._waiting_since = self.loop.time()
-        self._deadline = self.loop.call_later(self.limits.header_timeout, self._check_deadline)
+        self._deadline = self.loop.call_later(self._timer_step(), self._check_deadline)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_deadline()
         super().connection_lost(exc)
+
+    def _timer_step(self) -> float:
+        return min(self.limits.header_timeout, float(self.timeout_keep_alive))
 
     def _stop_deadline(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
+    def _begin_waiting(self) -> None:
+        """A response is complete and nothing more is queued: wait for the next head."""
+        self._waiting_since = self.loop.time()
+        self._idle = True
+
     def _check_deadline(self) -> None:
         self._deadline = None
         transport = self.transport
         if transport.is_closing() or transport.get_protocol() is not self:
             return  # closed, or upgraded to a WebSocket: no more request heads here
-        timeout = self.limits.header_timeout
+        step = self._timer_step()
         since = self._waiting_since
         cycle = self.cycle
         if since is None or (cycle is not None and not cycle.response_complete):
-            delay = timeout  # a request is being served: look again later
+            delay = step  # a request is being served: look again later
         else:
-            delay = since + timeout - self.loop.time()
-            if delay <= 0:
+            now = self.loop.time()
+            header_end = since + self.limits.header_timeout
+            idle_end = since + self.timeout_keep_alive if self._idle else header_end
+            if now >= idle_end and idle_end < header_end:
+                transport.close()  # uvicorn's keep-alive timeout: silent, as uvicorn's is
+                return
+            if now >= header_end:
                 logger.info("closing a connection that sent no complete request head in time")
                 transport.close()
                 return
+            delay = min(min(idle_end, header_end) - now, step)
         self._deadline = self.loop.call_later(delay, self._check_deadline)
 
     def _finish_unread_body(self) -> None:
@@ -247,7 +291,11 @@ class _Hardening(_ProtocolBase):
 
 
 class _GuardedH11Connection(h11.Connection):
-    """h11's server connection plus the raw-head checks h11 itself is lenient about."""
+    """h11's server connection plus the raw-head checks h11 itself is lenient about.
+
+    `_at_head` stands for ``their_state is IDLE`` (a property, asked up to four times a
+    request otherwise): it is cleared by each `h11.Request` and set by `start_next_cycle`.
+    """
 
     def __init__(self, limits: HeadLimits) -> None:
         super().__init__(h11.SERVER, max_incomplete_event_size=limits.max_head_size)
@@ -255,36 +303,40 @@ class _GuardedH11Connection(h11.Connection):
         self.heads = 0
         self.rejection: Rejection | None = None
         self._new_line = False
+        self._at_head = True
 
     def receive_data(self, data: bytes) -> None:
         if b"\n" in data:
             self._new_line = True
-        super().receive_data(data)
+        h11.Connection.receive_data(self, data)
+
+    def start_next_cycle(self) -> None:
+        h11.Connection.start_next_cycle(self)
+        self._at_head = True
+        # A pipelined head may already be buffered: scan it too before h11 parses it.
+        self._new_line = True
 
     def next_event(self) -> Any:
+        at_head = self._at_head
         try:
-            if self.their_state is h11.IDLE and self._new_line:
+            if at_head and self._new_line:
                 # Only when a line ended since the last look: the copy below stays rare.
                 self._new_line = False
                 self._check_raw_head(self.trailing_data[0])
-            idle = self.their_state is h11.IDLE
             try:
-                event = super().next_event()
+                event = h11.Connection.next_event(self)
             except h11.RemoteProtocolError as exc:
-                if idle and exc.error_status_hint == 431 and b"\n" not in self.trailing_data[0]:
+                hint = exc.error_status_hint
+                if at_head and hint == 431 and b"\n" not in self.trailing_data[0]:
                     raise Rejection(414, "Request line too long") from exc
-                raise Rejection(
-                    431 if exc.error_status_hint == 431 else 400, "Invalid HTTP request"
-                ) from exc
+                raise Rejection(431 if hint == 431 else 400, "Invalid HTTP request") from exc
             if type(event) is h11.Request:
+                self._at_head = False
                 self.heads += 1
-                check_head(
-                    event.method,
-                    event.target,
-                    event.http_version,
-                    list(event.headers),
-                    self.limits,
-                )
+                # h11 keeps (raw name, lower-cased name, value) per field; the public
+                # iteration builds each pair through Sequence.__getitem__, several µs a head.
+                fields = [(name, value) for _, name, value in event.headers._full_items]
+                check_head(event.method, event.target, event.http_version, fields, self.limits)
             return event
         except Rejection as rejection:
             self.rejection = rejection
@@ -310,7 +362,11 @@ class _GuardedH11Connection(h11.Connection):
 
 
 class GuardedH11Protocol(_Hardening, H11Protocol):
-    """uvicorn's h11 protocol with `HeadLimits`, the deadline and strict framing."""
+    """uvicorn's h11 protocol with `HeadLimits`, the deadline and strict framing.
+
+    `data_received` and `on_response_complete` are written here in full rather than wrapped,
+    so uvicorn's per-request keep-alive timer is never armed (`_Hardening` keeps that timeout).
+    """
 
     limits = HeadLimits()
 
@@ -323,52 +379,73 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.conn = self.guarded = _GuardedH11Connection(self.limits)
-        self._deadline = None
-        self._waiting_since = None
-        self._lingering = False
+        self._init_hardening()
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return
+        self._idle = False
         guarded = self.guarded
         heads = guarded.heads
-        H11Protocol.data_received(self, data)
+        guarded.receive_data(data)
+        self.handle_events()
         if guarded.heads != heads:
             self._waiting_since = None
 
     def on_response_complete(self) -> None:
-        H11Protocol.on_response_complete(self)
+        self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        if self.conn.their_state is h11.SEND_BODY:
+        self.flow.resume_reading()
+        conn = self.guarded
+        their_state = conn.their_state
+        if their_state is h11.SEND_BODY:  # the request body was not read to its end
             self._finish_unread_body()
-        else:
-            self._waiting_since = self.loop.time()
+            return
+        self._begin_waiting()
+        if their_state is h11.DONE and conn.our_state is h11.DONE:
+            # A request may be pipelined behind this one: h11 paused on it until now.
+            heads = conn.heads
+            conn.start_next_cycle()
+            self.handle_events()
+            if conn.heads != heads:
+                self._waiting_since = None
+                self._idle = False
 
     def send_400_response(self, msg: str) -> None:
         rejection = self.guarded.rejection or Rejection(400, msg)
         self._send_rejection(rejection)
 
 
+# Header names the httptools protocol notes while llhttp reports them: the framing ones, and
+# Expect (uvicorn's own `on_header` looks for ``100-continue``).
+_NOTED_NAMES = _FRAMING_NAMES | {b"expect"}
+
+
 def _httptools_class() -> type[asyncio.Protocol]:
     """Defined on demand: httptools is optional in uvicorn (`uvicorn[standard]` brings it)."""
+    import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    parse = HttpToolsProtocol.data_received
     headers_complete = HttpToolsProtocol.on_headers_complete
-    response_complete = HttpToolsProtocol.on_response_complete
+    parser_error = httptools.HttpParserError
+    parser_upgrade = httptools.HttpParserUpgrade
 
     class GuardedHttpToolsProtocol(_Hardening, HttpToolsProtocol):
         """uvicorn's httptools protocol with `HeadLimits`, the deadline, Host checks and a cap
         on chunk-extension bytes.
 
-        uvicorn's per-field parser callbacks (`on_url`, `on_header`, `on_body`, ...) are not
-        overridden: llhttp calls them from C, and a Python layer over each costs more than
-        all the checks. A head that arrives in one read is checked once, complete, by
-        `check_head`. A head spanning reads is checked after each read (`_head_continues`),
-        so what one connection buffers stays within one read (uvloop: 256 KiB) plus the
-        limits. Chunked bodies, which are rare, take the slower `_read_chunked` path that
-        caps the framing bytes.
+        llhttp calls `on_message_begin` and `on_header` from C; they replace uvicorn's (same
+        scope, same header list) rather than wrap them, and `on_header` also notes the few
+        framing headers, so the checks in `on_headers_complete` need no pass over the whole
+        header list. A head that arrived whole in one read of at most `_fast_read_limit`
+        bytes cannot exceed a size limit, so only its header count is checked; other heads
+        get `_check_sizes` once complete, and a head spanning reads is checked after each
+        read (`_head_continues`), so what one connection buffers stays within one read
+        (uvloop: 256 KiB) plus the limits. Chunked bodies, which are rare, take the slower
+        `_read_chunked` path that caps the framing bytes. `data_received` and
+        `on_response_complete` are written in full, so uvicorn's per-request keep-alive timer
+        is never armed (`_Hardening` keeps that timeout).
         """
 
         limits = HeadLimits()
@@ -381,10 +458,12 @@ def _httptools_class() -> type[asyncio.Protocol]:
             _loop: asyncio.AbstractEventLoop | None = None,
         ) -> None:
             super().__init__(config, server_state, app_state, _loop)
-            self._deadline = None
-            self._waiting_since = None
-            self._lingering = False
+            self._init_hardening()
             self._rejection: Rejection | None = None
+            self._fast_read = _fast_read_limit(self.limits)
+            self._read_size = 0
+            # The framing headers of the current head, as `on_header` saw them.
+            self._noted: list[tuple[bytes, bytes]] = []
             # The scope of a head that spans reads, and its bytes from its second read on.
             self._head_scope: Any = None
             self._head_bytes = 0
@@ -396,13 +475,29 @@ def _httptools_class() -> type[asyncio.Protocol]:
         def data_received(self, data: bytes) -> None:
             if self._lingering:
                 return
+            self._idle = False
+            self._read_size = len(data)
             if self._chunked:
                 self._read_chunked(data)
                 return
-            parse(self, data)
+            self._parse(data)
             scope = self.scope
             if scope is not None and "method" not in scope:
                 self._head_continues(scope, data)
+
+        def _parse(self, data: bytes) -> None:
+            """uvicorn's `data_received` without its keep-alive timer (never armed here)."""
+            try:
+                self.parser.feed_data(data)
+            except parser_error:
+                msg = "Invalid HTTP request received."
+                self.logger.warning(msg)
+                self.send_400_response(msg)
+            except parser_upgrade:
+                if self._should_upgrade():
+                    self.handle_websocket_upgrade()
+                else:
+                    self._unsupported_upgrade_warning()
 
         def _head_continues(self, scope: Any, data: bytes) -> None:
             """After a read that ended inside a head: the limits on what is buffered so far."""
@@ -431,7 +526,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 self.data_received(data)
                 return
             before = len(cycle.body)
-            parse(self, data)
+            self._parse(data)
             if self.transport.is_closing():
                 return
             if self.cycle is cycle:
@@ -448,21 +543,49 @@ def _httptools_class() -> type[asyncio.Protocol]:
         def send_400_response(self, msg: str) -> None:
             self._send_rejection(self._rejection or Rejection(400, msg))
 
+        def on_message_begin(self) -> None:
+            self.url = b""
+            self.expect_100_continue = False
+            self.headers = []
+            self._noted = []
+            self.scope = {  # type: ignore[typeddict-item]
+                "type": "http",
+                "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+                "http_version": "1.1",
+                "server": self.server,
+                "client": self.client,
+                "scheme": self.scheme,  # type: ignore[typeddict-item]
+                "root_path": self.root_path,
+                "headers": self.headers,
+                "state": self.app_state.copy(),
+            }
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            name = name.lower()
+            if name in _NOTED_NAMES:
+                if name != b"expect":
+                    self._noted.append((name, value))
+                elif value.lower() == b"100-continue":
+                    self.expect_100_continue = True
+            self.headers.append((name, value))
+
         def on_headers_complete(self) -> None:
             self._waiting_since = None
-            # The method and version are asked of the parser only in the rare cases that
-            # need them (each call costs about as much as the checks).
-            parser = self.parser
             url = self.url
+            headers = self.headers
+            limits = self.limits
             try:
-                flags = _check_fields(
-                    url,
-                    url == b"*" and parser.get_method() == b"OPTIONS",
-                    self.headers,
-                    self.limits,
+                if len(headers) > limits.max_headers:
+                    raise Rejection(431, "Too many header fields")
+                if self._read_size > self._fast_read or self._head_scope is self.scope:
+                    _check_sizes(url, headers, limits)
+                # The method and version are asked of the parser only in the rare cases that
+                # need them (each call costs about as much as the checks).
+                flags = _check_framing(
+                    url, url == b"*" and self.parser.get_method() == b"OPTIONS", self._noted
                 )
                 chunked = bool(flags) and _check_version(
-                    flags, parser.get_http_version().encode("ascii")
+                    flags, self.parser.get_http_version().encode("ascii")
                 )
             except Rejection as rejection:
                 self._rejection = rejection
@@ -476,13 +599,19 @@ def _httptools_class() -> type[asyncio.Protocol]:
             self._chunks += 1
 
         def on_response_complete(self) -> None:
-            response_complete(self)
+            self.server_state.total_requests += 1
             if self.transport.is_closing():
                 return
-            if self.cycle.more_body:  # the request body was not read to its end
+            self.flow.resume_reading()
+            pipeline = self.pipeline
+            if pipeline:
+                # The next request was read (so this one's body was, to its end): start it.
+                cycle, app = pipeline.pop()
+                self._start_asgi_task(cycle, app)
+            elif self.cycle.more_body:  # the request body was not read to its end
                 self._finish_unread_body()
             else:
-                self._waiting_since = self.loop.time()
+                self._begin_waiting()
 
     return GuardedHttpToolsProtocol
 
