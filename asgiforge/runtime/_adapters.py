@@ -38,6 +38,9 @@ def request_response(func: Callable[[Any], Any]) -> ASGIApp:
     run here, inside the route, so route-level middleware sees the error response.
     """
     from asgiforge.runtime.requests import Request
+    from asgiforge.runtime.responses import Response
+
+    _send_whole = Response.__call__
 
     call: Callable[[Any], Awaitable[Any]] = (
         func if is_async_callable(func) else functools.partial(_run_sync, func)
@@ -46,17 +49,31 @@ def request_response(func: Callable[[Any], Any]) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
         handlers = scope.get(HANDLERS_KEY)
-        if handlers is None:
-            response = await call(request)
-            await response(scope, receive, send)
-            return
-        # Reuse ExceptionMiddleware's tracker when it hands us its own send directly.
-        tracker = send if type(send) is SendTracker else SendTracker(send)
+        if handlers is not None and type(send) is not SendTracker:
+            # Handlers need to know whether the response started; reuse ExceptionMiddleware's
+            # tracker when it hands us its own send directly.
+            send = SendTracker(send)
         try:
             response = await call(request)
-            await response(scope, receive, tracker)
+            if type(response).__call__ is _send_whole:
+                # Response.__call__ inlined for HTTP (the common case): one coroutine fewer.
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": response.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": response.body})
+                if response.background is not None:
+                    await response.background()
+            else:
+                await response(scope, receive, send)
         except Exception as exc:
-            await handle_exception(exc, request, handlers, tracker.started, scope, receive, tracker)
+            if handlers is None:
+                raise
+            started = send.started  # type: ignore[attr-defined]  # a SendTracker here
+            await handle_exception(exc, request, handlers, started, scope, receive, send)
 
     return app
 

@@ -8,7 +8,7 @@ like any other response, exactly as in Starlette.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from asgiforge.runtime._utils import is_async_callable
@@ -43,7 +43,8 @@ class SendTracker:
 
     A handler must not send a second `http.response.start`; knowing this lets us raise a clear
     error instead of a confusing protocol error from the server. A slotted object is cheaper than
-    a fresh closure per request.
+    a fresh closure per request, and a plain method that hands back the wrapped send's awaitable
+    costs no coroutine of its own: every message of every response passes through here.
     """
 
     __slots__ = ("send", "started")
@@ -52,10 +53,10 @@ class SendTracker:
         self.send = send
         self.started = False
 
-    async def __call__(self, message: Message) -> None:
+    def __call__(self, message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
             self.started = True
-        await self.send(message)
+        return self.send(message)
 
 
 async def handle_exception(

@@ -9,7 +9,9 @@ start-up):
     ExceptionMiddleware    (HTTPException, WebSocketException, registered handlers)
     Router
 
-Building it once keeps per-request work to the calls themselves; the price is that middleware
+With nothing between the first and the last layer, the two run as one `ErrorBoundary` (same
+behaviour, one coroutine frame instead of two). Building it once keeps per-request work to the
+calls themselves; the price is that middleware
 cannot be added after the app has started, which is refused with a clear error instead of being
 silently ignored.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from asgiforge.runtime._error_boundary import ErrorBoundary
 from asgiforge.runtime.datastructures import State, URLPath
 from asgiforge.runtime.middleware import Middleware
 from asgiforge.runtime.middleware.body_limit import (
@@ -106,6 +109,13 @@ class App:
         if type(self.router).__call__ is Router.__call__:
             # Router.__call__ only forwards to its own stack: call that directly.
             app = self.router.middleware_stack
+        if len(stack) == 2:
+            # Nothing between the two default layers: run them in one frame (the common case).
+            return ErrorBoundary(
+                ExceptionMiddleware(app, handlers=handlers, debug=self._debug),
+                handler=error_handler,
+                debug=self._debug,
+            )
         for cls, args, kwargs in reversed(stack):
             app = cls(app, *args, **kwargs)
         return app

@@ -221,3 +221,25 @@ def test_app_level_handlers_run_inside_the_route() -> None:
     assert (response.status_code, response.text) == (404, "key /missing")
     response = client.get("/gone")
     assert (response.status_code, response.text) == (410, "status 410")
+
+
+def test_send_tracker_costs_no_coroutine_and_marks_the_start() -> None:
+    """It hands back the wrapped send's awaitable itself (no coroutine of its own per message)."""
+    import inspect
+
+    from asgiforge.runtime._exception_handler import SendTracker
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    tracker = SendTracker(send)
+    body = tracker({"type": "http.response.body", "body": b""})
+    assert inspect.getcoroutinestate(body) == inspect.CORO_CREATED  # type: ignore[arg-type]
+    assert body.cr_code is send.__code__  # type: ignore[attr-defined]
+    body.close()  # type: ignore[attr-defined]
+    assert tracker.started is False
+    start = tracker({"type": "http.response.start", "status": 200, "headers": []})
+    assert tracker.started is True
+    start.close()  # type: ignore[attr-defined]

@@ -77,11 +77,17 @@ class ServerErrorMiddleware:
         try:
             await self.app(scope, receive, tracker)
         except Exception as exc:
-            if not tracker.started:
-                response = await self._response_for(scope, exc)
-                await response(scope, receive, send)
+            await self.respond_to_error(exc, tracker.started, scope, receive, send)
             # Re-raise so the server logs the error (and the test client can surface it).
             raise
+
+    async def respond_to_error(
+        self, exc: Exception, started: bool, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Send the 500 for `exc`, unless the response had already `started`."""
+        if not started:
+            response = await self._response_for(scope, exc)
+            await response(scope, receive, send)
 
     async def _response_for(self, scope: Scope, exc: Exception) -> Any:
         from asgiforge.runtime.requests import Request

@@ -83,10 +83,14 @@ class ExceptionMiddleware:
         try:
             await self.app(scope, receive, tracker)
         except Exception as exc:
-            conn = make_connection(scope, receive, send)
-            await handle_exception(
-                exc, conn, self._handlers, tracker.started, scope, receive, tracker
-            )
+            await self.handle_error(exc, tracker.started, scope, receive, tracker)
+
+    async def handle_error(
+        self, exc: Exception, started: bool, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Answer `exc` with its handler (re-raising it when it has none)."""
+        conn = make_connection(scope, receive, send)
+        await handle_exception(exc, conn, self._handlers, started, scope, receive, send)
 
     async def http_exception(self, request: Any, exc: Exception) -> Any:
         """Default HTTPException handler: plain-text detail, the exception's status and headers
