@@ -17,7 +17,8 @@ listed in SECURITY.md:
 The subclasses below add one check per case, in the protocol, before a scope exists, so a
 refused request never reaches the application (or its middleware, or the access log), and every
 refusal closes the connection, which is the only safe answer once framing is in doubt.
-Everything else (parsing, flow control, keep-alive, WebSocket upgrade) is uvicorn's own code.
+Everything else (parsing, flow control, WebSocket upgrade) is uvicorn's own code; its
+keep-alive timeout is kept with the same timing by the header-deadline timer (`_Hardening`).
 """
 
 from __future__ import annotations
