@@ -1,13 +1,14 @@
 """`asgiforge serve`: the production multi-worker server (a thin shell over the master).
 
-Parse → build `ServeOptions` (which check themselves) → `asgiforge.server.run` → exit with its
-status. Every default shown here is read from the options dataclasses, where it is stated.
+Parse → build `ServeOptions` (which check themselves) and resolve the app → `asgiforge.server.run`
+with ``fresh_interpreter``: this process then becomes the master alone (same PID; see
+`asgiforge.server.master_exec`), which configures logging and reports errors as this CLI would,
+so every mistake the CLI can see is reported here, before anything starts. Every default shown
+here is read from the options dataclasses, where it is stated.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -174,32 +175,6 @@ def serve(
         max_worker_memory_mb=max_worker_memory,
         pid_file=pid,
     )
-    _configure_logging(options.http)
-    status = server.run(options, retarget=retarget)
+    status = server.run(options, retarget=retarget, fresh_interpreter=True)
     if status:
         raise typer.Exit(status)
-
-
-def _configure_logging(http: HTTPOptions) -> None:
-    """One configuration for master and workers (forked, they inherit it): rich on a TTY."""
-    handler: logging.Handler
-    if sys.stderr.isatty():
-        from rich.logging import RichHandler
-
-        from asgiforge.cli.output import err
-
-        handler = RichHandler(console=err(), show_path=False, markup=False)
-        handler.setFormatter(logging.Formatter("[%(process)d] %(message)s"))
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-        )
-    level = http.log_level_number
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("asgiforge", "uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).setLevel(level)
-    if not http.access_log:
-        logging.getLogger("uvicorn.access").disabled = True

@@ -3,7 +3,10 @@
 * `DevOptions` with ``reload`` set: the reload supervisor (`asgiforge.server.reload`), which
   forks a fresh worker (`dev_worker`) per change;
 * `DevOptions` without ``reload``: one process that imports and serves (`asgiforge.server.single`);
-* `ServeOptions`: the multi-worker master (`asgiforge.server.multiprocess`, workers in `worker`).
+* `ServeOptions`: the multi-worker master (`asgiforge.server.multiprocess`, workers in `worker`);
+  with ``fresh_interpreter`` (what `asgiforge serve` asks for) the process is first replaced by a
+  fresh interpreter that loads the master only (`asgiforge.server.master_exec`), so the workers
+  it forks do not carry the caller's modules.
 
 The CLI commands call `run()` only. The modules behind it are imported on demand so that building
 options (and answering ``--help``) never loads uvicorn or watchfiles.
@@ -27,7 +30,12 @@ def run(options: DevOptions, *, reporter: DevReporter) -> int: ...
 
 
 @overload
-def run(options: ServeOptions, *, retarget: Callable[[], AppTarget] | None = None) -> int: ...
+def run(
+    options: ServeOptions,
+    *,
+    retarget: Callable[[], AppTarget] | None = None,
+    fresh_interpreter: bool = False,
+) -> int: ...
 
 
 def run(
@@ -35,15 +43,23 @@ def run(
     *,
     reporter: DevReporter | None = None,
     retarget: Callable[[], AppTarget] | None = None,
+    fresh_interpreter: bool = False,
 ) -> int:
     """Serve `options` with the process model they call for until stopped; the exit status.
 
     `reporter` renders what `dev` says (banner, reloads, load errors); `retarget` is `serve`'s
-    SIGHUP hook, resolving the app afresh before the workers are replaced.
+    SIGHUP hook, resolving the app afresh before the workers are replaced. `fresh_interpreter`
+    (`serve` only) does not return where an interpreter can be started: the process goes on,
+    same PID, as the master alone, configuring logging and reporting errors as the CLI does;
+    `retarget` must then be picklable (a `functools.partial` of `resolve_target` is).
     """
     from asgiforge.server.dev_options import DevOptions
 
     if not isinstance(options, DevOptions):
+        if fresh_interpreter:
+            from asgiforge.server import master_exec
+
+            return master_exec.serve(options, retarget=retarget)
         from asgiforge.server import multiprocess
 
         return multiprocess.serve(options, retarget=retarget)
