@@ -15,7 +15,7 @@ Differences users gain from:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -120,6 +120,17 @@ async def _send_not_found(scope: Scope, send: Send) -> None:
         return
     await send(dict(_NOT_FOUND_START))
     await send(dict(_NOT_FOUND_BODY))
+
+
+async def _send_redirect(send: Send, location: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 307,
+            "headers": [(b"content-length", b"0"), (b"location", location)],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _send_plain(
@@ -730,12 +741,17 @@ class Router:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.middleware_stack(scope, receive, send)
 
-    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def app(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """Dispatch `scope` to the route that matches it and hand back that route's awaitable.
+
+        Why not a coroutine: it only picks the handler, so its own frame would stay alive for
+        nothing through every request and every open WebSocket. `await router.app(...)` works
+        as before; errors in dispatching itself are raised at the call.
+        """
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
-                await self._lifespan(scope, receive, send, self)
-                return
+                return self._lifespan(scope, receive, send, self)
             raise RuntimeError(
                 f"Router cannot handle ASGI scope type {scope_type!r} "
                 "(expected 'http', 'websocket' or 'lifespan')."
@@ -752,8 +768,7 @@ class Router:
                 parent = scope.get("path_params")
                 scope["endpoint"] = exact.endpoint
                 scope["path_params"] = dict(parent) if parent else {}
-                await exact.app(scope, receive, send)
-                return
+                return exact.app(scope, receive, send)
         partial: BaseRoute | None = None
         partial_scope: Scope | None = None
         for route, matcher, direct in index.candidates(route_path):
@@ -761,30 +776,19 @@ class Router:
             if match is Match.FULL:
                 scope.update(child_scope)
                 if direct:
-                    await route.app(scope, receive, send)  # type: ignore[attr-defined]
-                else:
-                    await route.handle(scope, receive, send)
-                return
+                    return route.app(scope, receive, send)  # type: ignore[attr-defined,no-any-return]
+                return route.handle(scope, receive, send)
             if match is Match.PARTIAL and partial is None:
                 partial = route
                 partial_scope = child_scope
         if partial is not None and partial_scope is not None:
             scope.update(partial_scope)
-            await partial.handle(scope, receive, send)
-            return
+            return partial.handle(scope, receive, send)
         if scope_type == "http" and self.redirect_slashes and route_path != "/":
             location = self._slash_redirect(scope, route_path, index)
             if location is not None:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 307,
-                        "headers": [(b"content-length", b"0"), (b"location", location)],
-                    }
-                )
-                await send({"type": "http.response.body", "body": b""})
-                return
-        await self.default(scope, receive, send)
+                return _send_redirect(send, location)
+        return self.default(scope, receive, send)
 
     def _slash_redirect(self, scope: Scope, route_path: str, index: RouteIndex) -> bytes | None:
         """The `Location` for the slash-toggled path if some route matches it, else None."""

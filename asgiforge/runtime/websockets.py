@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any, Literal
 
 from asgiforge.runtime.requests import HTTPConnection, StateT
@@ -164,26 +164,44 @@ class WebSocket(HTTPConnection[StateT]):
         if self.application_state is not WebSocketState.CONNECTED:
             raise RuntimeError(_NOT_CONNECTED)
 
-    async def _receive_data(self) -> Message:
+    async def _receive_payload(self, key: str) -> Any:
+        """The `key` ("text" or "bytes") of the next message; a disconnect raises
+        WebSocketDisconnect.
+
+        While both sides are connected (nearly always) the server's `receive` is awaited here
+        directly rather than through `receive()`, and `receive_text`/`receive_bytes` hand back
+        this coroutine instead of wrapping it in their own: an idle connection waits in this one
+        frame, and frames kept alive per open socket are memory per connection.
+        """
         self._connected_check()
-        message = await self.receive()
+        if self.client_state is not WebSocketState.CONNECTED:
+            message = await self.receive()
+        else:
+            message = await self._receive()
+            kind = message["type"]
+            if kind == "websocket.disconnect":
+                self.client_state = WebSocketState.DISCONNECTED
+            elif kind != "websocket.receive":
+                raise RuntimeError(
+                    f'Expected ASGI message "websocket.receive" or "websocket.disconnect", '
+                    f"but got {kind!r}."
+                )
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
-        return message
-
-    async def receive_text(self) -> str:
-        message = await self._receive_data()
-        text = message.get("text")
-        if text is None:
-            raise RuntimeError("Expected a text websocket message, the client sent bytes.")
-        return str(text)
-
-    async def receive_bytes(self) -> bytes:
-        message = await self._receive_data()
-        data = message.get("bytes")
-        if data is None:
+        payload = message.get(key)
+        if payload is None:
+            if key == "text":
+                raise RuntimeError("Expected a text websocket message, the client sent bytes.")
             raise RuntimeError("Expected a binary websocket message, the client sent text.")
-        return bytes(data)
+        return str(payload) if key == "text" else bytes(payload)
+
+    def receive_text(self) -> Awaitable[str]:
+        """The next text message (awaitable; see `_receive_payload` for why not `async def`)."""
+        return self._receive_payload("text")
+
+    def receive_bytes(self) -> Awaitable[bytes]:
+        """The next binary message (awaitable; see `_receive_payload` for why not `async def`)."""
+        return self._receive_payload("bytes")
 
     async def receive_json(self, mode: Literal["text", "binary"] = "text") -> Any:
         if mode == "text":

@@ -594,3 +594,27 @@ def test_url_path_for_through_a_mount_needs_the_mounts_own_parameters() -> None:
     assert router.url_path_for("org:user", org="acme", id=1) == "/org/acme/u/1"
     with pytest.raises(NoMatchFound):
         router.url_path_for("org:user", id=1)
+
+
+def test_router_app_hands_back_the_routes_awaitable_instead_of_a_frame_of_its_own() -> None:
+    """Dispatch costs no coroutine per request/socket: the matched handler's awaitable is it."""
+    from asgiforge.runtime.responses import PlainTextResponse as _Plain
+
+    async def hello(request: Any) -> Any:
+        return _Plain("hi")
+
+    router = Router([Route("/hello", hello)])
+    scope = {"type": "http", "method": "GET", "path": "/hello", "root_path": "", "headers": []}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request"}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    pending = router.app(scope, receive, send)
+    assert pending.cr_code is not Router.app.__code__  # type: ignore[attr-defined]
+    assert pending.cr_code is router.routes[0].app.__code__  # type: ignore[attr-defined]
+    pending.close()  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="cannot handle ASGI scope type 'mystery'"):
+        router.app({"type": "mystery"}, receive, send)

@@ -535,3 +535,32 @@ def test_real_routed_exception_closes_1011() -> None:
             client.recv(timeout=5)
     assert info.value.rcvd is not None
     assert info.value.rcvd.code == 1011
+
+
+@pytest.mark.anyio
+async def test_an_idle_receive_waits_in_one_frame_on_the_servers_receive() -> None:
+    """Memory per open socket: `receive_text()` is the payload coroutine itself, and while
+    connected it awaits the server's `receive` directly (no `receive()` frame in between)."""
+    import inspect
+
+    from asgiforge.runtime.websockets import WebSocket, WebSocketState
+
+    waiting: list[Any] = []
+
+    async def server_receive() -> dict[str, Any]:
+        caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+        waiting.append(caller.f_code if caller else None)
+        return {"type": "websocket.receive", "text": "hi"}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    scope = {"type": "websocket", "path": "/", "headers": [], "query_string": b""}
+    websocket = WebSocket(scope, receive=server_receive, send=send)
+    websocket.client_state = websocket.application_state = WebSocketState.CONNECTED
+    pending = websocket.receive_text()
+    assert pending.cr_code is WebSocket._receive_payload.__code__  # type: ignore[attr-defined]
+    assert await pending == "hi"
+    assert waiting == [WebSocket._receive_payload.__code__]
+    with pytest.raises(RuntimeError, match="sent text"):
+        await websocket.receive_bytes()
