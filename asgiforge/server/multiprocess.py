@@ -2,7 +2,10 @@
 
 Why fork: the master imports uvicorn (never the user's app) before forking, so a worker starts
 with the server code already in memory and a SIGKILLed worker is replaced in milliseconds; each
-worker imports the app itself, so a rolling restart (SIGHUP) picks up new code.
+worker imports the app itself, so a rolling restart (SIGHUP) picks up new code. Whatever else the
+master holds, every worker holds too: `asgiforge serve` therefore runs it in a fresh interpreter
+(`asgiforge.server.master_exec`), and the pre-imported objects are frozen out of the collector
+(`gc.freeze`) so a worker's collections do not copy the pages they share with the master.
 
 Why a pipe per worker: the worker's event loop writes heartbeats to it, so a blocked loop is
 seen; it also carries "ready" (so old workers are drained only once their replacement serves),
@@ -17,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import gc
 import importlib
 import logging
 import os
@@ -111,6 +115,10 @@ class Master:
         old_handlers: dict[int, object] = {}
         try:
             _preimport(self.options)
+            # Python's advice for fork without exec: what the master has now lives as long as
+            # the workers, and collecting it in them would only turn shared pages private.
+            gc.collect()
+            gc.freeze()
             self._write_pid_file()
             self._selector = selectors.DefaultSelector()
             self._wake_r, self._wake_w = os.pipe()

@@ -25,7 +25,7 @@ from tests.server.serve_process import free_port, wait_until
 
 # Reports what its worker has loaded: forked, a worker holds every module its master had.
 PROBE_APP = """
-import json, os, sys
+import gc, json, os, sys
 
 CLI_PACKAGES = {"typer", "rich", "pydantic", "shellingham"}
 
@@ -42,6 +42,7 @@ async def app(scope, receive, send):
         "path0": sys.path[0],
         "warnoptions": sys.warnoptions,
         "ppid": os.getppid(),
+        "frozen": gc.get_freeze_count(),
     }
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
@@ -129,6 +130,7 @@ def test_workers_inherit_no_cli_modules_from_the_master(
     servers.append(server)
     report = server.report()
     assert report["cli_modules"] == []
+    assert report["frozen"] > 1000  # the master's objects, kept out of the workers' collections
     # The same process as the command that was started: signals and --pid reach the master.
     assert report["ppid"] == server.proc.pid
     assert server.pid_file.read_text().strip() == str(server.proc.pid)
