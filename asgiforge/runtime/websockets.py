@@ -232,11 +232,13 @@ class WebSocket(HTTPConnection[StateT]):
         except WebSocketDisconnect:
             pass
 
-    async def send_text(self, data: str) -> None:
-        await self.send({"type": "websocket.send", "text": data})
+    def send_text(self, data: str) -> Awaitable[None]:
+        """Send a text message (awaitable: `send()`'s own coroutine, no second one per message)."""
+        return self.send({"type": "websocket.send", "text": data})
 
-    async def send_bytes(self, data: bytes) -> None:
-        await self.send({"type": "websocket.send", "bytes": data})
+    def send_bytes(self, data: bytes) -> Awaitable[None]:
+        """Send a binary message (awaitable: `send()`'s own coroutine, no second one)."""
+        return self.send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
         if mode == "text":

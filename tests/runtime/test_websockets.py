@@ -564,3 +564,29 @@ async def test_an_idle_receive_waits_in_one_frame_on_the_servers_receive() -> No
     assert waiting == [WebSocket._receive_payload.__code__]
     with pytest.raises(RuntimeError, match="sent text"):
         await websocket.receive_bytes()
+
+
+@pytest.mark.anyio
+async def test_send_text_and_bytes_are_sends_own_coroutine() -> None:
+    """One coroutine per message sent, not two: send_text hands back `send()`'s awaitable."""
+    from asgiforge.runtime.websockets import WebSocket, WebSocketState
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("not called")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/", "headers": [], "query_string": b""}
+    websocket = WebSocket(scope, receive=receive, send=send)
+    websocket.client_state = websocket.application_state = WebSocketState.CONNECTED
+    pending = websocket.send_text("hi")
+    assert pending.cr_code is WebSocket.send.__code__  # type: ignore[attr-defined]
+    await pending
+    await websocket.send_bytes(b"\x00")
+    assert sent == [
+        {"type": "websocket.send", "text": "hi"},
+        {"type": "websocket.send", "bytes": b"\x00"},
+    ]
