@@ -109,6 +109,26 @@ def _length(size: int) -> bytes:
     return value
 
 
+# Whole header pairs, shared between responses (tuples are immutable; each response still gets
+# its own list): the common response then costs two dict lookups for its two headers.
+_LENGTH_PAIRS: dict[int, tuple[bytes, bytes]] = {}
+_TYPE_PAIRS: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def _length_pair(size: int) -> tuple[bytes, bytes]:
+    pair = (_CONTENT_LENGTH, _length(size))
+    if size < _MAX_CACHED_LENGTH:
+        _LENGTH_PAIRS[size] = pair
+    return pair
+
+
+def _type_pair(media_type: str, charset: str) -> tuple[bytes, bytes]:
+    pair = (_CONTENT_TYPE, _content_type(media_type, charset))
+    if len(_TYPE_PAIRS) < 256:  # media types are a handful per app; never unbounded
+        _TYPE_PAIRS[media_type, charset] = pair
+    return pair
+
+
 class Response:
     """A complete response whose body is known up front.
 
@@ -155,12 +175,16 @@ class Response:
             body = getattr(self, "body", None)
             status = self.status_code
             if body is not None and status >= 200 and status != 204 and status != 304:
-                raw = [(_CONTENT_LENGTH, _length(len(body)))]
+                size = len(body)
+                raw = [_LENGTH_PAIRS.get(size) or _length_pair(size)]
             else:
                 raw = []
             media_type = self.media_type
             if media_type is not None:
-                raw.append((_CONTENT_TYPE, _content_type(media_type, self.charset)))
+                charset = self.charset
+                raw.append(
+                    _TYPE_PAIRS.get((media_type, charset)) or _type_pair(media_type, charset)
+                )
             self.raw_headers = raw
             self._headers: MutableHeaders | None = None
             return
