@@ -928,3 +928,23 @@ async def test_small_and_large_files_are_sent_whole(tmp_path: Path) -> None:
     status, headers, body, messages = await call(FileResponse(large))
     assert body == large.read_bytes()
     assert len(messages) > 3
+
+
+def test_shared_header_pairs_stay_bounded_and_correct() -> None:
+    """Default header pairs are cached whole, but hostile variety cannot grow the caches."""
+    from asgiforge.runtime import responses as module
+
+    for i in range(400):
+        response = module.Response(b"x" * (20_000 + i), media_type=f"application/x-{i}")
+        assert response.raw_headers == [
+            (b"content-length", str(20_000 + i).encode()),
+            (b"content-type", f"application/x-{i}".encode()),
+        ]
+    assert len(module._TYPE_PAIRS) <= 256
+    assert all(size < 16 * 1024 for size in module._LENGTH_PAIRS)
+    first = module.PlainTextResponse("hi")
+    second = module.PlainTextResponse("hi")
+    assert first.raw_headers == second.raw_headers
+    assert first.raw_headers is not second.raw_headers  # each response owns its list
+    first.headers["x-extra"] = "1"
+    assert (b"x-extra", b"1") not in second.raw_headers
