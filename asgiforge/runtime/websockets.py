@@ -105,7 +105,7 @@ class WebSocket(HTTPConnection[StateT]):
         state = self.application_state
         kind = message["type"]
         if state is WebSocketState.CONNECTED:
-            if kind not in ("websocket.send", "websocket.close"):
+            if kind != "websocket.send" and kind != "websocket.close":
                 raise RuntimeError(
                     'Expected ASGI message "websocket.send" or "websocket.close", '
                     f"but got {kind!r}."
@@ -173,7 +173,8 @@ class WebSocket(HTTPConnection[StateT]):
         this coroutine instead of wrapping it in their own: an idle connection waits in this one
         frame, and frames kept alive per open socket are memory per connection.
         """
-        self._connected_check()
+        if self.application_state is not WebSocketState.CONNECTED:
+            raise RuntimeError(_NOT_CONNECTED)
         if self.client_state is not WebSocketState.CONNECTED:
             message = await self.receive()
         else:
@@ -193,6 +194,8 @@ class WebSocket(HTTPConnection[StateT]):
             if key == "text":
                 raise RuntimeError("Expected a text websocket message, the client sent bytes.")
             raise RuntimeError("Expected a binary websocket message, the client sent text.")
+        if type(payload) is (str if key == "text" else bytes):
+            return payload
         return str(payload) if key == "text" else bytes(payload)
 
     def receive_text(self) -> Awaitable[str]:

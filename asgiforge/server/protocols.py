@@ -336,7 +336,13 @@ class _GuardedH11Connection(h11.Connection):
                 self.heads += 1
                 # h11 keeps (raw name, lower-cased name, value) per field; the public
                 # iteration builds each pair through Sequence.__getitem__, several µs a head.
-                fields = [(name, value) for _, name, value in event.headers._full_items]
+                # Private since h11 0.10, hence the public fallback should it ever go.
+                full = getattr(event.headers, "_full_items", None)
+                fields = (
+                    [(name, value) for _, name, value in full]
+                    if full is not None
+                    else list(event.headers)
+                )
                 check_head(event.method, event.target, event.http_version, fields, self.limits)
             return event
         except Rejection as rejection:
