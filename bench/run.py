@@ -248,12 +248,17 @@ def bench_http(
         samples = {t: Sample() for t in targets}
         for _ in range(rounds):
             for target in targets:
-                with uvicorn_server(target, attr) as (port, _):
+                with uvicorn_server(target, attr) as (port, pid):
                     url = f"http://127.0.0.1:{port}{path}"
                     wrk(url, 1, script=script)  # warm-up
-                    rps, p99 = wrk(url, duration, script=script)
-                samples[target].values.append(rps)
-                samples[target].p99.append(p99)
+                    cpu_before = proc_cpu_seconds(pid)
+                    run = wrk_run(url, duration, script=script)
+                    server_cpu = proc_cpu_seconds(pid) - cpu_before
+                samples[target].values.append(run.rps)
+                samples[target].p99.append(run.p99_ms)
+                # The server's own CPU per request: what the framework costs, whatever share
+                # of its core the machine's noise left it during the run.
+                samples[target].add("server_us_per_req", server_cpu / max(run.requests, 1) * 1e6)
         print(
             f"  {name}: " + ", ".join(f"{t} {s.median():,.0f}" for t, s in samples.items()),
             flush=True,
@@ -660,10 +665,14 @@ def target_rows(http: list, ws: list, cli: list, dev: list, serve: list) -> list
         cpu = {t: s[t].extra_median("server_us_per_msg") for t in s}
         echo_row = base_name(name) == "WebSocket echo msg/s"
 
+        if name in dict(http):
+            cpu = {t: s[t].extra_median("server_us_per_req") for t in s}
+
         def note(t: str) -> str:
-            if not echo_row or t not in cpu or "asgiforge" not in cpu:
+            if t not in cpu or "asgiforge" not in cpu:
                 return ""
-            return f" (server CPU {cpu['asgiforge']:.1f} vs {cpu[t]:.1f} µs/msg)"
+            unit = "msg" if echo_row else "request"
+            return f" (server CPU {cpu['asgiforge']:.1f} vs {cpu[t]:.1f} µs/{unit})"
 
         if base_name(name) in BARE_TARGETS:
             goal = BARE_TARGETS[base_name(name)]
@@ -748,6 +757,39 @@ def report(
                 + " | ".join(cells)
                 + f" | {ratio(s.get('asgiforge', EMPTY).median(), s.get('bare', EMPTY).median())} | "
                 f"{ratio(s.get('asgiforge', EMPTY).median(), s.get('starlette', EMPTY).median())} | {p99} |"
+            )
+        lines.append("")
+        lines += [
+            "Server CPU µs per request (user + system time of the uvicorn process over the "
+            "measured wrk run, divided by the requests completed): steadier than requests/s "
+            "when the machine's noise slows the server's core, since it counts only the time "
+            "the server actually ran. Median (min–max); ratios are bare's or Starlette's "
+            "µs over asgiforge's, so above 1 means asgiforge is cheaper: of the medians, and in "
+            "brackets of each target's cheapest round (noise here only ever adds time, so the "
+            "cheapest round is the closest to the true cost).\n",
+            "| scenario | "
+            + " | ".join(targets)
+            + " | bare µs / asgiforge µs | Starlette µs / asgiforge µs |",
+            "|" + "---|" * (len(targets) + 3),
+        ]
+        for name, s in http:
+            cells = []
+            for t in targets:
+                cpu = s[t].extra.get("server_us_per_req") or [float("nan")]
+                cells.append(f"{statistics.median(cpu):.1f} ({min(cpu):.1f}–{max(cpu):.1f})")
+
+            def best(t: str) -> float:
+                cpu = s.get(t, EMPTY).extra.get("server_us_per_req")
+                return min(cpu) if cpu else float("nan")
+
+            ours = s.get("asgiforge", EMPTY).extra_median("server_us_per_req")
+            bare_m = s.get("bare", EMPTY).extra_median("server_us_per_req")
+            star_m = s.get("starlette", EMPTY).extra_median("server_us_per_req")
+            lines.append(
+                f"| {name} | "
+                + " | ".join(cells)
+                + f" | {ratio(bare_m, ours)} ({ratio(best('bare'), best('asgiforge'))})"
+                + f" | {ratio(star_m, ours)} ({ratio(best('starlette'), best('asgiforge'))}) |"
             )
         lines.append("")
     if ws:
