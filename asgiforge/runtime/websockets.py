@@ -75,20 +75,23 @@ class WebSocket(HTTPConnection[StateT]):
         self.client_state = WebSocketState.CONNECTING
         self.application_state = WebSocketState.CONNECTING
 
+    def _connected_message(self, message: Message) -> Message:
+        """Check a message received while connected; a disconnect updates the state."""
+        kind = message["type"]
+        if kind == "websocket.disconnect":
+            self.client_state = WebSocketState.DISCONNECTED
+        elif kind != "websocket.receive":
+            raise RuntimeError(
+                f'Expected ASGI message "websocket.receive" or "websocket.disconnect", '
+                f"but got {kind!r}."
+            )
+        return message
+
     async def receive(self) -> Message:
         """The next ASGI message from the client, checked against the connection state."""
         state = self.client_state
         if state is WebSocketState.CONNECTED:
-            message = await self._receive()
-            kind = message["type"]
-            if kind == "websocket.disconnect":
-                self.client_state = WebSocketState.DISCONNECTED
-            elif kind != "websocket.receive":
-                raise RuntimeError(
-                    f'Expected ASGI message "websocket.receive" or "websocket.disconnect", '
-                    f"but got {kind!r}."
-                )
-            return message
+            return self._connected_message(await self._receive())
         if state is WebSocketState.CONNECTING:
             message = await self._receive()
             kind = message["type"]
@@ -178,15 +181,7 @@ class WebSocket(HTTPConnection[StateT]):
         if self.client_state is not WebSocketState.CONNECTED:
             message = await self.receive()
         else:
-            message = await self._receive()
-            kind = message["type"]
-            if kind == "websocket.disconnect":
-                self.client_state = WebSocketState.DISCONNECTED
-            elif kind != "websocket.receive":
-                raise RuntimeError(
-                    f'Expected ASGI message "websocket.receive" or "websocket.disconnect", '
-                    f"but got {kind!r}."
-                )
+            message = self._connected_message(await self._receive())
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
         payload = message.get(key)

@@ -74,7 +74,12 @@ class ServeProcess:
     """One `python -m asgiforge serve` master and its workers."""
 
     def __init__(
-        self, tmp_path: Path, *args: str, env: dict[str, str] | None = None, port: int = 0
+        self,
+        tmp_path: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        port: int = 0,
+        python_flags: tuple[str, ...] = (),
     ) -> None:
         self.port = port or free_port()
         self.log_path = tmp_path / f"serve-{self.port}.log"
@@ -84,6 +89,7 @@ class ServeProcess:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
+                *python_flags,
                 "-m",
                 "asgiforge",
                 "serve",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from functools import partial
@@ -21,7 +19,7 @@ from asgiforge.server import master_exec
 from asgiforge.server.options import AppTarget, HeadLimits, HTTPOptions
 from asgiforge.server.serve_options import ServeOptions
 from asgiforge.server.sockets import BindAddress, tcp
-from tests.server.serve_process import free_port, wait_until
+from tests.server.serve_process import ServeProcess
 
 # Reports what its worker has loaded: forked, a worker holds every module its master had.
 PROBE_APP = """
@@ -50,66 +48,21 @@ async def app(scope, receive, send):
 """
 
 
-class Server:
-    """``python [FLAGS] -m asgiforge serve svcapp:app`` in its own session, killed by close()."""
+class Server(ServeProcess):
+    """``python [FLAGS] -m asgiforge serve svcapp:app`` (the probe app, one worker, a pid file)."""
 
     def __init__(self, directory: Path, *python_flags: str) -> None:
         (directory / "svcapp.py").write_text(PROBE_APP)
-        self.port = free_port()
         self.pid_file = directory / "serve.pid"
-        self.log_path = directory / "serve.log"
-        self._log = self.log_path.open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("WEB_CONCURRENCY", None)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                *python_flags,
-                "-m",
-                "asgiforge",
-                "serve",
-                "svcapp:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--workers",
-                "1",
-                "--no-access-log",
-                "--pid",
-                str(self.pid_file),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-            cwd=directory,
+        super().__init__(
+            directory, "--workers", "1", "--pid", str(self.pid_file), python_flags=python_flags
         )
 
     def report(self) -> dict[str, Any]:
-        def ready() -> bool:
-            return "ready" in self.log_path.read_text(errors="replace")
-
-        assert wait_until(ready, 15), self.log_path.read_text(errors="replace")
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request("GET", "/")
-            response = conn.getresponse()
-            assert response.status == 200
-            return json.loads(response.read())  # type: ignore[no-any-return]
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self._log.close()
+        self.wait_ready(1)
+        status, body = self.get("/")
+        assert status == 200, body
+        return json.loads(body)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
