@@ -227,6 +227,7 @@ class _HTTPExchange:
             try:
                 message = await self._recv_stream.receive()
             except anyio.EndOfStream:
+                self._recv_stream.close()
                 await self._done.wait()
                 self._raise_if_failed()
                 return None
@@ -240,6 +241,7 @@ class _HTTPExchange:
         if not self._done.is_set():
             self._cancel_scope.cancel()
             await self._done.wait()
+        self._recv_stream.close()
 
 
 class _StreamingBody(httpx2.SyncByteStream):
@@ -377,6 +379,7 @@ class WebSocketTestSession:
             self._error = exc
         finally:
             self._from_app_send.close()
+            self._to_app_recv.close()
             self._done.set()
 
     async def _app_receive(self) -> Message:
@@ -399,7 +402,10 @@ class WebSocketTestSession:
     async def _client_send(self, message: Message) -> None:
         if message["type"] == "websocket.disconnect":
             self._client_closed = True
-        self._to_app_send.send_nowait(message)
+        try:
+            self._to_app_send.send_nowait(message)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            pass  # the app already returned: like a server, drop what nobody will read
 
     async def _client_receive(self) -> Message:
         try:
@@ -427,6 +433,8 @@ class WebSocketTestSession:
                 await self._done.wait()
             self._cancel_scope.cancel()
             await self._done.wait()
+        self._to_app_send.close()
+        self._from_app_recv.close()
 
     # -- the test's side ------------------------------------------------------------------------
 
@@ -568,6 +576,12 @@ class _LifespanDriver:
             self.error = exc
         finally:
             self._from_app_send.close()
+            self._to_app_recv.close()
+
+    async def aclose(self) -> None:
+        """Close the server's ends of both streams (the app's ends close when it returns)."""
+        self._to_app_send.close()
+        self._from_app_recv.close()
 
     async def _app_send(self, message: Message) -> None:
         self._from_app_send.send_nowait(message)
@@ -585,7 +599,10 @@ class _LifespanDriver:
     async def _step(self, phase: Literal["startup", "shutdown"]) -> None:
         if not self.supported:
             return
-        self._to_app_send.send_nowait({"type": f"lifespan.{phase}"})
+        try:
+            self._to_app_send.send_nowait({"type": f"lifespan.{phase}"})
+        except anyio.BrokenResourceError:
+            pass  # the app already returned; _next() reports how
         message = await self._next()
         if message is None:
             if self.error is not None:
@@ -698,6 +715,7 @@ class TestClient(httpx2.Client):
 
             lifespan = _LifespanDriver(self.app, self.app_state)
             portal.start_task(lifespan.run)
+            stack.callback(portal.call, lifespan.aclose)
             portal.call(lifespan.startup)
             stack.callback(portal.call, lifespan.shutdown)
             self._lifespan_exits.append(stack.pop_all())
