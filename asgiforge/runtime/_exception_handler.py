@@ -83,8 +83,9 @@ async def handle_exception(
         raise exc
     if response_started:
         raise RuntimeError(
-            f"An exception handler was found for {type(exc).__name__}, but the response had "
-            "already started, so no error response can be sent."
+            "Caught handled exception, but response already started. "
+            f"({type(exc).__name__} has a handler, but the response had already started, so no "
+            "error response can be sent.)"
         ) from exc
     if is_async_callable(handler):
         response = await handler(conn, exc)
@@ -92,6 +93,10 @@ async def handle_exception(
         response = await run_in_threadpool(handler, conn, exc)
     if response is not None:
         await response(scope, receive, send)
+    # A handled exception is over. Apps that raise one shared instance (a module-level
+    # `NOT_FOUND = HTTPException(404)`) would otherwise grow its traceback - and keep every
+    # frame of every request alive - with each raise.
+    exc.__traceback__ = None
 
 
 def make_connection(scope: Scope, receive: Receive, send: Send) -> Any:

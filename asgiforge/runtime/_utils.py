@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import sys
+from collections.abc import AsyncIterator
 from typing import Any
+
+import anyio
+import anyio.abc
 
 from asgiforge.runtime.types import Scope
 
+if sys.version_info >= (3, 13):
+    _iscoroutinefunction = inspect.iscoroutinefunction
+else:  # pragma: no cover - before 3.13 only asyncio's check knows the marker mocks carry
+    from asyncio import iscoroutinefunction as _iscoroutinefunction
+
 
 def is_async_callable(obj: Any) -> bool:
-    """True for coroutine functions, partials of them and objects with an async `__call__`."""
+    """True for coroutine functions, partials of them and objects with an async `__call__`.
+
+    Also true for what is marked as one (`inspect.markcoroutinefunction`, and an autospec mock
+    of an async function), so a mocked async dependency is awaited like the real one.
+    """
     while isinstance(obj, functools.partial):
         obj = obj.func
-    return inspect.iscoroutinefunction(obj) or (
-        callable(obj) and inspect.iscoroutinefunction(getattr(obj, "__call__", None))  # noqa: B004
+    return _iscoroutinefunction(obj) or (
+        callable(obj) and _iscoroutinefunction(getattr(obj, "__call__", None))  # noqa: B004
     )
 
 
@@ -34,3 +49,21 @@ def get_route_path(scope: Scope) -> str:
     if path[len(root_path)] == "/":
         return path[len(root_path) :]
     return path
+
+
+@contextlib.asynccontextmanager
+async def create_collapsing_task_group() -> AsyncIterator[anyio.abc.TaskGroup]:
+    """A task group that re-raises a lone failure as itself instead of in an ExceptionGroup.
+
+    Middleware that runs the app next to a helper task wants `except HTTPException:` around it to
+    keep working; only when several tasks really failed is the group (all of them) raised.
+    """
+    try:
+        async with anyio.create_task_group() as group:
+            yield group
+    except BaseExceptionGroup as group_error:
+        if len(group_error.exceptions) > 1:
+            raise
+        only = group_error.exceptions[0]
+        # Keep the lone error's own chain rather than chaining it to the group.
+        raise only from only.__cause__ or (None if only.__suppress_context__ else only.__context__)

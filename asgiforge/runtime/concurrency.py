@@ -8,15 +8,19 @@ threads are used so the same code runs on asyncio and trio.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from typing import ParamSpec, TypeVar
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from typing import Any, ParamSpec, TypeVar
 
+import anyio
 import anyio.to_thread
+
+from asgiforge.runtime.exceptions import StarletteDeprecationWarning
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = ["iterate_in_threadpool", "run_in_threadpool"]
+__all__ = ["iterate_in_threadpool", "run_in_threadpool", "run_until_first_complete"]
 
 
 async def run_in_threadpool(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -57,3 +61,26 @@ async def iterate_in_threadpool(iterator: Iterable[T]) -> AsyncIterator[T]:
             yield await anyio.to_thread.run_sync(_next, as_iterator)
         except _StopIteration:
             break
+
+
+async def run_until_first_complete(
+    *args: tuple[Callable[..., Awaitable[Any]], dict[str, Any]],
+) -> None:
+    """Run each `(func, kwargs)` concurrently; when the first returns, cancel the others.
+
+    Deprecated (as in Starlette, which still exports it): frameworks re-export it, so it exists
+    for them, and warns so their users move to an explicit task group.
+    """
+    warnings.warn(
+        "run_until_first_complete is deprecated and will be removed in a future version.",
+        StarletteDeprecationWarning,
+        stacklevel=2,
+    )
+    async with anyio.create_task_group() as group:
+
+        async def first_wins(func: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]) -> None:
+            await func(**kwargs)
+            group.cancel_scope.cancel()
+
+        for func, kwargs in args:
+            group.start_soon(first_wins, func, kwargs)

@@ -6,18 +6,16 @@ an endpoint can `raise HTTPException(404)` from any depth instead of threading r
 
 from __future__ import annotations
 
-import http
+import http.client
 from collections.abc import Mapping
 
 __all__ = ["HTTPException", "StarletteDeprecationWarning", "WebSocketException"]
 
 
 def _phrase(status_code: int) -> str:
-    """The standard reason phrase; an unknown code still gets a readable detail."""
-    try:
-        return http.HTTPStatus(status_code).phrase
-    except ValueError:
-        return f"HTTP {status_code}"
+    """The standard reason phrase; empty for a non-standard code (e.g. nginx's 499), as in
+    Starlette, so the error response carries no invented text."""
+    return http.client.responses.get(status_code, "")
 
 
 class HTTPException(Exception):

@@ -2,11 +2,16 @@
 
 Names follow `HTTP_<code>_<REASON>` (RFC 9110 reason phrases) and `WS_<code>_<REASON>` (RFC 6455 /
 IANA close codes), so `status.HTTP_404_NOT_FOUND` reads the same here as under Starlette. The older
-RFC 7231 names that RFC 9110 renamed stay available as plain aliases: porting an app that still uses
-them must not break, and an alias costs nothing at run time.
+RFC 7231 names that RFC 9110 renamed stay available, with Starlette's deprecation warning naming the
+new constant: porting an app that still uses them must not break, and the module-level `__getattr__`
+that provides them runs only for those names, never for the current ones.
 """
 
 from __future__ import annotations
+
+import warnings
+
+from asgiforge.runtime.exceptions import StarletteDeprecationWarning
 
 HTTP_100_CONTINUE = 100
 HTTP_101_SWITCHING_PROTOCOLS = 101
@@ -72,11 +77,6 @@ HTTP_508_LOOP_DETECTED = 508
 HTTP_510_NOT_EXTENDED = 510
 HTTP_511_NETWORK_AUTHENTICATION_REQUIRED = 511
 
-# Names from RFC 7231 / RFC 7233 / RFC 4918 that RFC 9110 replaced; same values, kept for porting.
-HTTP_413_REQUEST_ENTITY_TOO_LARGE = HTTP_413_CONTENT_TOO_LARGE
-HTTP_414_REQUEST_URI_TOO_LONG = HTTP_414_URI_TOO_LONG
-HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE = HTTP_416_RANGE_NOT_SATISFIABLE
-HTTP_422_UNPROCESSABLE_ENTITY = HTTP_422_UNPROCESSABLE_CONTENT
 
 # WebSocket close codes (RFC 6455 section 7.4 and the IANA registry).
 WS_1000_NORMAL_CLOSURE = 1000
@@ -94,3 +94,29 @@ WS_1012_SERVICE_RESTART = 1012
 WS_1013_TRY_AGAIN_LATER = 1013
 WS_1014_BAD_GATEWAY = 1014
 WS_1015_TLS_HANDSHAKE = 1015
+
+# Names from RFC 7231 / RFC 7233 / RFC 4918 that RFC 9110 replaced: old name -> current name.
+_RENAMED = {
+    "HTTP_413_REQUEST_ENTITY_TOO_LARGE": "HTTP_413_CONTENT_TOO_LARGE",
+    "HTTP_414_REQUEST_URI_TOO_LONG": "HTTP_414_URI_TOO_LONG",
+    "HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE": "HTTP_416_RANGE_NOT_SATISFIABLE",
+    "HTTP_422_UNPROCESSABLE_ENTITY": "HTTP_422_UNPROCESSABLE_CONTENT",
+}
+
+
+def __getattr__(name: str) -> int:
+    """The renamed constants: same value, plus a warning naming the current constant."""
+    current = _RENAMED.get(name)
+    if current is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{name!r} is deprecated. Use {current!r} instead.",
+        StarletteDeprecationWarning,
+        stacklevel=2,
+    )
+    value: int = globals()[current]
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_RENAMED])

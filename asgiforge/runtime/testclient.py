@@ -20,7 +20,7 @@ import contextlib
 import inspect
 import json
 import math
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -42,7 +42,20 @@ from asgiforge.runtime._utils import is_async_callable
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 from asgiforge.runtime.websockets import WebSocketDisconnect
 
-__all__ = ["AsyncClient", "TestClient", "WebSocketDenialResponse", "WebSocketTestSession"]
+__all__ = [
+    "ASGI2App",
+    "ASGI3App",
+    "ASGIInstance",
+    "AsyncClient",
+    "TestClient",
+    "WebSocketDenialResponse",
+    "WebSocketTestSession",
+]
+
+# The app shapes the client accepts, under Starlette's names (tests annotate with them).
+ASGIInstance = Callable[[Receive, Send], Awaitable[None]]
+ASGI2App = Callable[[Scope], ASGIInstance]
+ASGI3App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 # How long leaving a websocket session waits for the app to finish after the disconnect message
@@ -65,10 +78,13 @@ class _ASGI2Adapter:
 
 
 def _as_asgi3(app: Any) -> ASGIApp:
-    """ASGI 2 apps are classes (instantiated per scope) or plain sync callables returning one."""
-    if inspect.isclass(app) or not is_async_callable(app):
-        return _ASGI2Adapter(app)
-    return app  # type: ignore[no-any-return]
+    """ASGI 2 apps are classes (instantiated per scope) or plain sync callables returning one.
+
+    A class whose instances are awaitable (`HTTPEndpoint`, `WebSocketEndpoint`) is an ASGI 3 app:
+    calling it with `scope, receive, send` gives the awaitable.
+    """
+    asgi3 = hasattr(app, "__await__") if inspect.isclass(app) else is_async_callable(app)
+    return app if asgi3 else _ASGI2Adapter(app)
 
 
 class ClientDisconnected(OSError):

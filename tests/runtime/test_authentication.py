@@ -130,6 +130,9 @@ def test_user_classes_and_has_required_scope() -> None:
     assert SimpleUser("bob").display_name == "bob"
     assert SimpleUser("bob").is_authenticated is True
     assert UnauthenticatedUser().is_authenticated is False
+    assert SimpleUser("bob").identity == "bob"
+    assert UnauthenticatedUser().identity == ""
+    assert UnauthenticatedUser().display_name == ""
     with pytest.raises(NotImplementedError):
         _ = BaseUser().identity
 

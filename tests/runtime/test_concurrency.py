@@ -5,9 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
+import anyio
 import pytest
 
-from asgiforge.runtime.concurrency import iterate_in_threadpool, run_in_threadpool
+from asgiforge.runtime.concurrency import (
+    iterate_in_threadpool,
+    run_in_threadpool,
+    run_until_first_complete,
+)
+from asgiforge.runtime.exceptions import StarletteDeprecationWarning
 
 
 @pytest.mark.anyio
@@ -66,3 +72,22 @@ async def test_iterate_in_threadpool_propagates_errors_from_the_iterator() -> No
         async for x in iterate_in_threadpool(gen()):
             got.append(x)
     assert got == [1]
+
+
+@pytest.mark.anyio
+async def test_run_until_first_complete_cancels_the_rest_and_warns() -> None:
+    first_done = anyio.Event()
+    finished: list[str] = []
+
+    async def quick(name: str) -> None:
+        finished.append(name)
+        first_done.set()
+
+    async def slow(name: str) -> None:
+        await first_done.wait()
+        await anyio.sleep_forever()
+        finished.append(name)  # pragma: no cover - cancelled
+
+    with pytest.warns(StarletteDeprecationWarning, match="run_until_first_complete is deprecated"):
+        await run_until_first_complete((slow, {"name": "slow"}), (quick, {"name": "quick"}))
+    assert finished == ["quick"]

@@ -129,6 +129,15 @@ async def test_handler_after_the_response_started_is_a_clear_error() -> None:
 
 
 @pytest.mark.anyio
+async def test_handled_exception_drops_its_traceback() -> None:
+    # One shared instance raised on every request must not pile up (and pin) request frames.
+    shared = HTTPException(401, "Unauthorized")
+    scope = http_scope({HTTPException: answer("http")})
+    assert body(await run(raising(shared), scope)) == "http: 401: Unauthorized"
+    assert shared.__traceback__ is None
+
+
+@pytest.mark.anyio
 async def test_unhandled_error_after_the_response_started_is_reraised_as_is() -> None:
     error = ValueError("late")
     with pytest.raises(ValueError) as info:

@@ -26,8 +26,9 @@ def test_http_exception_custom_detail_and_headers() -> None:
     assert exc.headers == {"WWW-Authenticate": "Bearer"}
 
 
-def test_http_exception_unknown_code_still_has_detail() -> None:
-    assert HTTPException(599).detail == "HTTP 599"
+def test_http_exception_non_standard_code_has_empty_detail() -> None:
+    # Starlette's rule: no invented reason phrase for a code HTTP does not define (nginx's 499).
+    assert HTTPException(499).detail == ""
 
 
 def test_http_exception_is_raisable() -> None:

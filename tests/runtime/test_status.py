@@ -5,7 +5,10 @@ from __future__ import annotations
 import http
 import re
 
+import pytest
+
 from asgiforge.runtime import status
+from asgiforge.runtime.exceptions import StarletteDeprecationWarning
 
 NAME = re.compile(r"^(HTTP|WS)_(\d{3,4})_[A-Z0-9_]+$")
 
@@ -38,12 +41,26 @@ def test_well_known_names() -> None:
     assert status.HTTP_511_NETWORK_AUTHENTICATION_REQUIRED == 511
 
 
-def test_old_names_still_port() -> None:
-    assert status.HTTP_413_REQUEST_ENTITY_TOO_LARGE == 413
-    assert status.HTTP_414_REQUEST_URI_TOO_LONG == 414
-    assert status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE == 416
-    assert status.HTTP_422_UNPROCESSABLE_ENTITY == 422
-    assert status.HTTP_422_UNPROCESSABLE_CONTENT == 422
+@pytest.mark.parametrize(
+    ("old", "current", "value"),
+    [
+        ("HTTP_413_REQUEST_ENTITY_TOO_LARGE", "HTTP_413_CONTENT_TOO_LARGE", 413),
+        ("HTTP_414_REQUEST_URI_TOO_LONG", "HTTP_414_URI_TOO_LONG", 414),
+        ("HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE", "HTTP_416_RANGE_NOT_SATISFIABLE", 416),
+        ("HTTP_422_UNPROCESSABLE_ENTITY", "HTTP_422_UNPROCESSABLE_CONTENT", 422),
+    ],
+)
+def test_old_names_still_port_with_a_warning(old: str, current: str, value: int) -> None:
+    with pytest.warns(StarletteDeprecationWarning) as record:
+        assert getattr(status, old) == value
+    assert len(record) == 1
+    assert f"{old!r} is deprecated. Use {current!r} instead." in str(record[0].message)
+    assert old in dir(status)
+
+
+def test_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'HTTP_999_UNKNOWN'"):
+        getattr(status, "HTTP_999_UNKNOWN")
 
 
 def test_websocket_close_codes() -> None:

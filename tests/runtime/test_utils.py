@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from typing import Any
+from unittest.mock import create_autospec
 
 import pytest
 
-from asgiforge.runtime._utils import get_route_path, is_async_callable
+from asgiforge.runtime._utils import create_collapsing_task_group, get_route_path, is_async_callable
 
 
 async def async_endpoint(request: Any) -> str:
@@ -102,3 +103,33 @@ def scope(path: str, root_path: str | None = None) -> dict[str, Any]:
 )
 def test_get_route_path(path: str, root_path: str | None, expected: str) -> None:
     assert get_route_path(scope(path, root_path)) == expected
+
+
+def test_autospec_mock_of_an_async_function_is_async() -> None:
+    assert is_async_callable(create_autospec(async_endpoint))
+    assert not is_async_callable(create_autospec(sync_endpoint))
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.anyio
+async def test_collapsing_task_group_raises_a_lone_error_as_itself() -> None:
+    cause = KeyError("cause")
+    with pytest.raises(Boom) as info:
+        async with create_collapsing_task_group():
+            raise Boom from cause
+    assert info.value.__cause__ is cause
+
+
+@pytest.mark.anyio
+async def test_collapsing_task_group_keeps_several_errors_grouped() -> None:
+    async def fail() -> None:
+        raise Boom
+
+    with pytest.raises(ExceptionGroup) as info:
+        async with create_collapsing_task_group() as group:
+            group.start_soon(fail)
+            raise Boom
+    assert [type(e) for e in info.value.exceptions] == [Boom, Boom]
