@@ -19,7 +19,7 @@ __all__ = ["HTTPEndpoint", "WebSocketEndpoint"]
 
 # Only these verbs dispatch to methods: a request with method "DISPATCH" or "__INIT__" must never
 # reach an attribute of the same name.
-_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY")
 
 
 class _Endpoint:
@@ -70,7 +70,8 @@ class HTTPEndpoint(_Endpoint):
     async def dispatch(self) -> None:
         from asgiforge.runtime.requests import Request
 
-        request = Request(self.scope, receive=self.receive)
+        # `send` too: `request.send_early_hints()` and push need the channel.
+        request = Request(self.scope, receive=self.receive, send=self.send)
         method = request.method
         if method not in self._allowed:
             handler: Any = self.method_not_allowed
@@ -98,8 +99,8 @@ class WebSocketEndpoint(_Endpoint):
 
     `encoding` decodes each message before `on_receive`: "text", "bytes", "json" or None (raw
     text or bytes). A message that does not fit the encoding (bytes for "text", invalid JSON...)
-    closes the socket with 1003 (unsupported data) and ends the session cleanly: bad client
-    input is not a server error.
+    closes the socket with 1003 (unsupported data) and then raises a RuntimeError, as Starlette
+    does, so the session ends through the usual error path (`on_disconnect` sees 1011).
     """
 
     _scope_type = "websocket"
@@ -116,11 +117,7 @@ class WebSocketEndpoint(_Endpoint):
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.receive":
-                    try:
-                        data = await self.decode(websocket, message)
-                    except _UnsupportedData:
-                        close_code = 1003
-                        break
+                    data = await self.decode(websocket, message)
                     await self.on_receive(websocket, data)
                 elif message["type"] == "websocket.disconnect":
                     close_code = int(message.get("code") or 1000)
@@ -137,11 +134,11 @@ class WebSocketEndpoint(_Endpoint):
         data = message.get("bytes")
         if self.encoding == "text":
             if text is None:
-                await self._reject(websocket, "Expected text websocket messages, but got bytes.")
+                await self._reject(websocket, "Expected text websocket messages, but got bytes")
             return text
         if self.encoding == "bytes":
             if data is None:
-                await self._reject(websocket, "Expected bytes websocket messages, but got text.")
+                await self._reject(websocket, "Expected bytes websocket messages, but got text")
             return data
         if self.encoding == "json":
             try:
@@ -150,9 +147,9 @@ class WebSocketEndpoint(_Endpoint):
                 await self._reject(websocket, "Malformed JSON data received.")
         return text if text is not None else data
 
-    async def _reject(self, websocket: Any, reason: str) -> None:
-        await websocket.close(code=1003, reason=reason)
-        raise _UnsupportedData(reason)
+    async def _reject(self, websocket: Any, error: str) -> None:
+        await websocket.close(code=1003)
+        raise _UnsupportedData(error)
 
     async def on_connect(self, websocket: Any) -> None:
         """Accept the connection; override to check credentials or pick a subprotocol."""
@@ -165,5 +162,8 @@ class WebSocketEndpoint(_Endpoint):
         """Clean up after the session ends, however it ended."""
 
 
-class _UnsupportedData(Exception):
-    """A message did not match `encoding`; the socket has already been closed with 1003."""
+class _UnsupportedData(RuntimeError):
+    """A message did not match `encoding`; the socket has already been closed with 1003.
+
+    A RuntimeError, the exception Starlette raises here, so existing `except` clauses match.
+    """

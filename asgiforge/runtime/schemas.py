@@ -25,7 +25,14 @@ __all__ = ["BaseSchemaGenerator", "EndpointInfo", "OpenAPIResponse", "SchemaGene
 
 # `{user_id:int}` → `{user_id}`: OpenAPI path templates have no converters.
 _CONVERTER = re.compile(r":\w+}")
-_CLASS_METHODS = ("get", "post", "put", "patch", "delete", "options")
+_CLASS_METHODS = ("get", "post", "put", "patch", "delete", "options", "query")
+# OpenAPI has a `query` operation only from 3.2 on; an older schema must not carry one.
+_OPENAPI_VERSION = re.compile(r"^(\d+)\.(\d+)")
+
+
+def _supports_query(openapi_version: Any) -> bool:
+    match = _OPENAPI_VERSION.match(str(openapi_version))
+    return match is not None and (int(match[1]), int(match[2])) >= (3, 2)
 
 
 def _yaml() -> Any:
@@ -136,7 +143,10 @@ class SchemaGenerator(BaseSchemaGenerator):
             path: dict(operations) for path, operations in schema.get("paths", {}).items()
         }
         schema["paths"] = paths
+        with_query = _supports_query(schema.get("openapi", ""))
         for endpoint in self.get_endpoints(routes):
+            if endpoint.http_method == "query" and not with_query:
+                continue
             parsed = self.parse_docstring(endpoint.func)
             if parsed:
                 paths.setdefault(endpoint.path, {})[endpoint.http_method] = parsed

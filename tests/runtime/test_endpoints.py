@@ -43,6 +43,40 @@ def test_http_endpoint_405_with_allow_inside_app_and_bare() -> None:
         assert response.headers["allow"] == "GET, HEAD, POST"
 
 
+class Searchable(HTTPEndpoint):
+    async def query(self, request: Any) -> PlainTextResponse:
+        return PlainTextResponse(f"query {(await request.body()).decode()}")
+
+    async def get(self, request: Any) -> PlainTextResponse:
+        await request.send_early_hints("</style.css>; rel=preload; as=style")
+        return PlainTextResponse("get")
+
+
+def test_http_endpoint_serves_the_query_method() -> None:
+    client = TestClient(App(routes=[Route("/", Searchable)]))
+    assert client.request("QUERY", "/", content=b"x").text == "query x"
+    assert client.post("/").headers["allow"] == "GET, HEAD, QUERY"
+
+
+@pytest.mark.anyio
+async def test_http_endpoint_request_can_send_early_hints() -> None:
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:  # pragma: no cover - a GET reads no body
+        raise AssertionError("not called")
+
+    scope = {"type": "http", "method": "GET", "extensions": {"http.response.early_hint": {}}}
+    await Searchable(scope, receive, send)
+    assert sent[0] == {
+        "type": "http.response.early_hint",
+        "links": [b"</style.css>; rel=preload; as=style"],
+    }
+    assert [m["type"] for m in sent[1:]] == ["http.response.start", "http.response.body"]
+
+
 def test_http_endpoint_never_dispatches_non_verbs() -> None:
     client = TestClient(App(routes=[Route("/", Items)]))
     for method in ("DISPATCH_HELPER", "METHOD_NOT_ALLOWED", "__INIT__"):
@@ -76,15 +110,18 @@ def test_websocket_endpoint_json_echo() -> None:
     assert Echo.closed_with == [1000]
 
 
-def test_websocket_endpoint_malformed_json_closes_with_1003() -> None:
+def test_websocket_endpoint_malformed_json_closes_with_1003_then_raises() -> None:
+    # Starlette's behaviour: the client gets 1003, the app a RuntimeError (on_disconnect: 1011).
     Echo.closed_with = []
     client = TestClient(App(routes=[WebSocketRoute("/ws", Echo)]))
-    with client.websocket_connect("/ws") as session:
+    with (
+        pytest.raises(RuntimeError, match="Malformed JSON data received"),
+        client.websocket_connect("/ws") as session,
+    ):
         session.send_text("{not json")
         message = session.receive()
-    assert message["type"] == "websocket.close"
-    assert message["code"] == 1003
-    assert Echo.closed_with == [1003]
+    assert message == {"type": "websocket.close", "code": 1003, "reason": ""}
+    assert Echo.closed_with == [1011]
 
 
 @pytest.mark.parametrize(
@@ -101,7 +138,10 @@ def test_websocket_endpoint_text_and_bytes(encoding: str, good: Any, bad: Any) -
 
     Endpoint.encoding = encoding  # type: ignore[assignment]
     client = TestClient(App(routes=[WebSocketRoute("/ws", Endpoint)]))
-    with client.websocket_connect("/ws") as session:
+    with (
+        pytest.raises(RuntimeError, match=f"Expected {encoding} websocket messages"),
+        client.websocket_connect("/ws") as session,
+    ):
         getattr(session, f"send_{good[0]}")(good[1])
         assert session.receive_text() == "ack"
         getattr(session, f"send_{bad[0]}")(bad[1])

@@ -185,3 +185,31 @@ def test_missing_pyyaml_is_a_clear_import_error(monkeypatch: pytest.MonkeyPatch)
         schemas.get_schema(app.routes)
     with pytest.raises(ImportError, match="pip install pyyaml"):
         OpenAPIResponse({"a": 1})
+
+
+class Searchable(HTTPEndpoint):
+    def query(self, request: Request) -> Response:
+        """
+        responses:
+          200:
+            description: Matching items.
+        """
+        return JSONResponse([])  # pragma: no cover - only the docstring is read
+
+
+def search(request: Request) -> Response:
+    """
+    responses:
+      200:
+        description: Search results.
+    """
+    return JSONResponse([])  # pragma: no cover - only the docstring is read
+
+
+@pytest.mark.parametrize(("version", "listed"), [("3.2.0", True), ("3.1.2", False), ("", False)])
+def test_query_operations_only_from_openapi_3_2(version: str, listed: bool) -> None:
+    routes = [Route("/items", Searchable), Route("/search", search, methods=["QUERY"])]
+    generator = SchemaGenerator({"openapi": version, "info": {"title": "t", "version": "1"}})
+    paths = generator.get_schema(routes)["paths"]
+    assert ("query" in paths.get("/items", {})) is listed
+    assert ("query" in paths.get("/search", {})) is listed
