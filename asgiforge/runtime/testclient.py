@@ -707,8 +707,8 @@ class TestClient(httpx2.Client):
         if target.scheme in ("http", "https"):
             target = target.copy_with(scheme="ws" if target.scheme == "http" else "wss")
         headers = dict(kwargs.pop("headers", None) or {})
+        # The handshake headers Starlette's client sends, so apps see the same scope.
         headers.setdefault("connection", "upgrade")
-        headers.setdefault("upgrade", "websocket")
         headers.setdefault("sec-websocket-key", "testserver==")
         headers.setdefault("sec-websocket-version", "13")
         if subprotocols is not None:

@@ -165,7 +165,7 @@ class WebSocket(HTTPConnection[StateT]):
 
     def _connected_check(self) -> None:
         if self.application_state is not WebSocketState.CONNECTED:
-            raise RuntimeError(_NOT_CONNECTED)
+            raise WebSocketDisconnected(_NOT_CONNECTED)
 
     async def _receive_payload(self, key: str) -> Any:
         """The `key` ("text" or "bytes") of the next message; a disconnect raises
@@ -177,7 +177,7 @@ class WebSocket(HTTPConnection[StateT]):
         frame, and frames kept alive per open socket are memory per connection.
         """
         if self.application_state is not WebSocketState.CONNECTED:
-            raise RuntimeError(_NOT_CONNECTED)
+            raise WebSocketDisconnected(_NOT_CONNECTED)
         if self.client_state is not WebSocketState.CONNECTED:
             message = await self.receive()
         else:
@@ -252,9 +252,9 @@ class WebSocket(HTTPConnection[StateT]):
     async def send_denial_response(self, response: Any) -> None:
         """Refuse the handshake with an HTTP `response` (any ASGI app, usually a Response).
 
-        Servers advertising the `websocket.http.response` extension relay it to the client;
-        elsewhere the best available answer is closing before accept, which servers send as an
-        HTTP 403 - the connection is refused either way rather than failing with an error.
+        Only servers advertising the `websocket.http.response` extension can relay it; elsewhere
+        this raises a RuntimeError (Starlette's behaviour), and `close()` before `accept()` is
+        the portable refusal (servers send it as an HTTP 403).
         """
         if self.application_state is not WebSocketState.CONNECTING:
             raise RuntimeError(
@@ -262,8 +262,10 @@ class WebSocket(HTTPConnection[StateT]):
             )
         extensions = self.scope.get("extensions") or {}
         if "websocket.http.response" not in extensions:
-            await self.close(code=1008)
-            return
+            raise RuntimeError(
+                "The server doesn't support the Websocket Denial Response extension. "
+                "(Close the websocket before accepting it to refuse the connection instead.)"
+            )
 
         async def send(message: Message) -> None:
             kind = message["type"]

@@ -287,11 +287,17 @@ def test_denial_response() -> None:
     assert info.value.text == "go away"
 
 
-def test_denial_without_server_support_closes() -> None:
+def test_denial_without_server_support_is_a_clear_error() -> None:
     from asgiforge.runtime.responses import PlainTextResponse
 
+    errors: list[Exception] = []
+
     async def handler(ws: WebSocket) -> None:
-        await ws.send_denial_response(PlainTextResponse("no", status_code=403))
+        try:
+            await ws.send_denial_response(PlainTextResponse("no", status_code=403))
+        except RuntimeError as exc:
+            errors.append(exc)
+        await ws.close(code=1008)
 
     inner = ws_app(handler)
 
@@ -303,6 +309,35 @@ def test_denial_without_server_support_closes() -> None:
         pass
     assert not isinstance(info.value, WebSocketDenialResponse)
     assert info.value.code == 1008
+    assert len(errors) == 1
+    assert "doesn't support the Websocket Denial Response extension" in str(errors[0])
+
+
+@pytest.mark.parametrize("method", ["receive_text", "receive_bytes", "receive_json"])
+def test_receiving_before_accept_is_websocket_disconnected(method: str) -> None:
+    async def handler(ws: WebSocket) -> None:
+        await getattr(ws, method)()
+
+    client = TestClient(ws_app(handler))
+    with (
+        pytest.raises(WebSocketDisconnected, match='Need to call "accept" first'),
+        client.websocket_connect("/"),
+    ):
+        pass  # pragma: no cover - the handshake already fails
+
+
+def test_handshake_headers_match_starlettes_client() -> None:
+    async def handler(ws: WebSocket) -> None:
+        headers = dict(ws.headers)
+        await ws.accept()
+        await ws.send_json(headers)
+        await ws.close()
+
+    with TestClient(ws_app(handler)).websocket_connect("/") as session:
+        headers = session.receive_json()
+    assert headers["connection"] == "upgrade"
+    assert headers["sec-websocket-version"] == "13"
+    assert "upgrade" not in headers
 
 
 def test_websocket_close_app() -> None:
