@@ -20,6 +20,7 @@ import contextlib
 import inspect
 import json
 import math
+import warnings
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -39,6 +40,7 @@ except ModuleNotFoundError:  # pragma: no cover - exercised only without the ext
     ) from None
 
 from asgiforge.runtime._utils import is_async_callable
+from asgiforge.runtime.exceptions import StarletteDeprecationWarning
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 from asgiforge.runtime.websockets import WebSocketDisconnect
 
@@ -140,9 +142,12 @@ def _connection_scope(
 class _HTTPExchange:
     """One request/response exchange with the app, living on the portal's event loop.
 
-    The app task pushes its response messages into a memory stream; the sync side pulls them
-    through the portal. `receive()` reports `http.disconnect` once the response is complete or the
-    client closed the response early.
+    The body travels through a zero-capacity memory stream: each `http.response.body` send
+    waits until the test reads that chunk, so a streaming app runs only as far as the test has
+    read (backpressure, as over a real socket) and a test can stop reading mid-stream.
+    `receive()` reports `http.disconnect` once the response is complete or was abandoned.
+    Protocol mistakes (a body before the start, trailers nobody announced...) fail the app's
+    `send` with an AssertionError worded as in Starlette's client.
     """
 
     def __init__(
@@ -158,13 +163,17 @@ class _HTTPExchange:
         self._body_in_memory = isinstance(stream, httpx2.ByteStream)
         self._body_iter: Iterator[bytes] = iter(stream)  # type: ignore[arg-type]
         self._request_complete = False
+        self.start: Message | None = None
+        self.body_complete = False
+        self.trailers_expected = False
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.debug_info: dict[str, Any] | None = None
         self.error: Exception | None = None
-        self.template: Any = None
-        self.context: Any = None
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
-        self._send_stream, self._recv_stream = anyio.create_memory_object_stream[Message](math.inf)
-        self._disconnected = anyio.Event()
+        self._body_send, self._body_recv = anyio.create_memory_object_stream[tuple[bytes, bool]](0)
+        self._start_or_done = anyio.Event()
+        self._complete = anyio.Event()
         self._done = anyio.Event()
         self._cancel_scope = anyio.CancelScope()
         task_status.started()
@@ -174,8 +183,8 @@ class _HTTPExchange:
         except Exception as exc:
             self.error = exc
         finally:
-            self._send_stream.close()
-            self._disconnected.set()
+            self._body_send.close()
+            self._start_or_done.set()
             self._done.set()
 
     async def _read_chunk(self) -> bytes | None:
@@ -193,71 +202,97 @@ class _HTTPExchange:
                 self._request_complete = True
                 return {"type": "http.request", "body": b"", "more_body": False}
             return {"type": "http.request", "body": chunk, "more_body": True}
-        await self._disconnected.wait()
+        await self._complete.wait()
         return {"type": "http.disconnect"}
 
     async def _send(self, message: Message) -> None:
         kind = message["type"]
-        if kind == "http.response.debug":
-            info = message.get("info", {})
-            self.template = info.get("template")
-            self.context = info.get("context")
-            return
-        if self._disconnected.is_set():
-            raise ClientDisconnected("the test client closed the response")
-        if kind == "http.response.start":
-            self._send_stream.send_nowait(message)
-        elif kind == "http.response.body":
-            if not message.get("more_body", False):
-                self._disconnected.set()
-            if self.method != "HEAD":
-                self._send_stream.send_nowait(message)
-        elif kind in ("http.response.trailers", "http.response.push"):
-            return
-        else:
-            raise RuntimeError(f"Unexpected ASGI message {kind!r} sent on an HTTP connection.")
+        if kind == "http.response.body":
+            if self.start is None:
+                raise AssertionError('Received "http.response.body" without "http.response.start".')
+            if self._complete.is_set():
+                raise AssertionError('Received "http.response.body" after response completed.')
+            if self.body_complete:
+                raise AssertionError('Received "http.response.body" after body completed.')
+            more_body = message.get("more_body", False)
+            if not more_body:
+                self.body_complete = True
+            # bytes(): a memoryview over a buffer the app reuses must not change after sending.
+            chunk = (bytes(message.get("body", b"")), not more_body and not self.trailers_expected)
+            try:
+                await self._body_send.send(chunk)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                raise ClientDisconnected("the test client closed the response") from None
+        elif kind == "http.response.start":
+            if self.start is not None:
+                raise AssertionError('Received multiple "http.response.start" messages.')
+            self.start = message
+            self.trailers_expected = bool(message.get("trailers", False))
+            self._start_or_done.set()
+        elif kind == "http.response.trailers":
+            if not self.trailers_expected:
+                raise AssertionError(
+                    'Received "http.response.trailers" without declaring trailers.'
+                )
+            if not self.body_complete:
+                raise AssertionError('Received "http.response.trailers" before body completed.')
+            if self._complete.is_set():
+                raise AssertionError('Received "http.response.trailers" after response completed.')
+            self.trailers.extend(message.get("headers", []))
+            if not message.get("more_trailers", False):
+                self._complete.set()
+        elif kind == "http.response.debug":
+            self.debug_info = message.get("info", {})
+        # Anything else (early hints, push) is an extension this client does not advertise;
+        # like Starlette's client it is ignored.
+
+    async def wait_for_start(self) -> Message | None:
+        """The `http.response.start` message, or None if the app never sent one (500)."""
+        await self._start_or_done.wait()
+        if self.start is not None:
+            return self.start
+        await self._done.wait()
+        self._raise_if_failed()
+        if self.raise_server_exceptions:
+            raise AssertionError(
+                "TestClient did not receive any response. "
+                "(The ASGI app returned without sending 'http.response.start'.)"
+            )
+        return None
 
     def _raise_if_failed(self) -> None:
         if self.error is not None and self.raise_server_exceptions:
             error, self.error = self.error, None
             raise error
 
-    async def wait_for_start(self) -> Message | None:
-        """The `http.response.start` message, or None if the app never sent one (500)."""
-        try:
-            message = await self._recv_stream.receive()
-        except anyio.EndOfStream:
-            await self._done.wait()
-            self._raise_if_failed()
-            if self.error is None and self.raise_server_exceptions:
-                raise RuntimeError("The ASGI app returned without sending a response.") from None
-            return None
-        if message["type"] != "http.response.start":
-            await self.aclose()
-            raise RuntimeError("The ASGI app sent a response body before 'http.response.start'.")
-        return message
-
     async def next_chunk(self) -> bytes | None:
         """The next body chunk; None at the end, after the app (and its background work) ended."""
         while True:
             try:
-                message = await self._recv_stream.receive()
+                body, final = await self._body_recv.receive()
             except anyio.EndOfStream:
-                self._recv_stream.close()
-                await self._done.wait()
-                self._raise_if_failed()
+                await self.finish()
                 return None
-            body: bytes = message.get("body", b"")
-            if body:
+            if final:
+                self._complete.set()
+            if body and self.method != "HEAD":
                 return body
 
-    async def aclose(self) -> None:
-        """Abandon the response: the app sees a disconnect and is cancelled if still running."""
-        self._disconnected.set()
+    async def finish(self) -> None:
+        """Leave the response: an incomplete one is cancelled (the client went away), a complete
+        one is waited for (background tasks run to their end); the app's error is raised."""
         if not self._done.is_set():
-            self._cancel_scope.cancel()
+            if not self._complete.is_set():
+                self._cancel_scope.cancel()
             await self._done.wait()
-        self._recv_stream.close()
+        self._body_recv.close()
+        self._raise_if_failed()
+
+    async def abort(self) -> None:
+        """Cancel the app whatever its state (the client is closing); its error is dropped."""
+        self._cancel_scope.cancel()
+        await self._done.wait()
+        self._body_recv.close()
 
 
 class _StreamingBody(httpx2.SyncByteStream):
@@ -268,27 +303,50 @@ class _StreamingBody(httpx2.SyncByteStream):
         exchange: _HTTPExchange,
         portal: anyio.from_thread.BlockingPortal,
         cleanup: contextlib.ExitStack,
+        open_bodies: set[_StreamingBody],
     ) -> None:
         self._exchange = exchange
         self._portal = portal
         self._cleanup = cleanup
+        self._open_bodies = open_bodies
         self._closed = False
+        open_bodies.add(self)
 
     def __iter__(self) -> Iterator[bytes]:
         while not self._closed:
-            chunk = self._portal.call(self._exchange.next_chunk)
+            try:
+                chunk = self._portal.call(self._exchange.next_chunk)
+            except BaseException:
+                self._release()
+                raise
             if chunk is None:
+                self._release()
                 return
             yield chunk
+
+    def _release(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._open_bodies.discard(self)
+        self._cleanup.close()
 
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
         try:
-            self._portal.call(self._exchange.aclose)
+            self._portal.call(self._exchange.finish)
         finally:
-            self._cleanup.close()
+            self._release()
+
+    def abort(self) -> None:
+        """Cancel the app behind this response (the client is closing with it still open)."""
+        if self._closed:
+            return
+        try:
+            self._portal.call(self._exchange.abort)
+        finally:
+            self._release()
 
 
 class _TestClientTransport(httpx2.BaseTransport):
@@ -309,6 +367,16 @@ class _TestClientTransport(httpx2.BaseTransport):
         self.root_path = root_path
         self.client = client
         self.app_state = app_state
+        self._open_bodies: set[_StreamingBody] = set()
+
+    def close(self) -> None:
+        """Cancel every response still open: a closing client takes its connections with it.
+
+        The transport stays usable (leaving `with TestClient(app)` does not close the client).
+        """
+        with contextlib.ExitStack() as stack:
+            while self._open_bodies:
+                stack.callback(self._open_bodies.pop().abort)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         scope = _connection_scope(request, self.root_path, self.client, self.app_state)
@@ -319,14 +387,12 @@ class _TestClientTransport(httpx2.BaseTransport):
                 [p.strip() for p in protocols.split(",") if p.strip()] if protocols else []
             )
             scope["extensions"] = {"websocket.http.response": {}}
-            raise _Upgrade(
-                WebSocketTestSession(
-                    self.app, scope, self.portal_factory, self.raise_server_exceptions
-                )
-            )
+            # A websocket handler's error is always raised, whatever raise_server_exceptions
+            # says (as in Starlette): there is no HTTP 500 to turn it into.
+            raise _Upgrade(WebSocketTestSession(self.app, scope, self.portal_factory))
         scope["type"] = "http"
         scope["method"] = request.method
-        scope["extensions"] = {"http.response.debug": {}}
+        scope["extensions"] = {"http.response.debug": {}, "http.response.trailers": {}}
         exchange = _HTTPExchange(self.app, scope, request, self.raise_server_exceptions)
         with contextlib.ExitStack() as stack:
             portal = stack.enter_context(self.portal_factory())
@@ -334,18 +400,25 @@ class _TestClientTransport(httpx2.BaseTransport):
             try:
                 start = portal.call(exchange.wait_for_start)
             except BaseException:
-                portal.call(exchange.aclose)
+                portal.call(exchange.abort)
                 raise
             if start is None:
-                portal.call(exchange.aclose)
-                return httpx2.Response(500, headers=[], content=b"")
-            body = _StreamingBody(exchange, portal, stack.pop_all())
+                portal.call(exchange.abort)
+                return httpx2.Response(500, headers=[], content=b"", request=request)
+            body = _StreamingBody(exchange, portal, stack.pop_all(), self._open_bodies)
         response = httpx2.Response(
-            start["status"], headers=list(start.get("headers", [])), stream=body
+            start["status"], headers=list(start.get("headers", [])), stream=body, request=request
         )
-        if exchange.template is not None:
-            response.template = exchange.template  # type: ignore[attr-defined]
-            response.context = exchange.context  # type: ignore[attr-defined]
+        if exchange.trailers_expected:
+            # The list itself: trailers the app sends after this point still show up in it.
+            response.extensions["http.response.trailers"] = exchange.trailers
+        info = exchange.debug_info
+        if info is not None:
+            response.extensions["http.response.debug"] = info
+            if "template" in info:
+                response.template = info["template"]  # type: ignore[attr-defined]
+            if "context" in info:
+                response.context = info["context"]  # type: ignore[attr-defined]
         return response
 
 
@@ -691,6 +764,18 @@ class TestClient(httpx2.Client):
             cookies=cookies,
         )
 
+    def request(self, method: str, url: httpx2.URL | str, **kwargs: Any) -> httpx2.Response:
+        """`httpx2.Client.request`; a `timeout=` warns (as in Starlette): the app runs
+        in-process, so no timeout applies and a test relying on one would silently pass."""
+        if kwargs.get("timeout", httpx2.USE_CLIENT_DEFAULT) is not httpx2.USE_CLIENT_DEFAULT:
+            warnings.warn(
+                "You should not use the 'timeout' argument with the TestClient. "
+                "See https://github.com/Kludex/starlette/issues/1108 for more information.",
+                StarletteDeprecationWarning,
+                stacklevel=2,
+            )
+        return super().request(method, url, **kwargs)
+
     @contextlib.contextmanager
     def _portal_factory(self) -> Generator[anyio.from_thread.BlockingPortal, None, None]:
         if self.portal is not None:
@@ -734,6 +819,8 @@ class TestClient(httpx2.Client):
             stack.callback(portal.call, lifespan.aclose)
             portal.call(lifespan.startup)
             stack.callback(portal.call, lifespan.shutdown)
+            # First on the way out: responses still open are cancelled before the shutdown.
+            stack.callback(self._transport.close)
             self._lifespan_exits.append(stack.pop_all())
         return self
 
