@@ -168,7 +168,7 @@ class _HTTPExchange:
         self.trailers_expected = False
         self.trailers: list[tuple[bytes, bytes]] = []
         self.debug_info: dict[str, Any] | None = None
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         self._body_send, self._body_recv = anyio.create_memory_object_stream[tuple[bytes, bool]](0)
@@ -180,7 +180,11 @@ class _HTTPExchange:
         try:
             with self._cancel_scope:
                 await self.app(self.scope, self._receive, self._send)
-        except Exception as exc:
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:
+            # BaseException too: pytest's `fail()` inside the app must reach the test, not
+            # crash the portal's event loop.
             self.error = exc
         finally:
             self._body_send.close()
@@ -249,18 +253,16 @@ class _HTTPExchange:
     async def wait_for_start(self) -> Message | None:
         """The `http.response.start` message, or None if the app never sent one (500)."""
         await self._start_or_done.wait()
-        if self.start is not None:
-            return self.start
-        await self._done.wait()
-        self._raise_if_failed()
-        if self.raise_server_exceptions:
-            raise AssertionError(
-                "TestClient did not receive any response. "
-                "(The ASGI app returned without sending 'http.response.start'.)"
-            )
-        return None
+        if self.start is None:
+            await self._done.wait()
+        return self.start
 
-    def _raise_if_failed(self) -> None:
+    def raise_if_failed(self) -> None:
+        """Raise the app's error (when the client raises them), once; on the test's thread.
+
+        Never inside a portal call: a BaseException (pytest's `fail()`) raised there would
+        tear down the portal's event loop instead of reaching the test.
+        """
         if self.error is not None and self.raise_server_exceptions:
             error, self.error = self.error, None
             raise error
@@ -272,7 +274,7 @@ class _HTTPExchange:
                 body, final = await self._body_recv.receive()
             except anyio.EndOfStream:
                 await self.finish()
-                return None
+                return None  # the caller raises the app's error, if any
             if final:
                 self._complete.set()
             if body and self.method != "HEAD":
@@ -280,13 +282,12 @@ class _HTTPExchange:
 
     async def finish(self) -> None:
         """Leave the response: an incomplete one is cancelled (the client went away), a complete
-        one is waited for (background tasks run to their end); the app's error is raised."""
+        one is waited for (background tasks run to their end)."""
         if not self._done.is_set():
             if not self._complete.is_set():
                 self._cancel_scope.cancel()
             await self._done.wait()
         self._body_recv.close()
-        self._raise_if_failed()
 
     async def abort(self) -> None:
         """Cancel the app whatever its state (the client is closing); its error is dropped."""
@@ -321,6 +322,7 @@ class _StreamingBody(httpx2.SyncByteStream):
                 raise
             if chunk is None:
                 self._release()
+                self._exchange.raise_if_failed()
                 return
             yield chunk
 
@@ -338,6 +340,7 @@ class _StreamingBody(httpx2.SyncByteStream):
             self._portal.call(self._exchange.finish)
         finally:
             self._release()
+        self._exchange.raise_if_failed()
 
     def abort(self) -> None:
         """Cancel the app behind this response (the client is closing with it still open)."""
@@ -404,6 +407,12 @@ class _TestClientTransport(httpx2.BaseTransport):
                 raise
             if start is None:
                 portal.call(exchange.abort)
+                exchange.raise_if_failed()
+                if self.raise_server_exceptions:
+                    raise AssertionError(
+                        "TestClient did not receive any response. "
+                        "(The ASGI app returned without sending 'http.response.start'.)"
+                    )
                 return httpx2.Response(500, headers=[], content=b"", request=request)
             body = _StreamingBody(exchange, portal, stack.pop_all(), self._open_bodies)
         response = httpx2.Response(
@@ -420,6 +429,11 @@ class _TestClientTransport(httpx2.BaseTransport):
             if "context" in info:
                 response.context = info["context"]  # type: ignore[attr-defined]
         return response
+
+
+# What `_client_receive` hands back when the app crashed: the error itself is raised outside
+# the portal (a BaseException raised inside a portal call would kill its event loop).
+_APP_FAILED = "asgiforge.testclient.app_failed"
 
 
 class WebSocketTestSession:
@@ -459,12 +473,14 @@ class WebSocketTestSession:
         self._cancel_scope = anyio.CancelScope()
         self._client_closed = False
         self._disconnect_delivered = False
-        self._error: Exception | None = None
+        self._error: BaseException | None = None
         task_status.started()
         try:
             with self._cancel_scope:
                 await self.app(self.scope, self._app_receive, self._app_send)
-        except Exception as exc:
+        except anyio.get_cancelled_exc_class():
+            raise
+        except BaseException as exc:  # see _HTTPExchange.run
             self._error = exc
         finally:
             self._from_app_send.close()
@@ -505,8 +521,7 @@ class WebSocketTestSession:
         error = self._error
         if error is not None:
             if self._raise_server_exceptions:
-                self._error = None
-                raise error
+                return {"type": _APP_FAILED}  # raised by receive(), on the test's thread
             if not self._accepted:
                 return {"type": "websocket.http.response.start", "status": 500, "headers": []}
             return {"type": "websocket.close", "code": 1011, "reason": ""}
@@ -609,7 +624,12 @@ class WebSocketTestSession:
 
     def receive(self) -> Message:
         """The next raw ASGI message the app sent; raises the app's error if it crashed."""
-        return self.portal.call(self._client_receive)
+        message = self.portal.call(self._client_receive)
+        if message["type"] == _APP_FAILED:
+            error, self._error = self._error, None
+            if error is not None:
+                raise error
+        return message
 
     def _receive_data(self) -> Message:
         message = self.receive()

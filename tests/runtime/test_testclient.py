@@ -789,3 +789,22 @@ def test_endpoint_classes_are_asgi_apps() -> None:
             return PlainTextResponse("hello")
 
     assert TestClient(Hello).get("/").text == "hello"
+
+
+def test_base_exceptions_from_the_app_reach_the_test() -> None:
+    # pytest.fail() (a BaseException) inside an app must fail the test, not crash the portal.
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        pytest.fail("from inside the app")
+
+    with pytest.raises(pytest.fail.Exception, match="from inside the app"):
+        TestClient(app).get("/")
+
+    async def ws_app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        pytest.fail("from inside the websocket app")
+
+    with (
+        pytest.raises(pytest.fail.Exception, match="websocket app"),
+        TestClient(ws_app).websocket_connect("/"),
+    ):
+        pass  # pragma: no cover - the handshake already fails
