@@ -16,6 +16,7 @@ from typing import Any
 from asgiforge.runtime._exception_handler import SendTracker
 from asgiforge.runtime._utils import is_async_callable
 from asgiforge.runtime.concurrency import run_in_threadpool
+from asgiforge.runtime.middleware.body_limit import answered_further_out
 from asgiforge.runtime.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["ServerErrorMiddleware"]
@@ -84,8 +85,9 @@ class ServerErrorMiddleware:
     async def respond_to_error(
         self, exc: Exception, started: bool, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """Send the 500 for `exc`, unless the response had already `started`."""
-        if not started:
+        """Send the 500 for `exc`, unless the response had already `started` (or `exc` is a
+        body-limit refusal that the limiter around this app answers with its 413)."""
+        if not started and not answered_further_out(exc, scope):
             response = await self._response_for(scope, exc)
             await response(scope, receive, send)
 
