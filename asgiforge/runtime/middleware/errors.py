@@ -86,10 +86,18 @@ class ServerErrorMiddleware:
         self, exc: Exception, started: bool, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Send the 500 for `exc`, unless the response had already `started` (or `exc` is a
-        body-limit refusal that the limiter around this app answers with its 413)."""
-        if not started and not answered_further_out(exc, scope):
+        body-limit refusal that the limiter around this app answers with its 413).
+
+        A custom `handler` runs even when the response had started (an error in a background
+        task, say), as in Starlette: it is where apps report errors, so it must see them all.
+        """
+        if answered_further_out(exc, scope):
+            return
+        if not started:
             response = await self._response_for(scope, exc)
             await response(scope, receive, send)
+        elif self.handler is not None and not self.debug:
+            await self._response_for(scope, exc)
 
     async def _response_for(self, scope: Scope, exc: Exception) -> Any:
         from asgiforge.runtime.requests import Request
