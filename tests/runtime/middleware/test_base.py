@@ -380,6 +380,120 @@ async def test_many_requests_leave_no_task_behind() -> None:
     assert live_tasks() == before
 
 
+@pytest.mark.anyio
+async def test_background_task_runs_after_the_client_has_the_response() -> None:
+    events: list[str] = []
+
+    async def note() -> None:
+        events.append("background")
+
+    async def endpoint(request: Request) -> Response:
+        return PlainTextResponse("hi", background=BackgroundTask(note))
+
+    async def receive() -> Message:
+        await anyio.sleep_forever()
+        raise AssertionError
+
+    async def send(message: Message) -> None:
+        await anyio.sleep(0.01)  # a slow client: the app must not run ahead of it
+        events.append(message["type"])
+
+    await Passthrough(App(routes=[Route("/", endpoint)]))(_scope(), receive, send)
+    assert events == [
+        "http.response.start",
+        "http.response.body",
+        "http.response.body",
+        "background",
+    ]
+
+
+def test_background_task_error_still_propagates() -> None:
+    async def fail() -> None:
+        raise ValueError("in background")
+
+    async def endpoint(request: Request) -> Response:
+        return PlainTextResponse("hi", background=BackgroundTask(fail))
+
+    client = TestClient(Passthrough(App(routes=[Route("/", endpoint)])))
+    with pytest.raises(ValueError, match="in background"):
+        client.get("/")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("body", [b"", b"hello"])
+async def test_a_disconnect_is_seen_once_and_shared_with_dispatch(body: bytes) -> None:
+    # The server sends http.disconnect once; asking again must not wait for another one,
+    # and `request.is_disconnected()` in dispatch must know about it.
+    messages: list[Message] = [{"type": "http.request", "body": body}, {"type": "http.disconnect"}]
+    seen: list[str] = []
+
+    async def receive() -> Message:
+        if not messages:
+            raise AssertionError("receive called after the disconnect: it would hang")
+        return messages.pop(0)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        for _ in range(3):
+            message = await receive()
+            while message["type"] == "http.request":
+                message = await receive()
+            seen.append(message["type"])
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    class Check(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Any:
+            response = await call_next(request)
+            assert await request.is_disconnected()
+            return response
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await Check(app)(_scope(), receive, send)
+    assert seen == ["http.disconnect"] * 3
+    assert sent[0]["status"] == 200
+
+
+@pytest.mark.anyio
+async def test_early_hints_and_pathsend_pass_through(tmp_path: Any) -> None:
+    path = tmp_path / "f.txt"
+    path.write_text("file")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await Request(scope, receive, send).send_early_hints("</app.css>; rel=preload")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": str(path)})
+
+    class Hints(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Any:
+            await request.send_early_hints("</mw.css>; rel=preload")
+            return await call_next(request)
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        raise AssertionError("not read")
+
+    scope = _scope()
+    scope["extensions"] = {"http.response.early_hint": {}, "http.response.pathsend": {}}
+    await Hints(app)(scope, receive, send)
+    assert [m["type"] for m in sent] == [
+        "http.response.early_hint",
+        "http.response.early_hint",
+        "http.response.start",
+        "http.response.pathsend",
+    ]
+    assert [m["links"] for m in sent[:2]] == [
+        [b"</mw.css>; rel=preload"],
+        [b"</app.css>; rel=preload"],
+    ]
+
+
 def anyio_backend_name() -> str:
     import sniffio
 
