@@ -87,7 +87,8 @@ def _route_template(routes: Iterable[Any], scope: Scope, prefix: str, depth: int
                 found = _route_template(children, {**scope, **child_scope}, path, depth + 1)
                 if found is not None:
                     return found
-            if not children:  # a leaf: its template without convertors, as `_recorded_route`
+            if not children and not isinstance(route, Mount):
+                # A leaf: its template without convertors, as `_recorded_route`.
                 path_format = getattr(route, "path_format", None)
                 if isinstance(path_format, str):
                     path = prefix.rstrip("/") + path_format

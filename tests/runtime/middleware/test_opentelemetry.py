@@ -242,3 +242,14 @@ async def test_unknown_methods_share_one_span_name() -> None:
     assert span.name == "_OTHER"
     assert span.attributes is not None
     assert span.attributes["http.request.method_original"] == "BREW"
+
+
+def test_a_mounted_raw_asgi_app_is_named_after_the_mount() -> None:
+    provider, exporter = _provider()
+    app = App(
+        routes=[Mount("/raw", app=PlainTextResponse("mounted"))],
+        middleware=[Middleware(OpenTelemetryMiddleware, tracer_provider=provider)],
+    )
+    assert TestClient(app).get("/raw/anything").text == "mounted"
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET /raw"
