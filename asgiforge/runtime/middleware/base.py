@@ -9,8 +9,6 @@ Starlette's implementation it also:
   never cancelled, once the body is out) instead of risking their cancellation; as in
   Starlette they start only once the client has the whole response, and an error they raise
   propagates out of the middleware;
-* copies context variables the endpoint set back into ``dispatch``'s context when ``call_next``
-  returns, so ``dispatch`` can read a request id or user the endpoint put in a ContextVar;
 * ends cleanly when the client disconnects: sending stops, the app is told ``http.disconnect``
   and cancelled, and no ``OSError`` escapes to the server;
 * uses one task group per request and no extra "wait for disconnect" task per ``receive``.
@@ -21,13 +19,13 @@ Early hints the app sends go straight out; a ``pathsend`` response is relayed as
 
 An exception raised by the app before its response started is raised from ``call_next`` (so
 ``dispatch`` can catch it); one raised while streaming the body propagates out of the middleware,
-as in Starlette.
+as in Starlette. As in Starlette too, the app runs in its own task, so a ContextVar the
+endpoint sets is not seen by ``dispatch`` (one ``dispatch`` sets is seen by the endpoint).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
@@ -52,9 +50,6 @@ _BEFORE_START = frozenset({"http.response.debug", "http.response.early_hint"})
 
 class _NotRead(OSError):
     """Raised into the app when nobody reads its response any more (ASGI 2.4's OSError)."""
-
-
-_MISSING = object()
 
 
 class _StreamingResponse(Response):
@@ -121,7 +116,6 @@ class _Call:
         "app_error",
         "called",
         "closed",
-        "context",
         "disconnected",
         "error_raised",
         "queue",
@@ -144,7 +138,6 @@ class _Call:
         self.sent: anyio.Event | None = None  # set once the whole response went out
         self.replayed = False
         self.response_done = False
-        self.context: contextvars.Context | None = None
         self.queue: deque[Message] = deque()
         self.ready: anyio.Event | None = None  # set when the queue gains a message or ends
         self.taken: anyio.Event | None = None  # set when dispatch empties the queue
@@ -187,8 +180,6 @@ class _Call:
             # or the client left): behave like a disconnected client would under ASGI 2.4.
             raise _NotRead("the response is no longer being read")
         kind = message["type"]
-        if kind == "http.response.start":
-            self.context = contextvars.copy_context()
         self.queue.append(message)
         self._wake_reader()
         if kind == "http.response.start":
@@ -334,7 +325,6 @@ class BaseHTTPMiddleware:
                 raise RuntimeError(
                     f"Expected 'http.response.start' from the app, got {start['type']!r}"
                 )
-            _copy_context_back(call.context)
             return _StreamingResponse(
                 status_code=start["status"],
                 raw_headers=list(start.get("headers", ())),
@@ -457,12 +447,3 @@ class _Body:
             if body:
                 return body
         raise StopAsyncIteration
-
-
-def _copy_context_back(context: contextvars.Context | None) -> None:
-    """Set, in the caller's context, every ContextVar whose value the app task changed."""
-    if context is None:
-        return
-    for var, value in context.items():
-        if var.get(_MISSING) is not value:
-            var.set(value)

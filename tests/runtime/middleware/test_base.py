@@ -123,7 +123,9 @@ def test_background_task_runs_to_completion() -> None:
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
 
 
-def test_contextvar_set_in_endpoint_is_visible_in_dispatch() -> None:
+def test_contextvar_set_in_endpoint_stays_in_the_app_task() -> None:
+    # As in Starlette (its suite marks the opposite as a known failure): the app runs in its
+    # own task, whose context changes do not flow back into dispatch.
     seen: list[str] = []
 
     async def endpoint(request: Request) -> Response:
@@ -138,7 +140,7 @@ def test_contextvar_set_in_endpoint_is_visible_in_dispatch() -> None:
 
     app = App(routes=[Route("/", endpoint)], middleware=[Middleware(Reader)])
     TestClient(app).get("/")
-    assert seen == ["abc"]
+    assert seen == ["unset"]
 
 
 def test_contextvar_set_in_dispatch_is_visible_in_endpoint() -> None:
