@@ -58,6 +58,8 @@ async def test_unlisted_host_is_400() -> None:
         "example.com:",
         "example.com:abc",
         "ex%61mple.com",
+        "evil.com!.example.com",  # RFC 3986 sub-delimiters are no part of a host name
+        "evil.com;.example.com",
         "",
         "a" * 400 + ".example.com",
     ],
