@@ -33,7 +33,7 @@ from typing import Any
 import anyio
 
 from asgiforge.runtime.background import BackgroundTask
-from asgiforge.runtime.requests import Request
+from asgiforge.runtime.requests import ClientDisconnect, Request
 from asgiforge.runtime.responses import Response
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,6 +46,10 @@ _DISCONNECT: Message = {"type": "http.disconnect"}
 # Messages an app may send before its response start: debug info (the TestClient's) and
 # 103 Early Hints, which go to the client at once.
 _BEFORE_START = frozenset({"http.response.debug", "http.response.early_hint"})
+
+
+class _NoResponse(Exception):
+    """The app's response stream ended without a response start (its error follows)."""
 
 
 class _NotRead(OSError):
@@ -121,6 +125,7 @@ class _Call:
         "queue",
         "ready",
         "receive",
+        "refused",
         "replayed",
         "request",
         "response_done",
@@ -135,6 +140,7 @@ class _Call:
         self.error_raised = False  # app_error already raised from call_next or the body
         self.called = False
         self.disconnected = False
+        self.refused = False  # the app was told (OSError) that its response is not read
         self.sent: anyio.Event | None = None  # set once the whole response went out
         self.replayed = False
         self.response_done = False
@@ -178,6 +184,7 @@ class _Call:
         if self.closed:
             # Nobody reads the app's response any more (dispatch returned another response,
             # or the client left): behave like a disconnected client would under ASGI 2.4.
+            self.refused = True
             raise _NotRead("the response is no longer being read")
         kind = message["type"]
         self.queue.append(message)
@@ -188,6 +195,7 @@ class _Call:
             taken = self.taken = anyio.Event()
             await taken.wait()
         if self.queue:  # closed before dispatch took it
+            self.refused = True
             raise _NotRead("the response is no longer being read")
         last = kind == "http.response.pathsend" or (
             kind == "http.response.body" and not message.get("more_body", False)
@@ -276,7 +284,7 @@ class BaseHTTPMiddleware:
         if error is not None:
             raise error
         late = call.app_error
-        if late is not None and not call.error_raised and not _only_not_read(late):
+        if late is not None and not call.error_raised and not (call.refused and _gone(late)):
             # The app failed after its response went out (a background task): the server
             # must still hear of it, as without the middleware.
             raise late
@@ -318,8 +326,12 @@ class BaseHTTPMiddleware:
                 error = call.app_error
                 if error is not None:
                     call.error_raised = True
-                    # As Starlette: an implicit context becomes the explicit cause.
-                    raise error from error.__cause__ or error.__context__
+                    try:
+                        raise _NoResponse
+                    except _NoResponse:
+                        # As Starlette: an implicit context becomes the explicit cause, and the
+                        # end of the response stream is the (suppressed) context.
+                        raise error from error.__cause__ or error.__context__
                 raise RuntimeError("No response returned.")
             if start["type"] != "http.response.start":
                 raise RuntimeError(
@@ -392,14 +404,13 @@ class _AsyncioChild:
                 raise
 
 
-def _only_not_read(exc: Exception) -> bool:
-    """Whether `exc` is just our own "nobody reads this response" signal (or a group of them,
-    as an app's task group wraps it): the app stopping because of it is no error."""
-    if isinstance(exc, _NotRead):
-        return True
+def _gone(exc: Exception) -> bool:
+    """Whether `exc` is only how an app reports "the client is gone" (OSError from `send`, or
+    the ClientDisconnect a StreamingResponse turns it into), or a task group of those: after we
+    told the app its response is not read, that is no error of the app's."""
     if isinstance(exc, ExceptionGroup):
-        return exc.split(_NotRead)[1] is None
-    return False
+        return exc.split((OSError, ClientDisconnect))[1] is None
+    return isinstance(exc, OSError | ClientDisconnect)
 
 
 class _Body:

@@ -500,3 +500,27 @@ def anyio_backend_name() -> str:
     import sniffio
 
     return sniffio.current_async_library()
+
+
+def test_app_error_from_call_next_turns_its_context_into_the_cause() -> None:
+    def with_context(request: Request) -> Response:
+        try:
+            raise KeyError("inner")
+        except KeyError:
+            raise ValueError("outer")  # the implicit context is the point
+
+    def bare(request: Request) -> Response:
+        raise ValueError("bare")
+
+    app = App(
+        routes=[Route("/ctx", with_context), Route("/bare", bare)],
+        middleware=[Middleware(Passthrough)],
+    )
+    client = TestClient(app)
+    with pytest.raises(ValueError, match="outer") as caught:
+        client.get("/ctx")
+    assert isinstance(caught.value.__cause__, KeyError)
+    with pytest.raises(ValueError, match="bare") as caught:
+        client.get("/bare")
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
