@@ -81,6 +81,8 @@ class _StreamingResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            if self.info is not None:  # the app's debug info (template and context) goes on
+                await send({"type": "http.response.debug", "info": self.info})
             await send(
                 {
                     "type": "http.response.start",
@@ -317,10 +319,13 @@ class BaseHTTPMiddleware:
                 raise RuntimeError("call_next() may only be called once per request")
             call.called = True
             start_soon(run_app)
+            info = None
             start = await call.next_message()
             while start is not None and start["type"] in _BEFORE_START:
                 if start["type"] == "http.response.early_hint":
                     await send(start)
+                else:
+                    info = start.get("info")
                 start = await call.next_message()
             if start is None:
                 error = call.app_error
@@ -341,6 +346,7 @@ class BaseHTTPMiddleware:
                 status_code=start["status"],
                 raw_headers=list(start.get("headers", ())),
                 body_iterator=_Body(call),
+                info=info,
             )
 
         try:

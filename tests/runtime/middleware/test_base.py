@@ -524,3 +524,26 @@ def test_app_error_from_call_next_turns_its_context_into_the_cause() -> None:
         client.get("/bare")
     assert caught.value.__cause__ is None
     assert caught.value.__suppress_context__
+
+
+@pytest.mark.anyio
+async def test_debug_info_before_the_start_is_relayed() -> None:
+    # TemplateResponse's `http.response.debug` message: how a TestClient exposes
+    # `response.template` and `response.context`, with BaseHTTPMiddleware in between.
+    info = {"template": "index.html", "context": {"x": 1}}
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.debug", "info": info})
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        raise AssertionError("not read")
+
+    await Passthrough(app)(_scope(), receive, send)
+    assert sent[0] == {"type": "http.response.debug", "info": info}
+    assert sent[1]["type"] == "http.response.start"
