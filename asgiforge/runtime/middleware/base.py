@@ -6,22 +6,26 @@ back-pressure), so streaming responses keep streaming and nothing is buffered wh
 Starlette's implementation it also:
 
 * runs the response's background tasks to completion (the request's task group is only left,
-  never cancelled, once the body is out) instead of risking their cancellation;
-* copies context variables the endpoint set back into ``dispatch``'s context when ``call_next``
-  returns, so ``dispatch`` can read a request id or user the endpoint put in a ContextVar;
+  never cancelled, once the body is out) instead of risking their cancellation; as in
+  Starlette they start only once the client has the whole response, and an error they raise
+  propagates out of the middleware;
 * ends cleanly when the client disconnects: sending stops, the app is told ``http.disconnect``
   and cancelled, and no ``OSError`` escapes to the server;
 * uses one task group per request and no extra "wait for disconnect" task per ``receive``.
 
+A disconnect is remembered: once the app or ``dispatch`` has seen ``http.disconnect``, later
+``receive()`` calls (from either side) return it without waiting on the server for another.
+Early hints the app sends go straight out; a ``pathsend`` response is relayed as it is.
+
 An exception raised by the app before its response started is raised from ``call_next`` (so
 ``dispatch`` can catch it); one raised while streaming the body propagates out of the middleware,
-as in Starlette.
+as in Starlette. As in Starlette too, the app runs in its own task, so a ContextVar the
+endpoint sets is not seen by ``dispatch`` (one ``dispatch`` sets is seen by the endpoint).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
@@ -29,7 +33,7 @@ from typing import Any
 import anyio
 
 from asgiforge.runtime.background import BackgroundTask
-from asgiforge.runtime.requests import Request
+from asgiforge.runtime.requests import ClientDisconnect, Request
 from asgiforge.runtime.responses import Response
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,7 +43,17 @@ RequestResponseEndpoint = Callable[[Request], Awaitable[Response]]
 DispatchFunction = Callable[[Request, RequestResponseEndpoint], Awaitable[Response]]
 
 _DISCONNECT: Message = {"type": "http.disconnect"}
-_MISSING = object()
+# Messages an app may send before its response start: debug info (the TestClient's) and
+# 103 Early Hints, which go to the client at once.
+_BEFORE_START = frozenset({"http.response.debug", "http.response.early_hint"})
+
+
+class _NoResponse(Exception):
+    """The app's response stream ended without a response start (its error follows)."""
+
+
+class _NotRead(OSError):
+    """Raised into the app when nobody reads its response any more (ASGI 2.4's OSError)."""
 
 
 class _StreamingResponse(Response):
@@ -67,6 +81,8 @@ class _StreamingResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
+            if self.info is not None:  # the app's debug info (template and context) goes on
+                await send({"type": "http.response.debug", "info": self.info})
             await send(
                 {
                     "type": "http.response.start",
@@ -74,9 +90,15 @@ class _StreamingResponse(Response):
                     "headers": self.raw_headers,
                 }
             )
+            finished = False
             async for chunk in self.body_iterator:
+                if isinstance(chunk, dict):  # a message that is not a body chunk: pathsend
+                    await send(chunk)
+                    finished = True
+                    continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not finished:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             # ASGI 2.4: `send` raises OSError once the client is gone. Nothing left to do.
             self.client_disconnected = True
@@ -100,13 +122,16 @@ class _Call:
         "app_error",
         "called",
         "closed",
-        "context",
+        "disconnected",
+        "error_raised",
         "queue",
         "ready",
         "receive",
+        "refused",
         "replayed",
         "request",
         "response_done",
+        "sent",
         "taken",
     )
 
@@ -114,10 +139,13 @@ class _Call:
         self.request = request
         self.receive = receive
         self.app_error: Exception | None = None
+        self.error_raised = False  # app_error already raised from call_next or the body
         self.called = False
+        self.disconnected = False
+        self.refused = False  # the app was told (OSError) that its response is not read
+        self.sent: anyio.Event | None = None  # set once the whole response went out
         self.replayed = False
         self.response_done = False
-        self.context: contextvars.Context | None = None
         self.queue: deque[Message] = deque()
         self.ready: anyio.Event | None = None  # set when the queue gains a message or ends
         self.taken: anyio.Event | None = None  # set when dispatch empties the queue
@@ -126,7 +154,8 @@ class _Call:
 
     async def app_receive(self) -> Message:
         """The app's `receive`: replays a body `dispatch` already read, then the real stream."""
-        if self.response_done:
+        if self.response_done or self.disconnected:
+            # Once seen, a disconnect is final: never wait on the server for a second one.
             return _DISCONNECT
         if not self.replayed:
             request = self.request
@@ -137,29 +166,47 @@ class _Call:
             if getattr(request, "_stream_consumed", False):
                 self.replayed = True
                 return {"type": "http.request", "body": b"", "more_body": False}
+        request = self.request
+        if request._is_disconnected:  # `dispatch` saw the client leave
+            self.disconnected = True
+            return _DISCONNECT
         message = await self.receive()
-        if message["type"] == "http.request" and not message.get("more_body", False):
+        kind = message["type"]
+        if kind == "http.request" and not message.get("more_body", False):
             # The app has the whole body now; `dispatch` reading it later must not block.
             self.replayed = True
-            self.request._stream_consumed = True
+            request._stream_consumed = True
+        elif kind == "http.disconnect":
+            # Shared with `dispatch`'s request, so `request.is_disconnected()` knows too.
+            self.disconnected = True
+            request._is_disconnected = True
         return message
 
     async def app_send(self, message: Message) -> None:
         if self.closed:
             # Nobody reads the app's response any more (dispatch returned another response,
             # or the client left): behave like a disconnected client would under ASGI 2.4.
-            raise OSError("the response is no longer being read")
-        if message["type"] == "http.response.start":
-            self.context = contextvars.copy_context()
+            self.refused = True
+            raise _NotRead("the response is no longer being read")
+        kind = message["type"]
         self.queue.append(message)
         self._wake_reader()
-        if message["type"] == "http.response.start":
+        if kind == "http.response.start":
             return
         while self.queue and not self.closed:
             taken = self.taken = anyio.Event()
             await taken.wait()
         if self.queue:  # closed before dispatch took it
-            raise OSError("the response is no longer being read")
+            self.refused = True
+            raise _NotRead("the response is no longer being read")
+        last = kind == "http.response.pathsend" or (
+            kind == "http.response.body" and not message.get("more_body", False)
+        )
+        if last and not self.response_done:
+            # The app's last message: its background tasks run after it returns, and they
+            # must run after the client has the response, as they would without middleware.
+            sent = self.sent = anyio.Event()
+            await sent.wait()
 
     def _wake_reader(self) -> None:
         ready = self.ready
@@ -181,7 +228,12 @@ class _Call:
     def close(self) -> None:
         """``dispatch`` is done reading: pending and later sends raise OSError in the app."""
         self.closed = True
+        self.response_done = True
         self._wake_writer()
+        sent = self.sent
+        if sent is not None:
+            self.sent = None
+            sent.set()
 
     async def next_message(self) -> Message | None:
         """The app's next message, or None once it has finished without sending more."""
@@ -213,7 +265,7 @@ class BaseHTTPMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request = Request(scope, receive)
+        request = Request(scope, receive, send)
         call = _Call(request, receive)
         host = _current_asyncio_task()
         if host is None:  # trio (or another loop): anyio's task group
@@ -233,6 +285,11 @@ class BaseHTTPMiddleware:
             await child.wait(host)
         if error is not None:
             raise error
+        late = call.app_error
+        if late is not None and not call.error_raised and not (call.refused and _gone(late)):
+            # The app failed after its response went out (a background task): the server
+            # must still hear of it, as without the middleware.
+            raise late
 
     async def _serve(
         self,
@@ -262,22 +319,34 @@ class BaseHTTPMiddleware:
                 raise RuntimeError("call_next() may only be called once per request")
             call.called = True
             start_soon(run_app)
+            info = None
             start = await call.next_message()
-            while start is not None and start["type"] == "http.response.debug":
+            while start is not None and start["type"] in _BEFORE_START:
+                if start["type"] == "http.response.early_hint":
+                    await send(start)
+                else:
+                    info = start.get("info")
                 start = await call.next_message()
             if start is None:
-                if call.app_error is not None:
-                    raise call.app_error
+                error = call.app_error
+                if error is not None:
+                    call.error_raised = True
+                    try:
+                        raise _NoResponse
+                    except _NoResponse:
+                        # As Starlette: an implicit context becomes the explicit cause, and the
+                        # end of the response stream is the (suppressed) context.
+                        raise error from error.__cause__ or error.__context__
                 raise RuntimeError("No response returned.")
             if start["type"] != "http.response.start":
                 raise RuntimeError(
                     f"Expected 'http.response.start' from the app, got {start['type']!r}"
                 )
-            _copy_context_back(call.context)
             return _StreamingResponse(
                 status_code=start["status"],
                 raw_headers=list(start.get("headers", ())),
-                body_iterator=_body(call),
+                body_iterator=_Body(call),
+                info=info,
             )
 
         try:
@@ -289,7 +358,6 @@ class BaseHTTPMiddleware:
             cancel()
             return exc
         finally:
-            call.response_done = True
             call.close()
         return None
 
@@ -342,27 +410,57 @@ class _AsyncioChild:
                 raise
 
 
-async def _body(call: _Call) -> AsyncIterator[bytes]:
-    """Relay the app's body messages; stop at the last one without waiting for background work."""
-    while True:
-        message = await call.next_message()
-        if message is None:
-            if call.app_error is not None:
-                raise call.app_error
-            return
-        if message["type"] != "http.response.body":
-            continue
-        body: bytes = message.get("body", b"")
-        if body:
-            yield body
-        if not message.get("more_body", False):
-            return
+def _gone(exc: Exception) -> bool:
+    """Whether `exc` is only how an app reports "the client is gone" (OSError from `send`, or
+    the ClientDisconnect a StreamingResponse turns it into), or a task group of those: after we
+    told the app its response is not read, that is no error of the app's."""
+    if isinstance(exc, ExceptionGroup):
+        return exc.split((OSError, ClientDisconnect))[1] is None
+    return isinstance(exc, OSError | ClientDisconnect)
 
 
-def _copy_context_back(context: contextvars.Context | None) -> None:
-    """Set, in the caller's context, every ContextVar whose value the app task changed."""
-    if context is None:
-        return
-    for var, value in context.items():
-        if var.get(_MISSING) is not value:
-            var.set(value)
+class _Body:
+    """Relays the app's body messages to the response ``call_next`` returned.
+
+    Stops at the last one without waiting for background work. A pathsend message is handed
+    on as it is. A plain iterator rather than an async generator: one abandoned half-way (the
+    client left) needs no ``aclose()`` to be cleaned up.
+    """
+
+    __slots__ = ("_call", "_done")
+
+    def __init__(self, call: _Call) -> None:
+        self._call = call
+        self._done = False
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def aclose(self) -> None:
+        """Stop relaying (as an async generator's ``aclose()``); the app is told when the
+        response it was writing is no longer read."""
+        self._done = True
+
+    async def __anext__(self) -> Any:
+        call = self._call
+        while not self._done:
+            message = await call.next_message()
+            if message is None:
+                self._done = True
+                error = call.app_error
+                if error is not None:
+                    call.error_raised = True
+                    raise error
+                break
+            kind = message["type"]
+            if kind == "http.response.pathsend":
+                self._done = True
+                return message
+            if kind != "http.response.body":
+                continue
+            if not message.get("more_body", False):
+                self._done = True
+            body: bytes = message.get("body", b"")
+            if body:
+                return body
+        raise StopAsyncIteration

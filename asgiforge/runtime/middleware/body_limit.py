@@ -38,6 +38,7 @@ __all__ = [
     "SCOPE_KEY",
     "RequestBodyLimitMiddleware",
     "RequestBodyTooLarge",
+    "answered_further_out",
     "max_body_size",
 ]
 
@@ -57,7 +58,8 @@ class RequestBodyTooLarge(HTTPException):
     """The request body is over the configured limit (HTTP 413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Request body exceeds the limit of {limit} bytes")
+        # Starlette's text, which clients and tests compare; the limit is on `.limit`.
+        super().__init__(413, "Content Too Large")
         self.limit = limit
 
 
@@ -71,6 +73,16 @@ class _LimitState:
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
         self.received = 0
+
+
+def answered_further_out(exc: BaseException, scope: Scope) -> bool:
+    """True if `exc` is a body-limit refusal that an enclosing limiter will answer with a 413.
+
+    An error boundary between the limiter and the code that read the body (a mounted App's
+    ServerErrorMiddleware, around an ``http`` middleware that read the body) must let it pass
+    instead of turning it into a 500.
+    """
+    return isinstance(exc, RequestBodyTooLarge) and isinstance(scope.get(_STATE_KEY), _LimitState)
 
 
 def validate_max_body_size(value: object, what: str = "max_body_size") -> None:

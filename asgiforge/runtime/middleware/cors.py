@@ -1,10 +1,12 @@
 """CORSMiddleware: answer CORS preflights and decorate simple responses, per the Fetch standard.
 
-Differences from Starlette, all on the safe side: `allow_origin_regex` must match the whole
-origin (``fullmatch``), so ``https://.*\\.example\\.com`` does not admit
-``https://x.example.com.evil.net``; ``allow_origins=["*"]`` with ``allow_credentials=True`` is
-refused at construction (it would make every site able to read credentialed responses); and a
-refused preflight gets a bare 400 that carries no ``Access-Control-*`` header at all.
+Every response that passes through carries ``Vary: Origin`` (merged into one Vary header), and
+every preflight, allowed or refused, ``Vary`` on the four request headers a preflight depends on,
+so a shared cache never serves one origin's answer to another. Differences from Starlette, both
+on the safe side: `allow_origin_regex` must match the whole origin (``fullmatch``), so
+``https://.*\\.example\\.com`` does not admit ``https://x.example.com.evil.net``; and
+``allow_origins=["*"]`` with ``allow_credentials=True`` is refused at construction (it would make
+every site able to read credentialed responses).
 """
 
 from __future__ import annotations
@@ -16,21 +18,38 @@ from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ALL_METHODS", "SAFELISTED_HEADERS", "CORSMiddleware"]
 
-ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY")
 SAFELISTED_HEADERS = {"Accept", "Accept-Language", "Content-Language", "Content-Type"}
 
 Headers = list[tuple[bytes, bytes]]
 
 
-def _add_vary(headers: Headers, token: bytes) -> None:
-    """Add `token` to the response's Vary header, merging with one the app already set."""
-    for index, (key, value) in enumerate(headers):
-        if key.lower() == b"vary":
-            existing = [part.strip().lower() for part in value.split(b",")]
-            if token.lower() not in existing and b"*" not in existing:
-                headers[index] = (key, value + b", " + token)
-            return
-    headers.append((b"vary", token))
+_PREFLIGHT_VARY = (
+    b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers, "
+    b"Access-Control-Request-Private-Network"
+)
+# Response headers this middleware owns on a simple response: the app's own values are replaced.
+_OWNED = frozenset(
+    {
+        b"access-control-allow-origin",
+        b"access-control-allow-credentials",
+        b"access-control-expose-headers",
+    }
+)
+
+
+def _with_vary_origin(headers: Headers) -> Headers:
+    """Merge every Vary header into one that ends with Origin (unless Origin or * is there)."""
+    values = [value for key, value in headers if key.lower() == b"vary"]
+    if not values:
+        headers.append((b"vary", b"Origin"))
+        return headers
+    tokens = [part.strip().lower() for value in values for part in value.split(b",")]
+    if b"origin" not in tokens and b"*" not in tokens:
+        values.append(b"Origin")
+    kept = [(key, value) for key, value in headers if key.lower() != b"vary"]
+    kept.append((b"vary", b", ".join(values)))
+    return kept
 
 
 class CORSMiddleware:
@@ -73,29 +92,30 @@ class CORSMiddleware:
         self.allow_methods = ALL_METHODS if "*" in allow_methods else tuple(allow_methods)
         self._allowed_methods = frozenset(m.upper() for m in self.allow_methods)
         self.allow_all_headers = "*" in allow_headers
-        self.allow_headers = sorted(
-            {h.lower() for h in SAFELISTED_HEADERS} | {h.lower() for h in allow_headers}
-        )
+        # Advertised with the casing the app configured; compared case-insensitively.
+        advertised = sorted(SAFELISTED_HEADERS | set(allow_headers))
+        self.allow_headers = [h.lower() for h in advertised]
         self._allowed_headers = frozenset(self.allow_headers)
         self.allow_credentials = allow_credentials
         self.allow_private_network = allow_private_network
 
         # Constant header blocks, encoded once.
         simple: Headers = []
+        if allow_all_origins:
+            simple.append((b"access-control-allow-origin", b"*"))
         if allow_credentials:
             simple.append((b"access-control-allow-credentials", b"true"))
         if expose_headers:
             simple.append((b"access-control-expose-headers", ", ".join(expose_headers).encode()))
         self._simple_headers = simple
 
-        preflight: Headers = [
-            (b"access-control-allow-methods", ", ".join(self.allow_methods).encode()),
-            (b"access-control-max-age", str(max_age).encode()),
-        ]
-        if self.allow_headers and not self.allow_all_headers:
-            preflight.append(
-                (b"access-control-allow-headers", ", ".join(self.allow_headers).encode())
-            )
+        preflight: Headers = [(b"vary", _PREFLIGHT_VARY)]
+        if allow_all_origins:
+            preflight.append((b"access-control-allow-origin", b"*"))
+        preflight.append((b"access-control-allow-methods", ", ".join(self.allow_methods).encode()))
+        preflight.append((b"access-control-max-age", str(max_age).encode()))
+        if not self.allow_all_headers:
+            preflight.append((b"access-control-allow-headers", ", ".join(advertised).encode()))
         if allow_credentials:
             preflight.append((b"access-control-allow-credentials", b"true"))
         self._preflight_headers = preflight
@@ -125,13 +145,10 @@ class CORSMiddleware:
                 request_headers = value
             elif key == b"access-control-request-private-network":
                 private_network = True
-        if origin is None:
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] == "OPTIONS" and request_method is not None:
+        if origin is not None and request_method is not None and scope["method"] == "OPTIONS":
             await self._preflight(send, origin, request_method, request_headers, private_network)
             return
-        await self._simple(scope, receive, send, origin)
+        await self.app(scope, receive, self._sender(send, origin))
 
     async def _preflight(
         self,
@@ -142,64 +159,51 @@ class CORSMiddleware:
         private_network: bool,
     ) -> None:
         problems: list[str] = []
-        origin_text = origin.decode("latin-1")
-        if not self.is_allowed_origin(origin_text):
+        headers = list(self._preflight_headers)
+        if not self.is_allowed_origin(origin.decode("latin-1")):
             problems.append("origin")
+        elif not self.allow_all_origins:
+            headers.append((b"access-control-allow-origin", origin))
         if method.decode("latin-1").upper() not in self._allowed_methods:
             problems.append("method")
-        requested_list: list[str] = []
         if requested is not None:
-            requested_list = [
-                h.strip().lower() for h in requested.decode("latin-1").split(",") if h.strip()
-            ]
-            if not self.allow_all_headers and any(
-                h not in self._allowed_headers for h in requested_list
-            ):
-                problems.append("headers")
+            if self.allow_all_headers:
+                headers.append((b"access-control-allow-headers", requested))
+            else:
+                names = requested.decode("latin-1").lower().split(",")
+                if any(h.strip() and h.strip() not in self._allowed_headers for h in names):
+                    problems.append("headers")
         # Private Network Access: a public page asking to reach this (private) server.
-        if private_network and not self.allow_private_network:
-            problems.append("private-network")
+        if private_network:
+            if self.allow_private_network:
+                headers.append((b"access-control-allow-private-network", b"true"))
+            else:
+                problems.append("private-network")
         if problems:
             body = ("Disallowed CORS " + ", ".join(problems)).encode()
-            await _respond(send, 400, [(b"vary", b"Origin")], body)
+            await _respond(send, 400, headers, body)
             return
-        headers = list(self._preflight_headers)
-        if self.allow_all_origins:
-            headers.append((b"access-control-allow-origin", b"*"))
-        else:
-            headers.append((b"access-control-allow-origin", origin))
-            headers.append((b"vary", b"Origin"))
-        if private_network:
-            headers.append((b"access-control-allow-private-network", b"true"))
-        if self.allow_all_headers and requested_list:
-            headers.append((b"access-control-allow-headers", ", ".join(requested_list).encode()))
         await _respond(send, 200, headers, b"OK")
 
-    async def _simple(self, scope: Scope, receive: Receive, send: Send, origin: bytes) -> None:
-        if not self.is_allowed_origin(origin.decode("latin-1")):
-            # Not ours to share: the browser will block it; we add nothing.
-            await self.app(scope, receive, send)
-            return
-        extra = self._simple_headers
-        echo = not self.allow_all_origins
+    def _sender(self, send: Send, origin: bytes | None) -> Send:
+        """The `send` of a non-preflight request: CORS headers for an allowed origin, and
+        ``Vary: Origin`` on every response, since whether it carries them depends on Origin."""
+        extra: Headers = []
+        if origin is not None and self.is_allowed_origin(origin.decode("latin-1")):
+            extra = list(self._simple_headers)
+            if not self.allow_all_origins:
+                extra.append((b"access-control-allow-origin", origin))
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers: Headers = [
-                    (k, v)
-                    for k, v in message.get("headers", ())
-                    if k.lower() != b"access-control-allow-origin"
-                ]
-                headers.extend(extra)
-                if echo:
-                    headers.append((b"access-control-allow-origin", origin))
-                    _add_vary(headers, b"Origin")
-                else:
-                    headers.append((b"access-control-allow-origin", b"*"))
-                message["headers"] = headers
+                headers: Headers = list(message.get("headers", ()))
+                if extra:
+                    headers = [(k, v) for k, v in headers if k.lower() not in _OWNED]
+                    headers.extend(extra)
+                message["headers"] = _with_vary_origin(headers)
             await send(message)
 
-        await self.app(scope, receive, send_with_cors)
+        return send_with_cors
 
 
 async def _respond(send: Send, status: int, headers: Headers, body: bytes) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from asgiforge.runtime._exception_handler import SendTracker
 from asgiforge.runtime._utils import is_async_callable
 from asgiforge.runtime.concurrency import run_in_threadpool
+from asgiforge.runtime.middleware.body_limit import answered_further_out
 from asgiforge.runtime.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["ServerErrorMiddleware"]
@@ -84,10 +85,19 @@ class ServerErrorMiddleware:
     async def respond_to_error(
         self, exc: Exception, started: bool, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        """Send the 500 for `exc`, unless the response had already `started`."""
+        """Send the 500 for `exc`, unless the response had already `started` (or `exc` is a
+        body-limit refusal that the limiter around this app answers with its 413).
+
+        A custom `handler` runs even when the response had started (an error in a background
+        task, say), as in Starlette: it is where apps report errors, so it must see them all.
+        """
+        if answered_further_out(exc, scope):
+            return
         if not started:
             response = await self._response_for(scope, exc)
             await response(scope, receive, send)
+        elif self.handler is not None and not self.debug:
+            await self._response_for(scope, exc)
 
     async def _response_for(self, scope: Scope, exc: Exception) -> Any:
         from asgiforge.runtime.requests import Request

@@ -2,13 +2,13 @@
 
 Each streamed chunk is compressed and flushed (``Z_SYNC_FLUSH``) as it arrives, so a slow stream
 still reaches the client chunk by chunk instead of waiting for zlib's internal buffer to fill.
-Never compressed: ``text/event-stream`` (SSE must not be buffered, even when a custom
-`exclude_content_types` leaves it out), the `exclude_content_types` (already-compressed media such
-as images, video, fonts, archives; ``type/*`` wildcards allowed), a body the app already encoded,
-a 206 partial response (its byte ranges refer to the identity body), and bodies smaller than
-`minimum_size`. Chunks of `thread_minimum_size` bytes or more are compressed in a worker thread so
-a large body does not stall the event loop. Every response that could have been compressed carries
-``Vary: Accept-Encoding`` so caches keep the two variants apart.
+Never compressed: the `exclude_content_types` (by default already-compressed media such as
+images, video, fonts, archives, plus SSE and gRPC streams; ``type/*`` wildcards allowed, parameters
+and case ignored), a body the app already encoded, a 206 partial response (its byte ranges refer to
+the identity body), a ``pathsend`` body, and complete bodies smaller than `minimum_size`. Chunks of
+`thread_minimum_size` bytes or more are compressed in a worker thread so a large body does not
+stall the event loop. Every response that would have been compressed for a gzip client carries
+``Vary: Accept-Encoding`` (merged into one Vary header) so caches keep the two variants apart.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import anyio.to_thread
 
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["DEFAULT_EXCLUDED_CONTENT_TYPES", "GZipMiddleware"]
+__all__ = ["DEFAULT_EXCLUDED_CONTENT_TYPES", "GZipMiddleware", "GZipResponder"]
 
 # Media that is already compressed (gzip would only cost CPU), plus SSE and gRPC streams.
 DEFAULT_EXCLUDED_CONTENT_TYPES: tuple[str, ...] = (
@@ -60,29 +60,43 @@ def _accepts_gzip(value: bytes) -> bool:
     return False
 
 
-def _add_vary(headers: Headers) -> None:
-    for index, (key, value) in enumerate(headers):
-        if key.lower() == b"vary":
-            tokens = [part.strip().lower() for part in value.split(b",")]
-            if b"accept-encoding" not in tokens and b"*" not in tokens:
-                headers[index] = (key, value + b", Accept-Encoding")
-            return
-    headers.append((b"vary", b"Accept-Encoding"))
+def _add_vary(headers: Headers) -> Headers:
+    """Merge every Vary header into one and append Accept-Encoding to it (unless already there)."""
+    values = [value for key, value in headers if key.lower() == b"vary"]
+    if not values:
+        headers.append((b"vary", b"Accept-Encoding"))
+        return headers
+    tokens = [part.strip().lower() for value in values for part in value.split(b",")]
+    if b"accept-encoding" not in tokens and b"*" not in tokens:
+        values.append(b"Accept-Encoding")
+    kept = [(key, value) for key, value in headers if key.lower() != b"vary"]
+    kept.append((b"vary", b", ".join(values)))
+    return kept
+
+
+def _normalize(content_types: tuple[str, ...]) -> tuple[str, ...]:
+    """``"Application/ZIP; charset=utf-8"`` -> ``"application/zip"``: parameters never matter."""
+    return tuple(t.partition(";")[0].strip().lower() for t in content_types)
 
 
 class _Exclusions:
-    """`exclude_content_types` compiled once: exact media types and ``type/*`` prefixes."""
+    """`exclude_content_types` compiled once: exact media types and ``type/*`` prefixes.
+
+    A structured-syntax gRPC type (``application/grpc+proto``) counts as ``application/grpc``.
+    """
 
     __slots__ = ("exact", "prefixes")
 
     def __init__(self, content_types: tuple[str, ...]) -> None:
-        wanted = {t.strip().lower() for t in content_types} | {"text/event-stream"}
+        wanted = set(content_types)
         self.exact = frozenset(t.encode("latin-1") for t in wanted if not t.endswith("/*"))
         self.prefixes = tuple(t[:-1].encode("latin-1") for t in wanted if t.endswith("/*"))
 
     def __contains__(self, content_type: bytes) -> bool:
         media = content_type.partition(b";")[0].strip().lower()
-        return media in self.exact or (bool(self.prefixes) and media.startswith(self.prefixes))
+        if media in self.exact or (bool(self.prefixes) and media.startswith(self.prefixes)):
+            return True
+        return media.startswith(b"application/grpc+") and b"application/grpc" in self.exact
 
 
 def _compressible(message: Message, excluded: _Exclusions) -> bool:
@@ -123,7 +137,7 @@ class GZipMiddleware:
         self.minimum_size = minimum_size
         self.compresslevel = compresslevel
         self.thread_minimum_size = thread_minimum_size
-        self.exclude_content_types = tuple(exclude_content_types)
+        self.exclude_content_types = _normalize(tuple(exclude_content_types))
         self._excluded = _Exclusions(self.exclude_content_types)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,37 +149,58 @@ class GZipMiddleware:
             if key == b"accept-encoding":
                 accepts = _accepts_gzip(value)
                 break
-        if not accepts:
-            await self.app(scope, receive, _vary_only(send, self._excluded))
+        await self.app(scope, receive, _GZipSender(send, self, accepts))
+
+
+class GZipResponder:
+    """Starlette's GZipResponder(app, minimum_size, compresslevel=9, *, thread_minimum_size,
+    exclude_content_types): gzip every compressible response, whatever the client accepts.
+
+    `GZipMiddleware` picks it when the client accepts gzip; on its own it suits an app that knows
+    its clients decode gzip. It shares the middleware's per-request sender, so it costs nothing.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        minimum_size: int,
+        compresslevel: int = 9,
+        *,
+        thread_minimum_size: int = 128 * 1024,
+        exclude_content_types: tuple[str, ...] = DEFAULT_EXCLUDED_CONTENT_TYPES,
+    ) -> None:
+        self._options = GZipMiddleware(
+            app,
+            minimum_size,
+            compresslevel,
+            thread_minimum_size,
+            exclude_content_types=exclude_content_types,
+        )
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, _GZipSender(send, self))
-
-
-def _vary_only(send: Send, excluded: _Exclusions) -> Send:
-    """Mark compressible responses with Vary even when this client did not ask for gzip."""
-
-    async def sender(message: Message) -> None:
-        if message["type"] == "http.response.start" and _compressible(message, excluded):
-            headers = list(message.get("headers", ()))
-            _add_vary(headers)
-            message["headers"] = headers
-        await send(message)
-
-    return sender
+        await self.app(scope, receive, _GZipSender(send, self._options, True))
 
 
 class _GZipSender:
     """The wrapped `send` of one request: holds the start message until the first body chunk.
 
-    Waiting for the first chunk is what lets a small, complete body go out uncompressed and a
-    complete large body get an exact Content-Length.
+    Waiting for the first chunk is what lets a small, complete body go out untouched (no Vary:
+    it would not be compressed for anyone) and a complete large body get an exact Content-Length.
+    For a client that does not accept gzip (`compress` false) the same decision only adds
+    ``Vary: Accept-Encoding``, so caches keep that identity body apart from the gzip variant.
+    Early hints and trailers pass through untouched; a ``pathsend`` body is never compressed.
     """
 
-    __slots__ = ("_compressor", "_options", "_send", "_start", "_state")
+    __slots__ = ("_compress_body", "_compressor", "_options", "_send", "_start", "_state")
 
-    def __init__(self, send: Send, options: GZipMiddleware) -> None:
+    def __init__(self, send: Send, options: GZipMiddleware, compress: bool) -> None:
         self._send = send
         self._options = options
+        self._compress_body = compress
         self._start: Message | None = None
         # "start": waiting for the first body; "gzip": compressing; "pass": untouched.
         self._state = "start"
@@ -184,34 +219,40 @@ class _GZipSender:
                 await self._send(message)
             return
         if self._state == "gzip":
-            if kind == "http.response.body":
+            if kind == "http.response.body" and self._compressor is not None:
                 await self._send_compressed(message)
             else:
                 await self._send(message)
             return
-        # First message after a held start.
         start = self._start
-        if start is None:  # a misbehaving app: nothing we can safely rewrite
-            self._state = "pass"
+        if start is None or kind != "http.response.body":
+            # Early hints before the start, or a pathsend body: forwarded as they are.
+            if start is not None:
+                self._state = "pass"
+                await self._send(start)
             await self._send(message)
             return
-        headers: Headers = list(start.get("headers", ()))
-        _add_vary(headers)
-        body: bytes = message.get("body", b"") if kind == "http.response.body" else b""
-        more = bool(message.get("more_body", False)) if kind == "http.response.body" else True
-        if kind != "http.response.body" or (not more and len(body) < self._options.minimum_size):
+        body: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if not more and len(body) < self._options.minimum_size:
             self._state = "pass"
-            start["headers"] = headers
             await self._send(start)
             await self._send(message)
             return
         self._state = "gzip"
+        headers = _add_vary(list(start.get("headers", ())))
+        if not self._compress_body:
+            start["headers"] = headers
+            await self._send(start)
+            await self._send(message)
+            return
         self._compressor = zlib.compressobj(self._options.compresslevel, zlib.DEFLATED, 31)
         headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
         headers.append((b"content-encoding", b"gzip"))
         if not more:
             data = await self._compress(body, zlib.Z_FINISH)
-            headers.append((b"content-length", str(len(data)).encode()))
+            if not start.get("trailers", False):
+                headers.append((b"content-length", str(len(data)).encode()))
             start["headers"] = headers
             await self._send(start)
             await self._send({"type": "http.response.body", "body": data})

@@ -1,13 +1,19 @@
 """OpenTelemetryMiddleware: one SERVER span and the standard HTTP server metrics per request.
 
 Starlette's constructor (``app, *, excluded_urls=(), tracer_provider=None, meter_provider=None``);
-what ``opentelemetry-instrumentation-asgi`` does, built in. Spans follow
-the stable HTTP semantic conventions and are named ``"{method} {route template}"`` (for example
-``GET /users/{user_id:int}``), never the concrete path: concrete paths would give every user id
-its own span name and explode cardinality. The template is found after the app ran, by asking
-the router's routes which one matches the request (Mounts and Hosts included), so it works for
-any route class exposing ``matches()`` and ``path``. Metrics: ``http.server.request.duration``
-(histogram, seconds) and ``http.server.active_requests`` (up-down counter).
+what ``opentelemetry-instrumentation-asgi`` does, built in. Spans follow the stable HTTP semantic
+conventions and are named ``"{method} {route template}"`` (for example ``GET /users/{user_id}``),
+never the concrete path: concrete paths would give every user id its own span name and explode
+cardinality. The template is the route the router recorded in ``scope["route"]`` when it matched
+(so a middleware that rewrites the path before routing is honoured and nothing is matched twice),
+with the ``root_path`` of enclosing Mounts in front. A router that records no route is asked
+which of its routes match, as a fallback. Metrics: ``http.server.request.duration`` (histogram,
+seconds) and ``http.server.active_requests`` (up-down counter).
+
+One request gets one span however many of these middlewares it crosses (an App's and a mounted
+App's, say): the outermost one marks the scope, and a request it excluded stays untraced inside.
+The tracer is taken from the provider at the first traced request, so a provider configured
+after the middleware stack was built is used.
 
 Needs the ``otel`` extra (``opentelemetry-api``; the SDK to export anything). The import happens
 when the middleware is built, so importing this module never fails.
@@ -20,6 +26,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from asgiforge.runtime.middleware.trustedhost import parse_host
+from asgiforge.runtime.routing import Mount
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["OpenTelemetryMiddleware"]
@@ -28,6 +36,8 @@ _KNOWN_METHODS = frozenset(
     {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"}
 )
 _MAX_ROUTE_DEPTH = 16
+# Starlette's scope key: set while a request is inside an OpenTelemetryMiddleware.
+_ACTIVE_KEY = "starlette.opentelemetry"
 # Explicit bucket boundaries the HTTP semantic conventions recommend for request duration.
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 
@@ -70,24 +80,44 @@ def _route_template(routes: Iterable[Any], scope: Scope, prefix: str, depth: int
         path = prefix + getattr(route, "path", "")
         if kind == "FULL":
             children = getattr(route, "routes", None)
+            if isinstance(route, Mount):
+                # As `_recorded_route`: a Mount contributes the root_path it matched.
+                path = child_scope.get("root_path", path)
             if children and depth < _MAX_ROUTE_DEPTH:
                 found = _route_template(children, {**scope, **child_scope}, path, depth + 1)
                 if found is not None:
                     return found
+            if not children and not isinstance(route, Mount):
+                # A leaf: its template without convertors, as `_recorded_route`.
+                path_format = getattr(route, "path_format", None)
+                if isinstance(path_format, str):
+                    path = prefix.rstrip("/") + path_format
             return path or None
         if kind == "PARTIAL" and partial is None:
             partial = path
     return partial
 
 
-def _compile_excluded(excluded_urls: str | Sequence[str] | None) -> re.Pattern[str] | None:
+def _compile_excluded(excluded_urls: str | Sequence[str] | None) -> tuple[re.Pattern[str], ...]:
     if excluded_urls is None:
-        return None
+        return ()
     patterns = excluded_urls.split(",") if isinstance(excluded_urls, str) else list(excluded_urls)
-    patterns = [p.strip() for p in patterns if p.strip()]
-    if not patterns:
+    return tuple(re.compile(p.strip()) for p in patterns if p.strip())
+
+
+def _recorded_route(scope: Scope) -> str | None:
+    """The template of the route the router recorded in ``scope["route"]``, if any."""
+    route = scope.get("route")
+    if route is None:
         return None
-    return re.compile("|".join(f"(?:{p})" for p in patterns))
+    root_path: str = scope.get("root_path", "")
+    if isinstance(route, Mount):
+        # The mounted app matched nothing further (or has no routes of its own).
+        return root_path or "/"
+    path_format = getattr(route, "path_format", None)
+    if not isinstance(path_format, str):
+        return None
+    return root_path.rstrip("/") + path_format or "/"
 
 
 class OpenTelemetryMiddleware:
@@ -95,8 +125,9 @@ class OpenTelemetryMiddleware:
 
     `tracer_provider` / `meter_provider` default to the global ones. `excluded_urls` is a list
     of regular expressions (or one comma-separated string, like ``OTEL_PYTHON_EXCLUDED_URLS``)
-    searched in the request path; matching requests (health checks…) are neither traced nor
-    measured. WebSocket and lifespan scopes pass straight through.
+    searched in the full request URL (``http://host/health?full=1``), as in Starlette; matching
+    requests (health checks…) are neither traced nor measured. WebSocket and lifespan scopes
+    pass straight through.
     """
 
     def __init__(
@@ -113,7 +144,8 @@ class OpenTelemetryMiddleware:
         self._extract = propagate.extract
         self._server_kind = span_kind.SERVER
         self._getter = _HeaderGetter()
-        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+        self._tracer_provider = tracer_provider or trace.get_tracer_provider()
+        self._tracer: Any = None
         meter = metrics.get_meter(__name__, meter_provider=meter_provider)
         try:
             self._duration = meter.create_histogram(
@@ -133,31 +165,58 @@ class OpenTelemetryMiddleware:
         )
         self._excluded = _compile_excluded(excluded_urls)
 
+    def _is_excluded(self, scope: Scope) -> bool:
+        from asgiforge.runtime.datastructures import URL
+
+        url = str(URL(scope=scope))
+        return any(pattern.search(url) for pattern in self._excluded)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (
-            self._excluded is not None and self._excluded.search(scope["path"])
-        ):
+        if scope["type"] != "http" or scope.get(_ACTIVE_KEY):
             await self.app(scope, receive, send)
             return
+        scope[_ACTIVE_KEY] = True
+        try:
+            if self._excluded and self._is_excluded(scope):
+                await self.app(scope, receive, send)
+            else:
+                await self._traced(scope, receive, send)
+        finally:
+            scope.pop(_ACTIVE_KEY, None)
 
+    async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        original = dict(scope)  # routing rewrites root_path/path_params on the live scope
-        method = scope["method"]
-        known_method = method if method in _KNOWN_METHODS else "_OTHER"
+        original = dict(scope)  # for the fallback matching: routing rewrites the live scope
+        original_method: str = scope.get("method", "")
+        upper = original_method.upper()
+        # Unknown methods share one name, as the semantic conventions say: a client must not
+        # be able to mint span names (or metric series) at will.
+        known_method = upper if upper in _KNOWN_METHODS else "_OTHER"
         scheme = scope.get("scheme", "http")
         attributes: dict[str, Any] = {
             "http.request.method": known_method,
             "url.scheme": scheme,
-            "url.path": scope["path"],
-            "network.protocol.version": scope.get("http_version", "1.1"),
+            "url.path": scope.get("path", ""),
         }
-        if known_method == "_OTHER":
-            attributes["http.request.method_original"] = method
+        if scope.get("http_version"):
+            attributes["network.protocol.version"] = scope["http_version"]
+        if original_method != known_method:
+            attributes["http.request.method_original"] = original_method
         query: bytes = scope.get("query_string", b"")
         if query:
             attributes["url.query"] = query.decode("latin-1")
         server = scope.get("server")
-        if server:
+        host = None
+        for key, value in scope["headers"]:
+            if key == b"host":
+                host = parse_host(value.decode("latin-1"))
+                break
+        if host is not None:
+            attributes["server.address"] = host[0]
+            port = host[1] if host[1] is not None else (server[1] if server else None)
+            if port is not None:
+                attributes["server.port"] = port
+        elif server:
             attributes["server.address"] = server[0]
             if server[1] is not None:
                 attributes["server.port"] = server[1]
@@ -182,7 +241,10 @@ class OpenTelemetryMiddleware:
 
         context = self._extract(scope, getter=self._getter)
         error: BaseException | None = None
-        with self._tracer.start_as_current_span(
+        tracer = self._tracer
+        if tracer is None:
+            tracer = self._tracer = self._tracer_provider.get_tracer(__name__)
+        with tracer.start_as_current_span(
             known_method,
             context=context,
             kind=self._server_kind,
@@ -214,9 +276,11 @@ class OpenTelemetryMiddleware:
             "url.scheme": original.get("scheme", "http"),
             "network.protocol.version": original.get("http_version", "1.1"),
         }
-        router = scope.get("router")
-        routes = getattr(router, "routes", None)
-        route = _route_template(routes, original, "", 0) if routes else None
+        if "route" in scope:
+            route = _recorded_route(scope)
+        else:  # a router that does not record its match: ask its routes
+            routes = getattr(scope.get("router"), "routes", None)
+            route = _route_template(routes, original, "", 0) if routes else None
         if route is not None:
             span.update_name(f"{method} {route}")
             span.set_attribute("http.route", route)

@@ -200,9 +200,12 @@ class SessionMiddleware:
             raise ValueError("SessionMiddleware needs a non-empty secret_key")
         if same_site.lower() not in ("lax", "strict", "none"):
             raise ValueError(f"same_site must be 'lax', 'strict' or 'none', got {same_site!r}")
-        if max_age is not None and max_age <= 0:
-            raise ValueError(f"max_age must be a positive number of seconds or None, got {max_age}")
-        for label, text in (("session_cookie", session_cookie), ("path", path)):
+        if max_age is not None and not isinstance(max_age, int):
+            raise TypeError(f"max_age must be a number of seconds or None, got {max_age!r}")
+        checked = [("session_cookie", session_cookie), ("path", path)]
+        if domain is not None:
+            checked.append(("domain", domain))
+        for label, text in checked:
             if any(c in text for c in ";,\r\n \t") or not text:
                 raise ValueError(f"{label} contains characters not allowed in a cookie: {text!r}")
         if signer == "hmac":
@@ -216,25 +219,19 @@ class SessionMiddleware:
         self.max_age = max_age
         self.path = path
         self._name = session_cookie.encode("latin-1")
-        flags = f"; Path={path}"
-        if max_age is not None:
-            flags += f"; Max-Age={max_age}"
-        if domain is not None:
-            flags += f"; Domain={domain}"
-        flags += f"; HttpOnly; SameSite={same_site.lower()}"
+        # Starlette's attribute spelling, so code that inspects Set-Cookie keeps working. A
+        # max_age of 0 or less makes the browser drop the cookie at once, and the server refuses
+        # it too (its timestamp is always older than that).
+        security = f"httponly; samesite={same_site.lower()}"
         if https_only:
-            flags += "; Secure"
+            security += "; secure"
+        if domain is not None:
+            security += f"; domain={domain}"
         if partitioned:  # CHIPS: a cookie keyed to the top-level site (embedded apps)
-            flags += "; Partitioned"
-        self._set_suffix = flags.encode("latin-1")
-        clear = f"{session_cookie}=null; Path={path}; Expires={_EXPIRED}; Max-Age=0"
-        if domain is not None:
-            clear += f"; Domain={domain}"
-        clear += f"; HttpOnly; SameSite={same_site.lower()}"
-        if https_only:
-            clear += "; Secure"
-        if partitioned:
-            clear += "; Partitioned"
+            security += "; partitioned"
+        max_age_attr = f"Max-Age={max_age}; " if max_age is not None else ""
+        self._set_suffix = f"; path={path}; {max_age_attr}{security}".encode("latin-1")
+        clear = f"{session_cookie}=null; path={path}; expires={_EXPIRED}; Max-Age=0; {security}"
         self._clear_cookie = clear.encode("latin-1")
 
     def load(self, raw: bytes | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ compared, and anything else is a 400.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from urllib.parse import quote
@@ -19,34 +20,44 @@ __all__ = ["ENFORCE_DOMAIN_WILDCARD", "TrustedHostMiddleware", "parse_host"]
 
 ENFORCE_DOMAIN_WILDCARD = "Domain wildcard patterns must be like '*.example.com'."
 
-# A DNS-style name (letters, digits, '-', '_' inside labels; optional trailing dot) or a
-# bracketed IPv6 literal, then an optional numeric port. Nothing else: no '@', '/', '?', '\\',
+# A DNS-style name (letters, digits, '-', '_' inside labels; optional trailing dot), a bracketed
+# IPv6 literal (checked by `ipaddress` below) or IPvFuture literal (RFC 3986 ``[v1.x]``), then an
+# optional numeric port (RFC 3986: any number of digits). Nothing else: no '@', '/', '?', '\\',
 # spaces or percent-escapes can appear in a host we accept.
 _HOST_RE = re.compile(
     r"(?P<host>"
     r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?"
-    r"|\[[0-9a-f:.]{2,45}\]"
-    r")(?::(?P<port>[0-9]{1,5}))?",
+    r"|\[(?P<ipv6>[0-9a-f:.]{2,45})\]"
+    r"|\[v[0-9a-f]+\.[a-z0-9._~!$&'()*+,;=:-]+\]"
+    r")(?::(?P<port>[0-9]+))?",
     re.IGNORECASE,
 )
 
 _BAD_HOST_BODY = b"Invalid host header"
 
 
-def parse_host(value: str) -> tuple[str, int | None] | None:
+def parse_host(value: str, *, any_port: bool = False) -> tuple[str, int | None] | None:
     """Split a Host header into (lower-cased host, port), or None if it is not a valid host.
 
     Shared with HTTPSRedirectMiddleware so that a redirect never copies a hostile Host into a
-    Location header.
+    Location header. A port above 65535 makes the header invalid unless `any_port` is set:
+    TrustedHostMiddleware only judges the host name, as Starlette does, whereas a redirect
+    must not build a URL with an impossible port.
     """
     if len(value) > 300:
         return None
     match = _HOST_RE.fullmatch(value)
     if match is None:
         return None
+    ipv6 = match.group("ipv6")
+    if ipv6 is not None:
+        try:
+            ipaddress.IPv6Address(ipv6)
+        except ValueError:
+            return None
     port_text = match.group("port")
     port = int(port_text) if port_text is not None else None
-    if port is not None and port > 65535:
+    if port is not None and port > 65535 and not any_port:
         return None
     host = match.group("host").lower()
     if host.endswith(".") and not host.startswith("["):
@@ -108,7 +119,7 @@ class TrustedHostMiddleware:
             return
 
         raw = _header(scope, b"host")
-        parsed = parse_host(raw) if raw is not None else None
+        parsed = parse_host(raw, any_port=True) if raw is not None else None
         if parsed is not None:
             host = parsed[0]
             if self._is_allowed(host):

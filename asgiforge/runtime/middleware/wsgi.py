@@ -8,6 +8,7 @@ large download or upload costs one chunk of memory, not the whole body.
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
@@ -17,7 +18,6 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from asgiforge.runtime._utils import get_route_path
 from asgiforge.runtime.types import Message, Receive, Scope, Send
 
 __all__ = ["WSGIMiddleware"]
@@ -97,22 +97,35 @@ class _InputStream:
             yield line
 
 
+def _path_info(script_name: str, path: str) -> str:
+    """PATH_INFO: `path` minus the mount prefix, when `path` is really under it."""
+    if path == script_name or path.startswith(script_name.rstrip("/") + "/"):
+        return path[len(script_name) :]
+    return path
+
+
 def build_environ(scope: Scope, body: Any) -> dict[str, Any]:
-    """The PEP 3333 environ for an ASGI http scope; `body` becomes ``wsgi.input``."""
-    script_name: str = scope.get("root_path", "")
+    """Starlette's `build_environ(scope, body)`: the environ for an ASGI http scope.
+
+    `body` (bytes, or a file-like object) becomes ``wsgi.input``. The shape is Starlette's,
+    including ``SERVER_PORT`` as the server gave it; `WSGIMiddleware` then makes it PEP 3333
+    strict (string port, ``REMOTE_PORT``, errors to stderr) before the WSGI app sees it.
+    """
+    script_name = scope.get("root_path", "").encode("utf-8").decode("latin-1")
+    path = scope["path"].encode("utf-8").decode("latin-1")
     server = scope.get("server") or ("localhost", 80)
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope["method"],
-        "SCRIPT_NAME": script_name.encode("utf-8").decode("latin-1"),
-        "PATH_INFO": get_route_path(scope).encode("utf-8").decode("latin-1"),
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": _path_info(script_name, path),
         "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
-        "SERVER_NAME": str(server[0]),
-        "SERVER_PORT": str(server[1]) if server[1] is not None else "80",
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": server[1],
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": body,
-        "wsgi.errors": sys.stderr,
+        "wsgi.input": io.BytesIO(body) if isinstance(body, bytes | bytearray) else body,
+        "wsgi.errors": sys.stdout,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
@@ -120,7 +133,6 @@ def build_environ(scope: Scope, body: Any) -> dict[str, Any]:
     client = scope.get("client")
     if client:
         environ["REMOTE_ADDR"] = client[0]
-        environ["REMOTE_PORT"] = str(client[1])
     for raw_name, raw_value in scope["headers"]:
         name = raw_name.decode("latin-1").upper()
         if "_" in name:
@@ -141,6 +153,19 @@ def build_environ(scope: Scope, body: Any) -> dict[str, Any]:
     return environ
 
 
+def _pep3333(scope: Scope, receive: Receive) -> dict[str, Any]:
+    """The environ a WSGI app gets: Starlette's, with the types PEP 3333 requires."""
+    environ = build_environ(scope, _InputStream(receive))
+    server = scope.get("server") or ("localhost", 80)
+    environ["SERVER_NAME"] = str(server[0])
+    environ["SERVER_PORT"] = str(server[1]) if server[1] is not None else "80"
+    environ["wsgi.errors"] = sys.stderr
+    client = scope.get("client")
+    if client:
+        environ["REMOTE_PORT"] = str(client[1])
+    return environ
+
+
 class _Responder:
     """Runs one WSGI call in the worker thread and relays its response to ASGI `send`."""
 
@@ -149,11 +174,13 @@ class _Responder:
         self.status: int | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.started = False
+        self.exc_info: ExcInfo | None = None
 
     def start_response(
         self, status: str, response_headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
     ) -> Callable[[bytes], None]:
         if exc_info is not None:
+            self.exc_info = exc_info
             if self.started:
                 # PEP 3333: too late to change the response; re-raise the app's error.
                 raise exc_info[1].with_traceback(exc_info[2])
@@ -212,8 +239,11 @@ class WSGIMiddleware:
         kind = scope["type"]
         if kind == "http":
             responder = _Responder(send)
-            environ = build_environ(scope, _InputStream(receive))
-            await anyio.to_thread.run_sync(responder.run, self.app, environ)
+            await anyio.to_thread.run_sync(responder.run, self.app, _pep3333(scope, receive))
+            if responder.exc_info is not None:
+                # The app reported an error with start_response(..., exc_info) and sent its
+                # own error page; re-raise it afterwards so the server logs it, as Starlette.
+                raise responder.exc_info[1].with_traceback(responder.exc_info[2])
         elif kind == "websocket":
             # WSGI has no websockets; refuse the handshake instead of leaving it hanging.
             await send({"type": "websocket.close", "code": 1000})

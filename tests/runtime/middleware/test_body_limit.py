@@ -9,6 +9,7 @@ import pytest
 
 from asgiforge.runtime.applications import App
 from asgiforge.runtime.middleware import Middleware
+from asgiforge.runtime.middleware.base import BaseHTTPMiddleware
 from asgiforge.runtime.middleware.body_limit import (
     MAX_BODY_SIZE_SCOPE_KEY,
     SCOPE_KEY,
@@ -61,7 +62,34 @@ def test_body_under_the_cap_is_read() -> None:
 def test_declared_length_over_the_cap_is_413() -> None:
     response = TestClient(make_app()).post("/", content=b"x" * 1001)
     assert response.status_code == 413
-    assert "1000 bytes" in response.text
+    assert response.text == "Content Too Large"  # Starlette's wording
+
+
+@pytest.mark.parametrize("raise_server_exceptions", [True, False])
+def test_mounted_app_whose_http_middleware_reads_a_chunked_body_over_the_cap_is_413(
+    raise_server_exceptions: bool,
+) -> None:
+    # The mounted App's error boundary sits between the outer limiter and the middleware that
+    # read the body: it must let the refusal through instead of answering 500.
+    async def reads_body(request: Request, call_next: Any) -> Response:
+        await request.body()
+        response: Response = await call_next(request)
+        return response
+
+    inner = App(
+        routes=[Route("/", echo_size, methods=["POST"])],
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=reads_body)],
+    )
+    outer = App(routes=[Mount("/m", inner)], max_body_size=5)
+
+    def chunks() -> Iterator[bytes]:
+        yield b"abc"
+        yield b"defgh"
+
+    client = TestClient(outer, raise_server_exceptions=raise_server_exceptions)
+    response = client.post("/m/", content=chunks())
+    assert (response.status_code, response.text) == (413, "Content Too Large")
+    assert client.post("/m/", content=b"abc").text == "3"
 
 
 def test_chunked_body_over_the_cap_is_413() -> None:

@@ -74,6 +74,20 @@ def test_no_second_response_once_started() -> None:
     assert response.status_code == 200
 
 
+def test_handler_still_sees_an_error_after_the_response_started() -> None:
+    # e.g. a failing background task: nothing can be sent, but the app's handler reports it.
+    seen: list[str] = []
+
+    def report(request: Any, exc: Exception) -> Response:
+        seen.append(str(exc))
+        return PlainTextResponse("unused", status_code=500)
+
+    app = ServerErrorMiddleware(broken_after_start, handler=report)
+    response = TestClient(app, raise_server_exceptions=False).get("/")
+    assert response.status_code == 200
+    assert seen == ["too late"]
+
+
 @pytest.mark.anyio
 async def test_other_scope_types_pass_through() -> None:
     seen: list[str] = []

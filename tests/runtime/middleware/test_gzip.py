@@ -7,7 +7,8 @@ import zlib
 
 import pytest
 
-from asgiforge.runtime.middleware.gzip import GZipMiddleware
+from asgiforge.runtime.middleware.gzip import GZipMiddleware, GZipResponder
+from asgiforge.runtime.types import Receive, Scope, Send
 from tests.runtime.middleware._asgi import (
     Recorder,
     call,
@@ -38,11 +39,12 @@ async def test_large_body_is_compressed_with_exact_length() -> None:
     assert response.content == BIG
 
 
-async def test_small_body_is_not_compressed_but_varies() -> None:
+async def test_small_body_is_neither_compressed_nor_varied() -> None:
+    # Below minimum_size nobody gets gzip, so the body does not vary by Accept-Encoding.
     app = GZipMiddleware(text_app(b"tiny"), minimum_size=500)
     start, body = await call(app, http_scope(headers=GZIP))
     assert header(start, "content-encoding") is None
-    assert header(start, "vary") == "Accept-Encoding"
+    assert header(start, "vary") is None
     assert body["body"] == b"tiny"
 
 
@@ -101,6 +103,79 @@ async def test_app_vary_is_merged() -> None:
     assert header_list(start, "vary") == ["Origin, Accept-Encoding"]
 
 
+async def test_several_vary_headers_become_one() -> None:
+    headers = [(b"vary", b"Accept-Language"), (b"Vary", b"Cookie")]
+    app = GZipMiddleware(text_app(BIG, headers=headers))
+    start, _ = await call(app, http_scope(headers=GZIP))
+    assert header_list(start, "vary") == ["Accept-Language, Cookie, Accept-Encoding"]
+
+
+@pytest.mark.parametrize(
+    ("excluded", "content_type"),
+    [
+        (("application/grpc",), b"application/grpc+proto"),
+        (("Application/ZIP; charset=utf-8",), b"application/zip"),
+        (("text/event-stream",), b"Text/Event-Stream; charset=utf-8"),
+    ],
+)
+async def test_exclusions_ignore_case_parameters_and_grpc_suffixes(
+    excluded: tuple[str, ...], content_type: bytes
+) -> None:
+    app = GZipMiddleware(text_app(BIG, content_type=content_type), exclude_content_types=excluded)
+    start, body = await call(app, http_scope(headers=GZIP))
+    assert header(start, "content-encoding") is None
+    assert header(start, "vary") is None
+    assert body["body"] == BIG
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+async def test_early_hints_and_trailers_pass_through(encoding: str) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.early_hint", "links": [b"</a.css>; rel=preload"]})
+        start = {"type": "http.response.start", "status": 200, "headers": [], "trailers": True}
+        await send(start)
+        await send({"type": "http.response.body", "body": BIG})
+        await send({"type": "http.response.trailers", "headers": [(b"grpc-status", b"0")]})
+
+    sent = await call(GZipMiddleware(app), http_scope(headers=[("accept-encoding", encoding)]))
+    assert [m["type"] for m in sent] == [
+        "http.response.early_hint",
+        "http.response.start",
+        "http.response.body",
+        "http.response.trailers",
+    ]
+    assert header(sent[1], "content-length") is None  # trailers follow: no fixed length
+    assert header(sent[1], "content-encoding") == (encoding if encoding == "gzip" else None)
+    body = sent[2]["body"]
+    assert (gzip.decompress(body) if encoding == "gzip" else body) == BIG
+
+
+async def test_pathsend_is_never_compressed() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": "/tmp/x"})
+
+    sent = await call(GZipMiddleware(app), http_scope(headers=GZIP))
+    assert sent == [
+        {"type": "http.response.start", "status": 200, "headers": []},
+        {"type": "http.response.pathsend", "path": "/tmp/x"},
+    ]
+
+
+async def test_gzip_responder_compresses_whatever_the_client_accepts() -> None:
+    start, body = await call(GZipResponder(text_app(BIG), 500), http_scope())
+    assert header(start, "content-encoding") == "gzip"
+    assert gzip.decompress(body["body"]) == BIG
+    excluded = GZipResponder(
+        text_app(BIG, content_type=b"application/zip"),
+        500,
+        exclude_content_types=("Application/ZIP; charset=utf-8",),
+    )
+    start, body = await call(excluded, http_scope())
+    assert header(start, "content-encoding") is None
+    assert body["body"] == BIG
+
+
 async def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="compresslevel"):
         GZipMiddleware(text_app(), compresslevel=11)
@@ -137,7 +212,7 @@ async def test_default_excluded_content_types(content_type: bytes, compressed: b
         assert body["body"] == BIG
 
 
-async def test_custom_exclude_content_types_replace_the_defaults_but_never_sse() -> None:
+async def test_custom_exclude_content_types_replace_the_defaults() -> None:
     def make(content_type: bytes) -> GZipMiddleware:
         return GZipMiddleware(
             text_app(BIG, content_type=content_type), exclude_content_types=("application/*",)
@@ -146,7 +221,7 @@ async def test_custom_exclude_content_types_replace_the_defaults_but_never_sse()
     for content_type, compressed in [
         (b"application/json", False),
         (b"image/png", True),
-        (b"text/event-stream", False),
+        (b"text/event-stream", True),  # as in Starlette: the defaults are replaced entirely
     ]:
         start, _ = await call(make(content_type), http_scope(headers=GZIP))
         assert (header(start, "content-encoding") == "gzip") is compressed, content_type

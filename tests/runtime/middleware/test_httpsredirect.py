@@ -32,6 +32,8 @@ async def test_https_request_passes_through() -> None:
         ("example.com:80", "https://example.com/p"),
         ("example.com:443", "https://example.com/p"),
         ("example.com:8080", "https://example.com:8080/p"),
+        ("example.com:000080", "https://example.com/p"),
+        ("[::1]:8443", "https://[::1]:8443/p"),
     ],
 )
 async def test_default_ports_dropped(host: str, expected: str) -> None:
@@ -54,7 +56,17 @@ async def test_websocket_is_redirected_to_wss() -> None:
 
 
 @pytest.mark.parametrize(
-    "host", ["evil.com/x", "@evil.com", "example.com:1@evil.com", "a b", "//evil.com", "x\\y"]
+    "host",
+    [
+        "evil.com/x",
+        "@evil.com",
+        "example.com:1@evil.com",
+        "a b",
+        "//evil.com",
+        "x\\y",
+        "[:::]",  # not an IPv6 address
+        "example.com:65536",  # no such port
+    ],
 )
 async def test_hostile_host_never_reaches_location(host: str) -> None:
     app = HTTPSRedirectMiddleware(text_app())
@@ -63,11 +75,19 @@ async def test_hostile_host_never_reaches_location(host: str) -> None:
     assert location == "https://10.0.0.5/p"
 
 
-async def test_hostile_host_without_server_address_is_400() -> None:
+@pytest.mark.parametrize("host", ["evil.com/x", "[:::]", "example.com:65536"])
+async def test_hostile_host_without_server_address_is_400(host: str) -> None:
     app = HTTPSRedirectMiddleware(text_app())
-    sent = await call(app, http_scope("/p", headers=[("host", "evil.com/x")], server=None))
+    sent = await call(app, http_scope("/p", headers=[("host", host)], server=None))
     assert sent[0]["status"] == 400
+    assert sent[1]["body"] == b"Invalid host header"
     assert header(sent[0], "location") is None
+
+
+async def test_ipv6_server_address_is_bracketed() -> None:
+    app = HTTPSRedirectMiddleware(text_app())
+    sent = await call(app, http_scope("/p", headers=[("host", "[:::]")], server=("::1", 80)))
+    assert header(sent[0], "location") == "https://[::1]/p"
 
 
 async def test_path_starting_with_double_slash_stays_on_host() -> None:

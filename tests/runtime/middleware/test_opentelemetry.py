@@ -79,11 +79,11 @@ def test_span_named_by_route_template_with_http_attributes() -> None:
     response = telemetry.client.get("/users/42?x=1", headers={"user-agent": "probe/1"})
     assert response.text == "user 42"
     (span,) = telemetry.exporter.get_finished_spans()
-    assert span.name == "GET /users/{user_id:int}"
+    assert span.name == "GET /users/{user_id}"
     assert span.kind is SpanKind.SERVER
     attributes = dict(span.attributes or {})
     assert attributes["http.request.method"] == "GET"
-    assert attributes["http.route"] == "/users/{user_id:int}"
+    assert attributes["http.route"] == "/users/{user_id}"
     assert attributes["http.response.status_code"] == 200
     assert attributes["url.path"] == "/users/42"
     assert attributes["url.query"] == "x=1"
@@ -93,11 +93,12 @@ def test_span_named_by_route_template_with_http_attributes() -> None:
     assert span.status.status_code is StatusCode.UNSET
 
 
-def test_mounted_route_template_includes_the_mount() -> None:
+def test_mounted_route_is_named_after_the_mount_path() -> None:
     telemetry = Telemetry()
     telemetry.client.get("/api/v2/items/7")
     (span,) = telemetry.exporter.get_finished_spans()
-    assert span.name == "GET /api/{version}/items/{item_id}"
+    # As Starlette: the Mount contributes the path it matched (its root_path).
+    assert span.name == "GET /api/v2/items/{item_id}"
 
 
 def test_unmatched_request_is_named_by_method_only() -> None:
@@ -137,13 +138,15 @@ def test_metrics_duration_and_active_requests() -> None:
     assert duration.unit == "s"
     (point,) = duration.data.data_points
     assert point.count == 2
-    assert point.attributes["http.route"] == "/users/{user_id:int}"
+    assert point.attributes["http.route"] == "/users/{user_id}"
     assert point.attributes["http.response.status_code"] == 200
     active = metrics["http.server.active_requests"]
     assert sum(p.value for p in active.data.data_points) == 0
 
 
-@pytest.mark.parametrize("excluded", ["healthz,metrics", ["^/healthz$"]])
+@pytest.mark.parametrize(
+    "excluded", ["healthz,metrics", [r"/healthz$"], [r"^http://testserver/healthz$"]]
+)
 def test_excluded_urls_are_not_traced(excluded: Any) -> None:
     telemetry = Telemetry(excluded_urls=excluded)
     assert telemetry.client.get("/healthz").text == "ok"
@@ -179,3 +182,74 @@ def test_options_are_keyword_only_as_in_starlette() -> None:
     with pytest.raises(TypeError):
         OpenTelemetryMiddleware(Recorder(), None)  # type: ignore[misc]
     OpenTelemetryMiddleware(Recorder(), excluded_urls=())  # Starlette's default: nothing excluded
+
+
+def _provider() -> tuple[TracerProvider, InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider, exporter
+
+
+def test_nested_middlewares_make_one_span_and_an_exclusion_holds_inside() -> None:
+    provider, exporter = _provider()
+    inner = App(
+        routes=[Route("/health", health), Route("/x", health)],
+        middleware=[Middleware(OpenTelemetryMiddleware, tracer_provider=provider)],
+    )
+    outer = App(
+        routes=[Mount("/api", app=inner)],
+        middleware=[
+            Middleware(
+                OpenTelemetryMiddleware, tracer_provider=provider, excluded_urls=["/health$"]
+            ),
+            Middleware(OpenTelemetryMiddleware, tracer_provider=provider),
+        ],
+    )
+    client = TestClient(outer)
+    assert client.get("/api/health").text == "ok"
+    assert exporter.get_finished_spans() == ()
+    assert client.get("/api/x").text == "ok"
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET /api/x"
+
+
+@pytest.mark.anyio
+async def test_the_route_the_router_recorded_names_the_span_without_matching_again() -> None:
+    provider, exporter = _provider()
+    route = Route("/users/{user_id:int}", user)
+
+    async def router(scope: Any, receive: Any, send: Any) -> None:
+        scope["route"] = route  # what the Router records when it matches
+        scope["root_path"] = "/v1"
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    app = OpenTelemetryMiddleware(router, tracer_provider=provider)
+    await call(app, http_scope("/v1/users/3", method="get"))
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET /v1/users/{user_id}"
+    assert span.attributes is not None
+    assert span.attributes["http.request.method"] == "GET"
+    assert span.attributes["http.request.method_original"] == "get"
+
+
+@pytest.mark.anyio
+async def test_unknown_methods_share_one_span_name() -> None:
+    provider, exporter = _provider()
+    app = OpenTelemetryMiddleware(PlainTextResponse("ok"), tracer_provider=provider)
+    await call(app, http_scope(method="BREW"))
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "_OTHER"
+    assert span.attributes is not None
+    assert span.attributes["http.request.method_original"] == "BREW"
+
+
+def test_a_mounted_raw_asgi_app_is_named_after_the_mount() -> None:
+    provider, exporter = _provider()
+    app = App(
+        routes=[Mount("/raw", app=PlainTextResponse("mounted"))],
+        middleware=[Middleware(OpenTelemetryMiddleware, tracer_provider=provider)],
+    )
+    assert TestClient(app).get("/raw/anything").text == "mounted"
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "GET /raw"

@@ -55,10 +55,11 @@ async def test_unlisted_host_is_400() -> None:
         "@example.com",
         "user@example.com",
         "example.com:80:80",
-        "example.com:99999",
         "example.com:",
         "example.com:abc",
         "ex%61mple.com",
+        "evil.com!.example.com",  # RFC 3986 sub-delimiters are no part of a host name
+        "evil.com;.example.com",
         "",
         "a" * 400 + ".example.com",
     ],
@@ -69,9 +70,19 @@ async def test_hostile_host_headers_are_400(host: str) -> None:
 
 
 async def test_ipv6_literal_is_parsed() -> None:
-    app = make(allowed_hosts=["[::1]"])
+    app = make(allowed_hosts=["[::1]", "[v1.foo]"])
     assert await status_for(app, "[::1]:8000") == 200
+    assert await status_for(app, "[v1.foo]") == 200  # RFC 3986 IPvFuture
     assert await status_for(app, "[::1]@evil") == 400
+    assert await status_for(app, "[:::]") == 400  # not an IPv6 address
+    assert await status_for(app, "[::ffff:999.999.999.999]") == 400
+
+
+async def test_only_the_host_is_judged_not_the_port() -> None:
+    # As in Starlette: any digits are a port (RFC 3986), the allow-list is about names.
+    app = make(allowed_hosts=["example.com"])
+    for host in ("example.com:000080", "example.com:99999"):
+        assert await status_for(app, host) == 200, host
 
 
 async def test_www_redirect_keeps_path_and_query() -> None:

@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from asgiforge.runtime.applications import App
-from asgiforge.runtime.middleware.wsgi import WSGIMiddleware
+from asgiforge.runtime.middleware.wsgi import WSGIMiddleware, build_environ
 from asgiforge.runtime.routing import Mount
 from asgiforge.runtime.testclient import TestClient
 from asgiforge.runtime.types import Message
@@ -159,8 +159,38 @@ def test_exc_info_before_headers_replaces_the_response() -> None:
             start_response("500 Internal Server Error", [], sys.exc_info())
         return [b"error page"]
 
-    response = TestClient(WSGIMiddleware(recovering)).get("/")
+    # The client gets the app's error page; the error is then re-raised for the server to log.
+    response = TestClient(WSGIMiddleware(recovering), raise_server_exceptions=False).get("/")
     assert (response.status_code, response.text) == (500, "error page")
+    with pytest.raises(ValueError, match="late"):
+        TestClient(WSGIMiddleware(recovering)).get("/")
+
+
+def test_build_environ_is_starlettes_and_the_app_gets_pep_3333_types() -> None:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/app/users",
+        "root_path": "/app/",
+        "query_string": b"",
+        "headers": [],
+        "client": ("1.2.3.4", 5678),
+        "server": ("example.org", 443),
+    }
+    environ = build_environ(scope, b"body")
+    assert environ["wsgi.input"].read() == b"body"
+    assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("/app/", "users")
+    assert environ["SERVER_PORT"] == 443
+    seen: dict[str, object] = {}
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        seen.update(environ)
+        start_response("204 No Content", [])
+        return []
+
+    TestClient(WSGIMiddleware(app)).get("/")
+    assert seen["SERVER_PORT"] == "80" and seen["REMOTE_PORT"] == "50000"
+    assert seen["wsgi.errors"] is sys.stderr
 
 
 def test_exc_info_after_headers_sent_reraises() -> None:
