@@ -258,6 +258,7 @@ def test_json_shapes() -> None:
     [problem] = check_routes(App([Route("/{x}", user), Route("/me", me)]))
     assert problem_to_json(problem) == {
         "kind": "shadowed",
+        "severity": "error",
         "message": problem.message,
         "paths": ["/me", "/{x}"],
         "names": ["me", "user"],

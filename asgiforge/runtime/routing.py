@@ -4,32 +4,42 @@ The public API is Starlette's: `Route`, `WebSocketRoute`, `Mount`, `Host`, `Rout
 `BaseRoute`, `NoMatchFound`, `compile_path`, `request_response`, `websocket_session`, `get_name`.
 
 Differences users gain from:
-- Route tables are checked when built: a path without a leading `/`, an unknown convertor, a
-  duplicated parameter or a malformed `{param}` raise `ValueError` right away, not an `assert`
-  or a silent never-matching route.
+- Route tables are checked when built: a path without a leading `/`, an unknown convertor or a
+  duplicated parameter raise `ValueError` right away, not an `assert`; braces that are not a
+  parameter stay literal (as in Starlette) with a `PathPatternWarning` when they look mistyped.
 - The router looks static paths up in a dict before trying patterns, while keeping Starlette's
   "first matching route wins" order exactly (see `asgiforge.runtime._route_index`).
 - Slash redirects use a relative `Location` built from the routed path only: never a host taken
   from the `Host` header, never a `//` (protocol-relative) URL.
+
+Frameworks subclass these classes, often with their own `__init__` that sets only Starlette's
+public attributes (`path`, `endpoint`, `methods`, `path_regex`, `path_format`, `param_convertors`,
+`name`, `app`, `routes`, ...), and assign them again later. Those public attributes are the
+state: the fast-path values derived from them are computed on first use and forgotten when one
+of them is assigned (see `_DerivedState`).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import quote
 
 from asgiforge.runtime._adapters import is_function, request_response, websocket_session
 from asgiforge.runtime._paths import PARAM_REGEX as PARAM_REGEX
-from asgiforge.runtime._paths import compile_path, convert_params, param_converters
+from asgiforge.runtime._paths import ParamConverters, compile_path, convert_params, param_converters
+from asgiforge.runtime._paths import PathPatternWarning as PathPatternWarning
 from asgiforge.runtime._paths import replace_params as replace_params
 from asgiforge.runtime._route_index import RouteIndex, RouteList, TrustedRoutes
 from asgiforge.runtime._utils import get_route_path
 from asgiforge.runtime.datastructures import URLPath
 from asgiforge.runtime.exceptions import HTTPException
-from asgiforge.runtime.lifespan import LifespanHandler
+from asgiforge.runtime.lifespan import LifespanHandler, normalize_lifespan
 from asgiforge.runtime.middleware.body_limit import RequestBodyLimitMiddleware
 from asgiforge.runtime.routeinfo import RouteInfo, RouteKind, describe_callable
 from asgiforge.runtime.types import ASGIApp, Lifespan, Receive, Scope, Send
@@ -100,6 +110,48 @@ def _wrap_middleware(
 def _check_route_path(path: str, kind: str) -> None:
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"{kind} paths must start with '/', got {path!r}.")
+
+
+def _url_path(path: str, protocol: str = "", host: str = "") -> URLPath:
+    """A `URLPath` that a browser reads as a path on this host, whatever the parameters held.
+
+    A `path` parameter may start with `/` or hold `\\`: a URL beginning `//` (or `/\\`, which
+    browsers treat alike) would name another host, so those are percent-encoded, as in
+    Starlette.
+    """
+    path = path.replace("\\", "%5C")
+    if path.startswith("//"):
+        path = "/%2F" + path[2:]
+    return URLPath(path=path, protocol=protocol, host=host)
+
+
+# A Host header: a reg-name (RFC 3986) or a bracketed IP literal, then an optional numeric port.
+_HOST_HEADER = re.compile(
+    r"(?P<host>[a-z0-9._~%!$&'()*+,;=-]+|\[(?:(?P<ipv6>[a-f0-9]*:[a-f0-9.:]+)"
+    r"|(?-i:v)[a-f0-9]+\.[a-z0-9._~!$&'()*+,;=:-]+)\])(?::[0-9]+)?",
+    re.IGNORECASE,
+)
+
+
+def _request_host(scope: Scope) -> str | None:
+    """The request's host name, lower-cased, without port; None when absent or malformed.
+
+    A malformed value (`example.org:evil`, `[:::]`) matches no `Host` route rather than being
+    cut at the first `:` into something that might.
+    """
+    for key, value in scope.get("headers") or ():
+        if key == b"host":
+            found = _HOST_HEADER.fullmatch(value.decode("latin-1"))
+            if found is None:
+                return None
+            ipv6 = found["ipv6"]
+            if ipv6 is not None:
+                try:
+                    ipaddress.IPv6Address(ipv6)
+                except ValueError:
+                    return None
+            return found["host"].lower()
+    return None
 
 
 # --------------------------------------------------------------------------- plain responses
@@ -191,7 +243,71 @@ class BaseRoute:
         await self.handle(scope, receive, send)
 
 
-class _EndpointRoute(BaseRoute):
+class _Watcher(Protocol):
+    def _invalidate(self) -> None: ...
+
+
+class _DerivedState(BaseRoute):
+    """Fast-path values derived lazily from public attributes, forgotten when those change.
+
+    Why: a framework's route subclass may never call our `__init__` (it sets Starlette's public
+    attributes itself) and may assign them again later, as Starlette allows, since its
+    `matches()` reads only public attributes. Each name in `_derived_names` is computed by
+    `_derive()` on first read (through `__getattr__`, so once computed it is a plain instance
+    attribute: no per-request cost) and dropped when an attribute in `_derived_from` is
+    assigned. Routers whose lookup index relies on this route's patterns `_watch` it and are
+    told to rebuild the index then.
+    """
+
+    _derived_from: ClassVar[frozenset[str]] = frozenset()
+    _derived_names: ClassVar[tuple[str, ...]] = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in self._derived_from:
+            self._forget()
+
+    def _forget(self) -> None:
+        state = self.__dict__
+        for key in self._derived_names:
+            state.pop(key, None)
+        watchers: weakref.WeakSet[_Watcher] | None = state.get("_watchers")
+        if watchers:
+            for watcher in list(watchers):
+                watcher._invalidate()
+
+    def _watch(self, watcher: _Watcher) -> None:
+        """Call `watcher._invalidate()` whenever a pattern attribute is assigned."""
+        watchers = self.__dict__.get("_watchers")
+        if watchers is None:
+            watchers = weakref.WeakSet()
+            object.__setattr__(self, "_watchers", watchers)
+        watchers.add(watcher)
+
+    def _derive(self) -> None:
+        """Set every name in `_derived_names` in `self.__dict__` from the public attributes."""
+        raise NotImplementedError()
+
+    if not TYPE_CHECKING:  # for mypy, a missing attribute stays an error
+
+        def __getattr__(self, name: str) -> Any:
+            if name in type(self)._derived_names:
+                self._derive()
+                return self.__dict__[name]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def _literal_path(path_regex: re.Pattern[str], path_format: str) -> str | None:
+    """`path_format` when `path_regex` matches exactly that text and nothing else."""
+    if "{" in path_format:
+        return None
+    expected = "^" + re.escape(path_format) + "$"
+    if path_regex.pattern != expected or path_regex.flags & ~re.UNICODE:
+        return None
+    return path_format
+
+
+class _EndpointRoute(_DerivedState):
     """What Route and WebSocketRoute share: one endpoint behind one compiled path pattern.
 
     Both name the endpoint the same way, match the path and convert its parameters the same
@@ -202,16 +318,32 @@ class _EndpointRoute(BaseRoute):
 
     _scope_type: ClassVar[str]
     app: ASGIApp
+    path: str
+    endpoint: Callable[..., Any]
+    name: str
+    path_regex: re.Pattern[str]
+    path_format: str
+    param_convertors: dict[str, Convertor[Any]]
+
+    _derived_from = frozenset({"path", "path_regex", "path_format", "param_convertors"})
+    _derived_names = ("_static_path", "_convert")
+    # The only path this route matches when it has no parameters (compared as a string).
+    _static_path: str | None
+    _convert: ParamConverters
 
     def __init__(self, path: str, endpoint: Callable[..., Any], name: str | None) -> None:
         self.path = path
         self.endpoint = endpoint
         self.name = get_name(endpoint) if name is None else name
-        self._explicit_name = name is not None
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self._convert = param_converters(self.param_convertors)
-        self._static_path = None if self.param_convertors else path
-        self._param_names = frozenset(self.param_convertors)
+
+    def _derive(self) -> None:
+        state = self.__dict__
+        convertors = self.param_convertors
+        state["_convert"] = param_converters(convertors)
+        state["_static_path"] = (
+            None if convertors else _literal_path(self.path_regex, self.path_format)
+        )
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != self._scope_type:
@@ -245,10 +377,10 @@ class _EndpointRoute(BaseRoute):
         return params
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or path_params.keys() != self._param_names:
+        if name != self.name or path_params.keys() != self.param_convertors.keys():
             raise NoMatchFound(name, path_params)
         path, _ = replace_params(self.path_format, self.param_convertors, path_params)
-        return URLPath(path=path, protocol=self._scope_type)
+        return _url_path(path, self._scope_type)
 
     def _info(self, kind: RouteKind, prefix: str, host: str | None, **fields: Any) -> RouteInfo:
         endpoint, file, line = describe_callable(self.endpoint)
@@ -308,9 +440,6 @@ class Route(_EndpointRoute):
                 self.methods.add("HEAD")
 
         super().__init__(path, endpoint, name)
-        allow = ", ".join(sorted(self.methods)) if self.methods else ""
-        self._allow_header = [(b"allow", allow.encode("latin-1"))]
-        self._allow = allow
 
     def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         if scope["type"] != "http":
@@ -319,15 +448,19 @@ class Route(_EndpointRoute):
         if path_params is None:
             return Match.NONE, {}
         child_scope = {"endpoint": self.endpoint, "path_params": path_params}
-        if self.methods is not None and scope["method"] not in self.methods:
+        methods = self.methods
+        if methods and scope["method"] not in methods:
             return Match.PARTIAL, child_scope
         return Match.FULL, child_scope
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods is not None and scope["method"] not in self.methods:
+        methods = self.methods
+        if methods and scope["method"] not in methods:
+            allow = ", ".join(sorted(methods))
             if "app" in scope:
-                raise HTTPException(405, headers={"Allow": self._allow})
-            await _send_plain(send, 405, "Method Not Allowed", self._allow_header)
+                raise HTTPException(405, headers={"Allow": allow})
+            header = [(b"allow", allow.encode("latin-1"))]
+            await _send_plain(send, 405, "Method Not Allowed", header)
             return
         await self.app(scope, receive, send)
 
@@ -337,7 +470,10 @@ class Route(_EndpointRoute):
             prefix,
             host,
             methods=tuple(sorted(self.methods or ())),
-            extra={"relative_path": self.path, "include_in_schema": self.include_in_schema},
+            extra={
+                "relative_path": self.path,
+                "include_in_schema": getattr(self, "include_in_schema", True),
+            },
         )
 
     def __eq__(self, other: object) -> bool:
@@ -424,7 +560,7 @@ def _url_path_for_children(
     return None
 
 
-class _RouteGroup(BaseRoute):
+class _RouteGroup(_DerivedState):
     """What Mount and Host share: a name that prefixes their children's names.
 
     Both resolve `url_path_for("group:child", ...)` the same way — take their own pattern's
@@ -451,9 +587,8 @@ class _RouteGroup(BaseRoute):
             child_name = name if self.name is None else name[len(self.name) + 1 :]
             params = dict(path_params)
             child_path = params.pop("path", None) if self._child_owns_path else None
+            # The group's own parameters; any not given stay `{placeholders}`, as in Starlette.
             own = {key: params.pop(key) for key in list(params) if key in self.param_convertors}
-            if len(own) < len(self.param_convertors) - self._child_owns_path:
-                raise NoMatchFound(name, path_params)  # a parameter of the group itself is missing
             if child_path is not None:
                 params["path"] = child_path
             found = _url_path_for_children(self.routes, child_name, params)
@@ -487,6 +622,13 @@ class Mount(_RouteGroup):
     """
 
     _child_owns_path = True
+    _derived_from = frozenset({"path_regex", "path_format", "param_convertors"})
+    _derived_names = ("_convert",)
+    _convert: ParamConverters
+    path: str
+    path_regex: re.Pattern[str]
+    path_format: str
+    app: ASGIApp
 
     def __init__(
         self,
@@ -511,11 +653,18 @@ class Mount(_RouteGroup):
         self.path_regex, self.path_format, self.param_convertors = compile_path(
             self.path + "/{path:path}"
         )
-        self._convert = param_converters(self.param_convertors, skip="path")
+
+    def _derive(self) -> None:
+        self.__dict__["_convert"] = param_converters(self.param_convertors, skip="path")
+
+    def _base(self) -> ASGIApp:
+        """The mounted app inside any route-level middleware (a subclass may not set one)."""
+        base: ASGIApp | None = self.__dict__.get("_base_app")
+        return self.app if base is None else base
 
     @property
     def routes(self) -> list[BaseRoute]:
-        return _mounted_routes(self._base_app)
+        return _mounted_routes(self._base())
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] not in ("http", "websocket"):
@@ -546,19 +695,19 @@ class Mount(_RouteGroup):
         # The mount itself, e.g. url_path_for("static", path="/css/site.css").
         params["path"] = str(params["path"]).lstrip("/")
         path, remaining = replace_params(self.path_format, self.param_convertors, params)
-        return None if remaining else URLPath(path=path)
+        return None if remaining else _url_path(path)
 
     def _join_child_url(self, own: dict[str, Any], found: URLPath) -> URLPath:
         own["path"] = ""
         prefix, _ = replace_params(self.path_format, self.param_convertors, own)
-        return URLPath(prefix.rstrip("/") + str(found), found.protocol, found.host)
+        return _url_path(prefix.rstrip("/") + str(found), found.protocol, found.host)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
         full = prefix + self.path
-        base = self._base_app
+        base = self._base()
         endpoint, file, line = describe_callable(base)
         children = getattr(base, "routes", None)
         kind: RouteKind
@@ -586,18 +735,24 @@ class Mount(_RouteGroup):
     __hash__ = BaseRoute.__hash__
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, app={self.app!r})"
-
-
-def _host_header(scope: Scope) -> str:
-    for key, value in scope.get("headers") or ():
-        if key == b"host":
-            return str(value.decode("latin-1"))
-    return ""
+        name = self.name or ""
+        return f"{type(self).__name__}(path={self.path!r}, name={name!r}, app={self.app!r})"
 
 
 class Host(_RouteGroup):
-    """Route by the `Host` header (`{subdomain}.example.com`; any `:port` is ignored)."""
+    """Route by the `Host` header (`{subdomain}.example.com`; any `:port` is ignored).
+
+    Host names match case-insensitively and parameters receive them lower-cased; a malformed
+    `Host` header matches no Host route.
+    """
+
+    _derived_from = frozenset({"host_regex", "host_format", "param_convertors"})
+    _derived_names = ("_convert",)
+    _convert: ParamConverters
+    host: str
+    host_regex: re.Pattern[str]
+    host_format: str
+    app: ASGIApp
 
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         if not isinstance(host, str) or host.startswith("/"):
@@ -606,7 +761,9 @@ class Host(_RouteGroup):
         self.app = app
         self.name = name
         self.host_regex, self.host_format, self.param_convertors = compile_path(host)
-        self._convert = param_converters(self.param_convertors)
+
+    def _derive(self) -> None:
+        self.__dict__["_convert"] = param_converters(self.param_convertors)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -618,7 +775,9 @@ class Host(_RouteGroup):
         return self._match_path(scope, "")
 
     def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        host = _host_header(scope).split(":")[0]
+        host = _request_host(scope)
+        if host is None:
+            return Match.NONE, {}
         found = self.host_regex.fullmatch(host)
         if found is None:
             return Match.NONE, {}
@@ -632,11 +791,11 @@ class Host(_RouteGroup):
     def _url_path_for_self(self, params: dict[str, Any]) -> URLPath | None:
         path = str(params.pop("path"))
         host, remaining = replace_params(self.host_format, self.param_convertors, params)
-        return None if remaining else URLPath(path=path, host=host)
+        return None if remaining else _url_path(path, host=host)
 
     def _join_child_url(self, own: dict[str, Any], found: URLPath) -> URLPath:
         host, _ = replace_params(self.host_format, self.param_convertors, own)
-        return URLPath(path=str(found), protocol=found.protocol, host=host)
+        return _url_path(str(found), found.protocol, host)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -660,7 +819,8 @@ class Host(_RouteGroup):
     __hash__ = BaseRoute.__hash__
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(host={self.host!r}, name={self.name!r}, app={self.app!r})"
+        name = self.name or ""
+        return f"{type(self).__name__}(host={self.host!r}, name={name!r}, app={self.app!r})"
 
 
 # --------------------------------------------------------------------------- router
@@ -684,8 +844,14 @@ class Router:
 
     No match → 404 (through the exception handlers when inside an App), a path match with the
     wrong method → 405 with `Allow`, and with `redirect_slashes` a 307 to the same path with the
-    trailing slash toggled when that one would match.
+    trailing slash toggled when that one would match. The matched route is `scope["route"]`.
+
+    Route names may repeat, as in Starlette (`url_path_for` returns the first route whose name
+    and parameters fit); `asgiforge routes --check` reports repeats that look like mistakes.
     """
+
+    # Built on the first request after any change; a subclass need not call our __init__.
+    _index: RouteIndex | None = None
 
     def __init__(
         self,
@@ -697,13 +863,12 @@ class Router:
         middleware: Sequence[Middleware] | None = None,
         max_body_size: int | None = None,
     ) -> None:
-        self._index: RouteIndex | None = None
-        self._routes = RouteList(routes or (), self._invalidate)
-        _check_names(self._routes)
+        self.routes = routes or []
         self.redirect_slashes = redirect_slashes
         self.default: ASGIApp = self.not_found if default is None else default
-        self.lifespan_context = lifespan
-        self._lifespan = LifespanHandler(lifespan)
+        # Always a callable `app -> async context manager`, as in Starlette (frameworks call it
+        # to compose lifespans); it may be reassigned, and the lifespan run uses the current one.
+        self.lifespan_context: Callable[[Any], Any] = normalize_lifespan(lifespan)
         self.middleware_stack: ASGIApp = _wrap_middleware(self.app, middleware, max_body_size)
 
     @property
@@ -719,8 +884,13 @@ class Router:
         self._index = None
 
     def _build_index(self) -> RouteIndex:
-        self._index = RouteIndex(self._routes, _TRUSTED)
-        return self._index
+        index = RouteIndex(self._routes, _TRUSTED)
+        for route in self._routes:
+            if isinstance(route, _DerivedState):
+                # Reassigning a route's pattern attributes must reach this index.
+                route._watch(self)
+        self._index = index
+        return index
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The default for `default`: 404 (or a websocket close) when nothing matched."""
@@ -735,8 +905,8 @@ class Router:
         raise NoMatchFound(name, path_params, _hint(self._routes, name))
 
     async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the lifespan protocol (see `asgiforge.runtime.lifespan`)."""
-        await self._lifespan(scope, receive, send, self)
+        """Run the lifespan protocol (see `asgiforge.runtime.lifespan`) with `lifespan_context`."""
+        await LifespanHandler(self.lifespan_context)(scope, receive, send, self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.middleware_stack(scope, receive, send)
@@ -751,7 +921,7 @@ class Router:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
-                return self._lifespan(scope, receive, send, self)
+                return self.lifespan(scope, receive, send)
             raise RuntimeError(
                 f"Router cannot handle ASGI scope type {scope_type!r} "
                 "(expected 'http', 'websocket' or 'lifespan')."
@@ -763,9 +933,10 @@ class Router:
         index = self._index or self._build_index()
         if scope_type == "http":
             exact = index.exact.get(route_path)
-            if exact is not None and (exact.methods is None or scope["method"] in exact.methods):
+            if exact is not None and (not exact.methods or scope["method"] in exact.methods):
                 # What Route._match_path + scope.update would do for this full match.
                 parent = scope.get("path_params")
+                scope["route"] = exact
                 scope["endpoint"] = exact.endpoint
                 scope["path_params"] = dict(parent) if parent else {}
                 return exact.app(scope, receive, send)
@@ -774,6 +945,7 @@ class Router:
         for route, matcher, direct in index.candidates(route_path):
             match, child_scope = matcher(scope, route_path)
             if match is Match.FULL:
+                scope["route"] = route
                 scope.update(child_scope)
                 if direct:
                     return route.app(scope, receive, send)  # type: ignore[attr-defined,no-any-return]
@@ -782,6 +954,7 @@ class Router:
                 partial = route
                 partial_scope = child_scope
         if partial is not None and partial_scope is not None:
+            scope["route"] = partial
             scope.update(partial_scope)
             return partial.handle(scope, receive, send)
         if scope_type == "http" and self.redirect_slashes and route_path != "/":
@@ -826,14 +999,12 @@ class Router:
         route = Route(
             path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema
         )
-        _check_names([*self._routes, route])
         self._routes.append(route)
 
     def add_websocket_route(
         self, path: str, endpoint: Callable[..., Any], name: str | None = None
     ) -> None:
         route = WebSocketRoute(path, endpoint, name=name)
-        _check_names([*self._routes, route])
         self._routes.append(route)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
@@ -853,24 +1024,6 @@ class Router:
         return isinstance(other, Router) and list(self._routes) == list(other._routes)
 
     __hash__ = object.__hash__
-
-
-def _check_names(routes: Sequence[BaseRoute]) -> None:
-    """Refuse two explicitly named routes whose URLs differ: `url_path_for` could not tell
-    them apart. The same name on the same path (say, GET and POST handlers) is fine."""
-    seen: dict[tuple[type, str], str] = {}
-    for route in routes:
-        if not getattr(route, "_explicit_name", False):
-            continue
-        kind = WebSocketRoute if isinstance(route, WebSocketRoute) else Route
-        name: str = route.name  # type: ignore[attr-defined]
-        path_format: str = route.path_format  # type: ignore[attr-defined]
-        previous = seen.setdefault((kind, name), path_format)
-        if previous != path_format:
-            raise ValueError(
-                f"Duplicate route name {name!r}: used for both {previous!r} and "
-                f"{path_format!r}, so url_path_for({name!r}) would be ambiguous."
-            )
 
 
 def _hint(routes: Sequence[BaseRoute], name: str) -> str:
