@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from asgiforge.runtime._adapters import request_response, websocket_session
 from asgiforge.runtime.applications import App
+from asgiforge.runtime.convertors import CONVERTOR_TYPES, PathParamError
 from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.middleware import Middleware
 from asgiforge.runtime.responses import JSONResponse, PlainTextResponse, Response
@@ -640,3 +642,184 @@ def test_router_app_hands_back_the_routes_awaitable_instead_of_a_frame_of_its_ow
     pending.close()  # type: ignore[attr-defined]
     with pytest.raises(RuntimeError, match="cannot handle ASGI scope type 'mystery'"):
         router.app({"type": "mystery"}, receive, send)
+
+
+# --------------------------------------------------------------------------- subclasses
+# Frameworks built on Starlette subclass the route classes with an `__init__` of their own that
+# sets only the public attributes, never calling ours, and reassign attributes later.
+
+
+class FrameworkRoute(Route):
+    def __init__(self, path: str, endpoint: Any, *, methods: list[str] | None = None) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.name = endpoint.__name__
+        self.include_in_schema = True
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.methods = {m.upper() for m in methods or ["GET"]}
+        self.app = request_response(endpoint)
+
+
+class FrameworkWebSocketRoute(WebSocketRoute):
+    def __init__(self, path: str, endpoint: Any) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.name = endpoint.__name__
+        self.path_regex, self.path_format, self.param_convertors = compile_path(path)
+        self.app = websocket_session(endpoint)
+
+
+class FrameworkMount(Mount):
+    def __init__(self, path: str, app: Any, name: str | None = None) -> None:
+        self.path = path
+        self.app = app
+        self.name = name
+        self.path_regex, self.path_format, self.param_convertors = compile_path(
+            path + "/{path:path}"
+        )
+
+
+class FrameworkHost(Host):
+    def __init__(self, host: str, app: Any) -> None:
+        self.host = host
+        self.app = app
+        self.name = None
+        self.host_regex, self.host_format, self.param_convertors = compile_path(host)
+
+
+class FrameworkRouter(Router):
+    def __init__(self, routes: list[Any]) -> None:
+        self.routes = routes
+        self.redirect_slashes = True
+        self.default = self.not_found
+        self.lifespan_context = None  # type: ignore[assignment]
+        self.middleware_stack = self.app
+
+
+def test_route_subclasses_that_never_call_our_init_work_on_their_first_request() -> None:
+    async def ws(websocket: Any) -> None:
+        await websocket.accept()
+        await websocket.send_text(websocket.path_params["room"])
+        await websocket.close()
+
+    inner = FrameworkRouter([FrameworkRoute("/deep/{n:int}", echo_params)])
+    app = App(
+        routes=[
+            FrameworkRoute("/static", named("static")),
+            FrameworkRoute("/items/{id:int}", echo_params, methods=["POST"]),
+            FrameworkWebSocketRoute("/ws/{room}", ws),
+            FrameworkMount("/m/{org}", app=inner, name="m"),
+            FrameworkHost("{sub}.example.org", app=Router([Route("/h", echo_params)])),
+        ]
+    )
+    client = TestClient(app)
+    assert client.get("/static").text == "static"
+    assert client.post("/items/5").json() == {"id": "5"}
+    response = client.get("/items/5")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    with client.websocket_connect("/ws/lobby") as websocket:
+        assert websocket.receive_text() == "lobby"
+    assert client.get("/m/acme/deep/3").json() == {"org": "acme", "n": "3"}
+    assert client.get("/h", headers={"host": "API.example.org"}).json() == {"sub": "api"}
+    assert app.url_path_for("m:echo_params", org="acme", n=3) == "/m/acme/deep/3"
+    assert [row.path for row in app.router.describe()][:2] == ["/static", "/items/{id:int}"]
+
+
+def test_public_attributes_assigned_after_start_take_effect() -> None:
+    route = Route("/r/{n:int}", echo_params)
+    app = App(routes=[route])
+    client = TestClient(app)
+    assert client.get("/r/1").json() == {"n": "1"}
+    route.methods = {"POST"}
+    assert client.get("/r/1").status_code == 405
+    assert client.post("/r/1").json() == {"n": "1"}
+    route.methods = None
+    route.app = request_response(named("swapped"))
+    assert client.get("/r/1").text == "swapped"
+    route.param_convertors = {"n": CONVERTOR_TYPES["str"]}
+    route.path_regex = re.compile("^/r/(?P<n>[a-z]+)$")
+    assert client.get("/r/abc").text == "swapped"
+    assert client.get("/r/1").status_code == 404
+    host = Host("a.example", app=Router([Route("/", echo_params)]))
+    app.routes.insert(0, host)
+    assert client.get("/", headers={"host": "a.example"}).json() == {}
+    host.host_regex, host.host_format, host.param_convertors = compile_path("{x}.example")
+    assert client.get("/", headers={"host": "b.example"}).json() == {"x": "b"}
+
+
+def test_empty_methods_accept_every_method_as_in_starlette() -> None:
+    client = TestClient(App(routes=[Route("/e", named("any"), methods=[])]))
+    assert client.get("/e").text == "any"
+    assert client.request("QUERY", "/e").text == "any"
+
+
+def test_query_method_routes() -> None:
+    client = TestClient(App(routes=[Route("/search", named("search"), methods=["query"])]))
+    assert client.request("QUERY", "/search").text == "search"
+    response = client.get("/search")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "QUERY"
+
+
+def test_matched_route_is_in_the_scope() -> None:
+    seen: list[Any] = []
+
+    async def endpoint(request: Any) -> PlainTextResponse:
+        seen.append(request.scope["route"])
+        return PlainTextResponse("ok")
+
+    static, dynamic = Route("/s", endpoint), Route("/d/{x}", endpoint)
+    post_only = Route("/p", endpoint, methods=["POST"])
+    inner = Route("/i", endpoint)
+    client = TestClient(App(routes=[static, dynamic, post_only, Mount("/m", routes=[inner])]))
+    client.get("/s")
+    client.get("/d/1")
+    client.post("/p")
+    client.get("/m/i")
+    assert seen == [static, dynamic, post_only, inner]
+
+
+def test_host_routing_parses_the_host_header() -> None:
+    app = Router(
+        [
+            Host("api.Example.org", app=PlainTextResponse("api")),
+            Host("[::1]", app=PlainTextResponse("v6")),
+            Host("[2001:db8::1]", app=PlainTextResponse("doc")),
+        ]
+    )
+    client = TestClient(app)
+    for host, expected in [
+        ("API.example.ORG", "api"),
+        ("api.example.org:8080", "api"),
+        ("[::1]:8000", "v6"),
+        ("[2001:DB8::1]", "doc"),
+    ]:
+        assert client.get("/", headers={"host": host}).text == expected, host
+    for hostile in ["api.example.org:evil", "[:::]", "api.example.org/x", "a b", ""]:
+        assert client.get("/", headers={"host": hostile}).status_code == 404, hostile
+
+
+def test_url_paths_never_start_with_two_slashes_or_hold_a_backslash() -> None:
+    router = Router([Route("/{p:path}", ok, name="any"), Mount("/m", ok, name="m")])
+    assert router.url_path_for("any", p="/evil.example/x") == "/%2Fevil.example/x"
+    assert router.url_path_for("any", p="\\evil.example") == "/%5Cevil.example"
+    assert router.url_path_for("m", path="/x") == "/m/x"
+
+
+def test_url_path_for_fills_each_placeholder_once() -> None:
+    route = Route("/{category}/{id}", ok, name="r")
+    assert route.url_path_for("r", category="{id}", id="42") == "/{id}/42"
+
+
+def test_unrenderable_values_raise_a_value_error_that_starlette_code_can_catch() -> None:
+    router = Router([Route("/u/{name}", ok, name="u")])
+    with pytest.raises(ValueError, match="cannot contain '/'") as info:
+        router.url_path_for("u", name="a/b")
+    assert isinstance(info.value, AssertionError)  # what Starlette raises (an assert)
+    assert isinstance(info.value, PathParamError)
+
+
+def test_reprs_show_an_unnamed_group_with_an_empty_name() -> None:
+    assert repr(Mount("/app", ok)).startswith("Mount(path='/app', name='', app=")
+    assert repr(Host("h.example", ok)).startswith("Host(host='h.example', name='', app=")
