@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 from urllib.parse import quote
 
 from asgiforge.runtime._adapters import is_function, request_response, websocket_session
@@ -248,19 +248,23 @@ class _Watcher(Protocol):
 
 
 class _DerivedState(BaseRoute):
-    """Fast-path values derived lazily from public attributes, forgotten when those change.
+    """A fast-path value derived lazily from public attributes, forgotten when those change.
 
     Why: a framework's route subclass may never call our `__init__` (it sets Starlette's public
     attributes itself) and may assign them again later, as Starlette allows, since its
-    `matches()` reads only public attributes. Each name in `_derived_names` is computed by
-    `_derive()` on first read (through `__getattr__`, so once computed it is a plain instance
-    attribute: no per-request cost) and dropped when an attribute in `_derived_from` is
-    assigned. Routers whose lookup index relies on this route's patterns `_watch` it and are
-    told to rebuild the index then.
+    `matches()` reads only public attributes. `_derived` (None until needed) is computed by
+    `_derive()` from the public attributes on first use and reset when an attribute named in
+    `_derived_from` is assigned. Routers whose lookup index relies on this route's patterns
+    `_watch` it and are told to rebuild their index then.
+
+    Why not `__getattr__` or a descriptor: either one stops CPython from specialising the
+    attribute reads of these objects, which are on every request's path; a plain class
+    attribute default costs one `is None` test.
     """
 
     _derived_from: ClassVar[frozenset[str]] = frozenset()
-    _derived_names: ClassVar[tuple[str, ...]] = ()
+    _derived: Any = None
+    _watchers: weakref.WeakSet[_Watcher] | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -268,33 +272,30 @@ class _DerivedState(BaseRoute):
             self._forget()
 
     def _forget(self) -> None:
-        state = self.__dict__
-        for key in self._derived_names:
-            state.pop(key, None)
-        watchers: weakref.WeakSet[_Watcher] | None = state.get("_watchers")
+        object.__setattr__(self, "_derived", None)
+        watchers = self._watchers
         if watchers:
             for watcher in list(watchers):
                 watcher._invalidate()
 
     def _watch(self, watcher: _Watcher) -> None:
         """Call `watcher._invalidate()` whenever a pattern attribute is assigned."""
-        watchers = self.__dict__.get("_watchers")
+        watchers = self._watchers
         if watchers is None:
             watchers = weakref.WeakSet()
             object.__setattr__(self, "_watchers", watchers)
         watchers.add(watcher)
 
-    def _derive(self) -> None:
-        """Set every name in `_derived_names` in `self.__dict__` from the public attributes."""
+    def _derive(self) -> Any:
+        """Compute `_derived` from the public attributes, store it and return it."""
         raise NotImplementedError()
 
-    if not TYPE_CHECKING:  # for mypy, a missing attribute stays an error
 
-        def __getattr__(self, name: str) -> Any:
-            if name in type(self)._derived_names:
-                self._derive()
-                return self.__dict__[name]
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+class _Fast(NamedTuple):
+    """What `_EndpointRoute` derives from its public attributes for the per-request path."""
+
+    static_path: str | None  # the only path it matches, when it has no parameters
+    convert: ParamConverters  # (name, convertor.convert) for each parameter
 
 
 def _literal_path(path_regex: re.Pattern[str], path_format: str) -> str | None:
@@ -326,10 +327,7 @@ class _EndpointRoute(_DerivedState):
     param_convertors: dict[str, Convertor[Any]]
 
     _derived_from = frozenset({"path", "path_regex", "path_format", "param_convertors"})
-    _derived_names = ("_static_path", "_convert")
-    # The only path this route matches when it has no parameters (compared as a string).
-    _static_path: str | None
-    _convert: ParamConverters
+    _derived: _Fast | None
 
     def __init__(self, path: str, endpoint: Callable[..., Any], name: str | None) -> None:
         self.path = path
@@ -337,13 +335,18 @@ class _EndpointRoute(_DerivedState):
         self.name = get_name(endpoint) if name is None else name
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
 
-    def _derive(self) -> None:
-        state = self.__dict__
+    def _derive(self) -> _Fast:
         convertors = self.param_convertors
-        state["_convert"] = param_converters(convertors)
-        state["_static_path"] = (
-            None if convertors else _literal_path(self.path_regex, self.path_format)
-        )
+        static = None if convertors else _literal_path(self.path_regex, self.path_format)
+        fast = _Fast(static, param_converters(convertors))
+        object.__setattr__(self, "_derived", fast)
+        return fast
+
+    @property
+    def _static_path(self) -> str | None:
+        """The only path this route matches when it has no parameters (for the index)."""
+        fast = self._derived
+        return (fast or self._derive()).static_path
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != self._scope_type:
@@ -356,8 +359,12 @@ class _EndpointRoute(_DerivedState):
 
     def _path_params(self, scope: Scope, route_path: str) -> dict[str, Any] | None:
         """The scope's `path_params` with this route's own added, or None when it does not match."""
-        if self._static_path is not None:
-            if route_path != self._static_path:
+        fast = self._derived
+        if fast is None:
+            fast = self._derive()
+        static_path, converters = fast  # unpacked: faster than two named-field reads
+        if static_path is not None:
+            if route_path != static_path:
                 return None
             parent = scope.get("path_params")
             return dict(parent) if parent else {}
@@ -366,7 +373,7 @@ class _EndpointRoute(_DerivedState):
             return None
         groups = found.groupdict()
         try:  # `convert_params`, inlined: this is the per-request path of every routed request
-            params = {key: convert(groups[key]) for key, convert in self._convert}
+            params = {key: convert(groups[key]) for key, convert in converters}
         except ValueError:
             return None
         parent = scope.get("path_params")
@@ -623,8 +630,7 @@ class Mount(_RouteGroup):
 
     _child_owns_path = True
     _derived_from = frozenset({"path_regex", "path_format", "param_convertors"})
-    _derived_names = ("_convert",)
-    _convert: ParamConverters
+    _derived: ParamConverters | None
     path: str
     path_regex: re.Pattern[str]
     path_format: str
@@ -654,12 +660,14 @@ class Mount(_RouteGroup):
             self.path + "/{path:path}"
         )
 
-    def _derive(self) -> None:
-        self.__dict__["_convert"] = param_converters(self.param_convertors, skip="path")
+    def _derive(self) -> ParamConverters:
+        convert = param_converters(self.param_convertors, skip="path")
+        object.__setattr__(self, "_derived", convert)
+        return convert
 
     def _base(self) -> ASGIApp:
         """The mounted app inside any route-level middleware (a subclass may not set one)."""
-        base: ASGIApp | None = self.__dict__.get("_base_app")
+        base: ASGIApp | None = getattr(self, "_base_app", None)
         return self.app if base is None else base
 
     @property
@@ -676,7 +684,10 @@ class Mount(_RouteGroup):
         if found is None:
             return Match.NONE, {}
         groups = found.groupdict()
-        params = convert_params(groups, self._convert)
+        convert = self._derived
+        if convert is None:
+            convert = self._derive()
+        params = convert_params(groups, convert)
         if params is None:
             return Match.NONE, {}
         remaining_path = "/" + groups["path"]
@@ -747,8 +758,7 @@ class Host(_RouteGroup):
     """
 
     _derived_from = frozenset({"host_regex", "host_format", "param_convertors"})
-    _derived_names = ("_convert",)
-    _convert: ParamConverters
+    _derived: ParamConverters | None
     host: str
     host_regex: re.Pattern[str]
     host_format: str
@@ -762,8 +772,10 @@ class Host(_RouteGroup):
         self.name = name
         self.host_regex, self.host_format, self.param_convertors = compile_path(host)
 
-    def _derive(self) -> None:
-        self.__dict__["_convert"] = param_converters(self.param_convertors)
+    def _derive(self) -> ParamConverters:
+        convert = param_converters(self.param_convertors)
+        object.__setattr__(self, "_derived", convert)
+        return convert
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -781,7 +793,10 @@ class Host(_RouteGroup):
         found = self.host_regex.fullmatch(host)
         if found is None:
             return Match.NONE, {}
-        params = convert_params(found.groupdict(), self._convert)
+        convert = self._derived
+        if convert is None:
+            convert = self._derive()
+        params = convert_params(found.groupdict(), convert)
         if params is None:
             return Match.NONE, {}
         path_params = dict(scope.get("path_params") or {})
