@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 from urllib.parse import quote
 
 from asgiforge.runtime._adapters import is_function, request_response, websocket_session
+from asgiforge.runtime._paths import PARAM_FORMAT_REGEX as PARAM_FORMAT_REGEX
 from asgiforge.runtime._paths import PARAM_REGEX as PARAM_REGEX
 from asgiforge.runtime._paths import ParamConverters, compile_path, convert_params, param_converters
 from asgiforge.runtime._paths import PathPatternWarning as PathPatternWarning

@@ -823,3 +823,10 @@ def test_unrenderable_values_raise_a_value_error_that_starlette_code_can_catch()
 def test_reprs_show_an_unnamed_group_with_an_empty_name() -> None:
     assert repr(Mount("/app", ok)).startswith("Mount(path='/app', name='', app=")
     assert repr(Host("h.example", ok)).startswith("Host(host='h.example', name='', app=")
+
+
+def test_a_trailing_newline_is_not_the_same_path() -> None:
+    client = TestClient(App(routes=[Route("/users", ok), Route("/n/{n:int}", ok)]))
+    assert client.get("/users").text == "ok"
+    assert client.get("/users%0A").status_code == 404
+    assert client.get("/n/1%0A").status_code == 404
