@@ -247,6 +247,12 @@ def test_fast_dispatch_sets_the_scope_the_general_path_sets() -> None:
                 break
         else:  # pragma: no cover - every case matches
             raise AssertionError(path)
+        # ...and `matches()` agrees with Starlette's definition, from public attributes only.
+        route = expected["route"]
+        route_path = path[len(root_path) :]
+        found = route.path_regex.match(route_path)
+        converted = {k: route.param_convertors[k].convert(v) for k, v in found.groupdict().items()}
+        assert expected["path_params"] == {"outer": "kept", **converted}, path
         for recorder in recorders:
             recorder.scope = None
         anyio.run(router, dict(base), noop_receive, noop_send)
