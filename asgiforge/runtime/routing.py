@@ -71,7 +71,7 @@ class NoMatchFound(Exception):
     def __init__(self, name: str, path_params: dict[str, Any], hint: str = "") -> None:
         self.name = name
         self.path_params = path_params
-        params = ", ".join(sorted(path_params))
+        params = ", ".join(path_params)  # in the order given, as Starlette words it
         message = f'No route exists for name "{name}" and params "{params}".'
         if hint:
             message = f"{message} {hint}"

@@ -830,3 +830,9 @@ def test_a_trailing_newline_is_not_the_same_path() -> None:
     assert client.get("/users").text == "ok"
     assert client.get("/users%0A").status_code == 404
     assert client.get("/n/1%0A").status_code == 404
+
+
+def test_no_match_found_names_the_params_in_the_order_given() -> None:
+    message = 'No route exists for name "x" and params "b, a".'
+    with pytest.raises(NoMatchFound, match=re.escape(message)):
+        Router([]).url_path_for("x", b=1, a=2)
