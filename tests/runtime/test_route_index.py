@@ -277,3 +277,15 @@ def test_reassigning_a_routes_pattern_after_the_first_request_reaches_the_index(
     mount.path_regex, mount.path_format, mount.param_convertors = compile_path("/n/{path:path}")
     assert client.get("/n/a").text == "in-mount"
     assert client.get("/m/a").text == "wild"
+
+
+def test_a_route_shared_by_equal_routers_updates_both_indexes() -> None:
+    shared = Route("/old", named("shared"))
+    first, second = Router([shared]), Router([shared])
+    assert first == second  # equal, yet two indexes to keep current
+    clients = [TestClient(first), TestClient(second)]
+    assert [client.get("/old").text for client in clients] == ["shared", "shared"]
+    shared.path_regex, shared.path_format, shared.param_convertors = compile_path("/new")
+    shared.path = "/new"
+    assert [client.get("/new").text for client in clients] == ["shared", "shared"]
+    assert [client.get("/old").status_code for client in clients] == [404, 404]
