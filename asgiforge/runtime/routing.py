@@ -265,8 +265,8 @@ class _DerivedState(BaseRoute):
 
     _derived_from: ClassVar[frozenset[str]] = frozenset()
     _derived: Any = None
-    # id(router) -> weak reference; by identity, since equal routers are still distinct indexes.
-    _watchers: dict[int, weakref.ref[_Watcher]] | None = None
+    # Routers hash by identity, so two equal routers are two members here.
+    _watchers: weakref.WeakSet[_Watcher] | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -277,24 +277,16 @@ class _DerivedState(BaseRoute):
         object.__setattr__(self, "_derived", None)
         watchers = self._watchers
         if watchers:
-            for ref in list(watchers.values()):
-                watcher = ref()
-                if watcher is not None:
-                    watcher._invalidate()
+            for watcher in list(watchers):
+                watcher._invalidate()
 
     def _watch(self, watcher: _Watcher) -> None:
         """Call `watcher._invalidate()` whenever a pattern attribute is assigned."""
         watchers = self._watchers
         if watchers is None:
-            watchers = {}
+            watchers = weakref.WeakSet()
             object.__setattr__(self, "_watchers", watchers)
-        key = id(watcher)
-        if key not in watchers:
-
-            def forget(_: object, key: int = key) -> None:
-                watchers.pop(key, None)
-
-            watchers[key] = weakref.ref(watcher, forget)
+        watchers.add(watcher)
 
     def _derive(self) -> Any:
         """Compute `_derived` from the public attributes, store it and return it."""
