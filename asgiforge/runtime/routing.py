@@ -265,8 +265,9 @@ class _DerivedState(BaseRoute):
 
     _derived_from: ClassVar[frozenset[str]] = frozenset()
     _derived: Any = None
-    # Routers hash by identity, so two equal routers are two members here.
-    _watchers: weakref.WeakSet[_Watcher] | None = None
+    # id(router) -> weak reference: by identity, because a Router subclass that defines
+    # `__eq__` alone is unhashable and could not join a WeakSet.
+    _watchers: dict[int, weakref.ref[_Watcher]] | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -277,16 +278,24 @@ class _DerivedState(BaseRoute):
         object.__setattr__(self, "_derived", None)
         watchers = self._watchers
         if watchers:
-            for watcher in list(watchers):
-                watcher._invalidate()
+            for ref in list(watchers.values()):
+                watcher = ref()
+                if watcher is not None:
+                    watcher._invalidate()
 
     def _watch(self, watcher: _Watcher) -> None:
         """Call `watcher._invalidate()` whenever a pattern attribute is assigned."""
         watchers = self._watchers
         if watchers is None:
-            watchers = weakref.WeakSet()
+            watchers = {}
             object.__setattr__(self, "_watchers", watchers)
-        watchers.add(watcher)
+        key = id(watcher)
+        if key not in watchers:
+
+            def forget(_: object, key: int = key) -> None:
+                watchers.pop(key, None)
+
+            watchers[key] = weakref.ref(watcher, forget)
 
     def _derive(self) -> Any:
         """Compute `_derived` from the public attributes, store it and return it."""

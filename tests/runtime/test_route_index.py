@@ -289,3 +289,15 @@ def test_a_route_shared_by_equal_routers_updates_both_indexes() -> None:
     shared.path = "/new"
     assert [client.get("/new").text for client in clients] == ["shared", "shared"]
     assert [client.get("/old").status_code for client in clients] == [404, 404]
+
+
+def test_an_unhashable_router_subclass_still_tracks_route_changes() -> None:
+    class Compared(Router):
+        def __eq__(self, other: object) -> bool:  # defining __eq__ alone drops __hash__
+            return isinstance(other, Compared) and list(self.routes) == list(other.routes)
+
+    route = Route("/old", named("r"))
+    client = TestClient(Compared([route]))
+    assert client.get("/old").text == "r"
+    route.path_regex, route.path_format, route.param_convertors = compile_path("/new")
+    assert client.get("/new").text == "r"
