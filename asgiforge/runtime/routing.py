@@ -301,6 +301,13 @@ class _DerivedState(BaseRoute):
         """Compute `_derived` from the public attributes, store it and return it."""
         raise NotImplementedError()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy starts with no derived state and no watching routers of its own original."""
+        state = dict(self.__dict__)
+        state.pop("_derived", None)
+        state.pop("_watchers", None)
+        return state
+
 
 class _Fast(NamedTuple):
     """What `_EndpointRoute` derives from its public attributes for the per-request path."""

@@ -301,3 +301,17 @@ def test_an_unhashable_router_subclass_still_tracks_route_changes() -> None:
     assert client.get("/old").text == "r"
     route.path_regex, route.path_format, route.param_convertors = compile_path("/new")
     assert client.get("/new").text == "r"
+
+
+def test_a_copied_route_is_independent_of_the_original() -> None:
+    import copy
+
+    route = Route("/p/{n:int}", ok)
+    client = TestClient(Router([route]))
+    assert client.get("/p/1").text == "ok"  # the router now watches the route
+    twin = copy.copy(route)
+    assert twin._watchers is None
+    twin.path_regex, twin.path_format, twin.param_convertors = compile_path("/q")
+    assert TestClient(Router([twin])).get("/q").text == "ok"
+    assert client.get("/p/1").text == "ok"  # the original and its router are untouched
+    assert route._derived is not None  # not forgotten because of the twin
