@@ -562,8 +562,11 @@ class WebSocketRoute(_EndpointRoute):
 
 
 def _mounted_routes(app: Any) -> list[BaseRoute]:
+    """The mounted app's own route list (not a copy: appending to it routes, as in Starlette)."""
     routes = getattr(app, "routes", None)
-    return list(routes) if routes is not None else []
+    if routes is None:
+        return []
+    return routes if isinstance(routes, list) else list(routes)
 
 
 def _prefixed(info: RouteInfo, mount_name: str | None) -> RouteInfo:

@@ -836,3 +836,14 @@ def test_no_match_found_names_the_params_in_the_order_given() -> None:
     message = 'No route exists for name "x" and params "b, a".'
     with pytest.raises(NoMatchFound, match=re.escape(message)):
         Router([]).url_path_for("x", b=1, a=2)
+
+
+def test_a_mounts_routes_is_the_mounted_routers_own_list() -> None:
+    mount = Mount("/m", routes=[Route("/a", named("a"))])
+    host = Host("h.example", app=Router([Route("/a", named("ha"))]))
+    client = TestClient(App(routes=[mount, host]))
+    assert client.get("/m/b").status_code == 404
+    mount.routes.append(Route("/b", named("b")))
+    host.routes.append(Route("/b", named("hb")))
+    assert client.get("/m/b").text == "b"
+    assert client.get("/b", headers={"host": "h.example"}).text == "hb"
