@@ -5,18 +5,22 @@ so there is no isinstance chain here. Objects without ``describe`` (plain Starle
 routes) are read by duck typing on Starlette's public attributes: ``path``, ``methods``,
 ``name``, ``endpoint``, ``routes``, ``app``, ``host``.
 
-The check reports three problems, each one a way a route silently never runs:
+The check reports three problems:
 
-* ``shadowed``: an earlier route (or a mount, whose prefix catches everything below it) matches
-  every request a later route would, so the later one is unreachable. Decided by building a
-  representative path for the later route (each parameter replaced by a value of its convertor,
-  ``path`` parameters by a value containing ``/``) and matching it against the earlier route's
-  pattern; routes with custom convertors are never reported (no false alarms).
-* ``url-collision``: two routes at different paths share a name and the same parameters, so
-  ``url_path_for`` can only ever build the first (one path with several handlers, GET and
-  POST say, is fine).
-* ``duplicate-name``: two routes share a name with different parameters, so which one
-  ``url_path_for`` builds depends on the keyword arguments: legal, almost always a mistake.
+* ``shadowed`` (an error): an earlier route (or a mount, whose prefix catches everything below
+  it) matches every request a later route would, so the later one never runs. Decided by
+  building a representative path for the later route (each parameter replaced by a value of its
+  convertor, ``path`` parameters by a value containing ``/``) and matching it against the
+  earlier route's pattern, compiled by the runtime's own path compiler; a later route with a
+  custom convertor has no representative path and is never reported (no false alarms).
+* ``url-collision`` (a warning): two routes at different paths share a name and the same
+  parameters, so ``url_path_for`` can only ever build the first (one path with several
+  handlers, GET and POST say, is fine).
+* ``duplicate-name`` (a warning): two routes share a name with different parameters, so which
+  one ``url_path_for`` builds depends on the keyword arguments.
+
+Repeated names are warnings, not errors, because they are legal: Starlette accepts them and so
+does the runtime (``url_path_for`` returns the first route that fits).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from asgiforge.errors import AppNotFoundError
+from asgiforge.runtime._paths import PARAM_REGEX, path_pattern
 from asgiforge.runtime.routeinfo import RouteInfo, describe_callable
 
 __all__ = [
@@ -45,29 +50,30 @@ JSON_SCHEMA_VERSION = 1
 LEAF_KINDS = frozenset({"http", "websocket"})
 CATCH_KINDS = frozenset({"mount", "static", "asgi"})
 ProblemKind = Literal["shadowed", "url-collision", "duplicate-name"]
+Severity = Literal["error", "warning"]
 
-_PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
-# convertor -> (regex matching its values, a representative value for shadowing checks)
-_CONVERTORS: dict[str, tuple[str, str]] = {
-    "str": ("[^/]+", "x7"),
-    "int": ("[0-9]+", "7"),
-    "float": (r"[0-9]+(?:\.[0-9]+)?", "7.5"),
-    "uuid": (
-        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        "6b3c2a8e-1d4f-4c6a-9b7e-2f1a0c9d8e7b",
-    ),
-    "path": (".*", "x7/y8"),
+# convertor -> a representative value of it, for shadowing checks
+_SAMPLES: dict[str, str] = {
+    "str": "x7",
+    "int": "7",
+    "float": "7.5",
+    "uuid": "6b3c2a8e-1d4f-4c6a-9b7e-2f1a0c9d8e7b",
+    "path": "x7/y8",
 }
 _MAX_UNWRAP = 32
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One finding of `check_routes`; `routes` are the rows involved, the culprit first."""
+    """One finding of `check_routes`; `routes` are the rows involved, the culprit first.
+
+    Only errors fail `asgiforge routes --check`; warnings are printed.
+    """
 
     kind: ProblemKind
     message: str
     routes: tuple[RouteInfo, ...]
+    severity: Severity = "error"
 
 
 def top_level_routes(app: Any) -> Sequence[Any]:
@@ -322,18 +328,11 @@ def _label(row: RouteInfo) -> str:
 
 
 def _compile(path: str) -> re.Pattern[str] | None:
-    """A full-path regex; None when a convertor is unknown (custom convertors are skipped)."""
-    pieces = []
-    position = 0
-    for match in _PARAM.finditer(path):
-        convertor = _CONVERTORS.get(match.group(2) or "str")
-        if convertor is None:
-            return None
-        pieces.append(re.escape(path[position : match.start()]))
-        pieces.append(f"(?:{convertor[0]})")
-        position = match.end()
-    pieces.append(re.escape(path[position:]))
-    return re.compile("".join(pieces))
+    """A full-path regex, from the runtime's path compiler; None when a convertor is unknown."""
+    try:
+        return path_pattern(path)
+    except ValueError:
+        return None
 
 
 def _sample_path(path: str) -> str | None:
@@ -342,18 +341,18 @@ def _sample_path(path: str) -> str | None:
 
     def replace(match: re.Match[str]) -> str:
         nonlocal unknown
-        convertor = _CONVERTORS.get(match.group(2) or "str")
-        if convertor is None:
+        sample = _SAMPLES.get((match.group(2) or ":str")[1:])
+        if sample is None:
             unknown = True
             return ""
-        return convertor[1]
+        return sample
 
-    sample = _PARAM.sub(replace, path)
+    sample = PARAM_REGEX.sub(replace, path)
     return None if unknown else sample
 
 
 def _params(path: str) -> frozenset[str]:
-    return frozenset(m.group(1) for m in _PARAM.finditer(path))
+    return frozenset(m.group(1) for m in PARAM_REGEX.finditer(path))
 
 
 def _name_problems(rows: Sequence[RouteInfo]) -> Iterator[Problem]:
@@ -378,6 +377,7 @@ def _name_problems(rows: Sequence[RouteInfo]) -> Iterator[Problem]:
                         "can never be built"
                     ),
                     routes=(other, first),
+                    severity="warning",
                 )
             else:
                 yield Problem(
@@ -387,6 +387,7 @@ def _name_problems(rows: Sequence[RouteInfo]) -> Iterator[Problem]:
                         "url_path_for picks one by its keyword arguments"
                     ),
                     routes=(other, first),
+                    severity="warning",
                 )
 
 
@@ -408,9 +409,10 @@ def route_to_json(row: RouteInfo) -> dict[str, Any]:
 
 
 def problem_to_json(problem: Problem) -> dict[str, Any]:
-    """One finding of `--check` in the JSON schema: kind, message and the paths involved."""
+    """One finding of `--check` in the JSON schema: kind, severity, message, paths involved."""
     return {
         "kind": problem.kind,
+        "severity": problem.severity,
         "message": problem.message,
         "paths": [row.path for row in problem.routes],
         "names": [row.name for row in problem.routes],

@@ -258,7 +258,17 @@ def test_json_shapes() -> None:
     [problem] = check_routes(App([Route("/{x}", user), Route("/me", me)]))
     assert problem_to_json(problem) == {
         "kind": "shadowed",
+        "severity": "error",
         "message": problem.message,
         "paths": ["/me", "/{x}"],
         "names": ["me", "user"],
     }
+
+
+def test_patterns_are_compiled_as_the_runtime_compiles_them() -> None:
+    # `{$url}` is literal text (no parameter): it catches only itself, not `/cb/x7`.
+    assert check_routes(App([Route("/cb/{$url}", user), Route("/cb/x7", me)])) == []
+    # A mount's `{org}` and its child's `{org}` share a name; the joined pattern still compiles.
+    app = App([Mount("/{org}", routes=[Route("/{org}", user)]), Route("/x/y", me)])
+    [problem] = check_routes(app)
+    assert (problem.kind, problem.routes[0].path) == ("shadowed", "/x/y")

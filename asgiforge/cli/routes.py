@@ -13,13 +13,16 @@ the rows and problems, render. The JSON schema is part of the public interface:
          "file": "/abs/path.py" | null, "line": 12 | null}
       ],
       "problems": [
-        {"kind": "shadowed" | "url-collision" | "duplicate-name", "message": "...",
+        {"kind": "shadowed" | "url-collision" | "duplicate-name",
+         "severity": "error" | "warning", "message": "...",
          "paths": ["/later", "/earlier"], "names": ["later", "earlier"]}
       ]
     }
 
 `routes` lists what the filters kept, in routing order; `problems` is always present (empty
-unless `--check`). New keys may be added; existing keys keep their meaning while `schema` is 1.
+unless `--check`). Only `"error"` problems (shadowed routes) make `--check` exit 1; repeated
+names are legal, as in Starlette, and are `"warning"`s. New keys may be added; existing keys
+keep their meaning while `schema` is 1.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from asgiforge.errors import RouteCheckError
 
 JSON_HELP = (
     "Print JSON instead of a table. Schema 1: {schema, app, routes: [{kind, methods, path, "
-    "host, name, endpoint, file, line}], problems: [{kind, message, paths, names}]}; "
+    "host, name, endpoint, file, line}], problems: [{kind, severity, message, paths, names}]}; "
     "kind is http|websocket|mount|static|asgi|host; problems is empty unless --check."
 )
 
@@ -59,14 +62,15 @@ def routes_command(
         bool,
         typer.Option(
             "--check",
-            help="Exit 1 on a shadowed route, a url_path_for collision or a duplicate name.",
+            help="Exit 1 on a shadowed route; warn about repeated route names.",
         ),
     ] = False,
 ) -> None:
     """List the routing table: methods, full path, name, endpoint, file:line and kind.
 
-    Mounts are flattened and Host routes show their host. With --check, problems CI should
-    catch make the command exit 1.
+    Mounts are flattened and Host routes show their host. With --check, a route that can
+    never match makes the command exit 1; repeated names (legal, often a mistake) are warned
+    about.
     """
     from asgiforge.importer import load_app, resolve_target
     from asgiforge.introspect import check_routes, collect_routes, filter_routes
@@ -79,8 +83,9 @@ def routes_command(
         _print_json(target.import_string, rows, problems)
     else:
         _print_table(target.import_string, rows, problems, check)
-    if problems:
-        raise RouteCheckError(f"{len(problems)} routing problem(s) found")
+    errors = [problem for problem in problems if problem.severity == "error"]
+    if errors:
+        raise RouteCheckError(f"{len(errors)} routing problem(s) found")
 
 
 def _print_json(import_string: str, rows: list[Any], problems: list[Any]) -> None:
@@ -142,9 +147,15 @@ def _print_table(import_string: str, rows: list[Any], problems: list[Any], check
     if not rows:
         out().print("no routes match the filters")
     for problem in problems:
-        err().print(Text(f"{problem.kind}: ", style="bold red") + Text(problem.message))
+        if problem.severity == "error":
+            label = Text(f"{problem.kind}: ", style="bold red")
+        else:
+            label = Text(f"warning: {problem.kind}: ", style="bold yellow")
+        err().print(label + Text(problem.message))
     if check and not problems:
         out().print(Text("check: no shadowed routes, collisions or duplicate names", "green"))
+    elif check and all(problem.severity == "warning" for problem in problems):
+        out().print(Text("check: no shadowed routes (warnings above)", "green"))
 
 
 def register(app: typer.Typer) -> None:

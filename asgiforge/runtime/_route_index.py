@@ -8,18 +8,19 @@ as a small one. The index is pure start-up work (built on the first request afte
 
 The index never imports the route classes: `routing` tells it, in a `TrustedRoutes`, which classes
 behave in ways it may rely on. A subclass that overrides `matches` or `handle`, or a route object
-of some other kind, is always tried through its public methods.
+of some other kind, is always tried through its public methods. What it reads from a route is
+derived from that route's public attributes; the router rebuilds the index when one of them is
+assigned (routes tell the routers that watch them).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, SupportsIndex
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsIndex
 
 if TYPE_CHECKING:
-    import re
-
     from asgiforge.runtime.routing import BaseRoute, Match, Route
     from asgiforge.runtime.types import Scope
 
@@ -95,14 +96,30 @@ def _literal_segment(route: BaseRoute, trusted: TrustedRoutes) -> str | None:
     """The first segment every path `route` matches must have, when it is fixed text.
 
     `/users/{id}` → `users`; `/{id}` or `/file-{n}` → None (any first segment may match).
+    Read from `path_format` and confirmed against `path_regex` (a subclass may set them apart).
     """
-    if _path_regex(route, trusted) is None:
+    regex = _path_regex(route, trusted)
+    if regex is None:
         return None
     path_format: str = route.path_format  # type: ignore[attr-defined]
     brace = path_format.find("{")
     literal = path_format if brace == -1 else path_format[:brace]
     end = literal.find("/", 1)
-    return literal[1:end] if end != -1 else None
+    if end == -1 or not regex.pattern.startswith("^" + re.escape(literal[: end + 1])):
+        return None
+    return literal[1:end]
+
+
+class _Entry(NamedTuple):
+    """What the index knows about one route, computed once per build."""
+
+    position: int  # in the route table: candidates are always tried in this order
+    route: BaseRoute
+    matcher: Matcher
+    static_path: str | None  # the one path it can match, for a parameterless route
+    segment: str | None  # the fixed first segment all its paths have, if any
+    path_regex: re.Pattern[str] | None  # decides alone whether a path matches, when known
+    direct: bool  # a full match may await `route.app` instead of `route.handle`
 
 
 class RouteIndex:
@@ -127,26 +144,26 @@ class RouteIndex:
         entries = []
         for position, route in enumerate(routes):
             static = _static_path(route, trusted)
-            segment = None if static is not None else _literal_segment(route, trusted)
             entries.append(
-                (
-                    position,
-                    route,
-                    _matcher(route, trusted),
-                    static,
-                    segment,
-                    _path_regex(route, trusted),
-                    _keeps(route, "handle", trusted.app_handlers),
+                _Entry(
+                    position=position,
+                    route=route,
+                    matcher=_matcher(route, trusted),
+                    static_path=static,
+                    segment=None if static is not None else _literal_segment(route, trusted),
+                    path_regex=_path_regex(route, trusted),
+                    direct=_keeps(route, "handle", trusted.app_handlers),
                 )
             )
-        wild = [e for e in entries if e[3] is None and e[4] is None]
-        buckets: dict[str, list[Any]] = {}
+        wild = [e for e in entries if e.static_path is None and e.segment is None]
+        buckets: dict[str, list[_Entry]] = {}
         for entry in entries:
-            if entry[3] is None and entry[4] is not None:
-                buckets.setdefault(entry[4], []).append(entry)
+            if entry.static_path is None and entry.segment is not None:
+                buckets.setdefault(entry.segment, []).append(entry)
 
-        def ordered(chosen: Iterable[Any]) -> Candidates:
-            return tuple((e[1], e[2], e[6]) for e in sorted(chosen, key=lambda e: e[0]))
+        def ordered(chosen: Iterable[_Entry]) -> Candidates:
+            by_position = sorted(chosen, key=lambda e: e.position)
+            return tuple((e.route, e.matcher, e.direct) for e in by_position)
 
         self.wildcards: Candidates = ordered(wild)
         self.by_segment: dict[str, Candidates] = {
@@ -154,13 +171,12 @@ class RouteIndex:
         }
         self.static: dict[str, Candidates] = {}
         for entry in entries:
-            path = entry[3]
+            path = entry.static_path
             if path is None or path in self.static:
                 continue
-            pool = [e for e in entries if e[3] == path]
+            pool = [e for e in entries if e.static_path == path]
             for e in (*buckets.get(_segment(path), ()), *wild):
-                regex = e[5]
-                if regex is None or regex.fullmatch(path) is not None:
+                if e.path_regex is None or e.path_regex.fullmatch(path) is not None:
                     pool.append(e)
             self.static[path] = ordered(pool)
         # `exact[path]`: the route that wins for an HTTP request to `path` whenever its method

@@ -56,7 +56,16 @@ class App:
     after all other middleware). `lifespan(app)` is an async context manager (see
     `asgiforge.runtime.lifespan`). `max_body_size` caps every request body, in bytes (413 beyond
     it; `None`, the default, sets no cap); a Router, Mount or Route inside may set its own.
+
+    As in Starlette, `debug`, `router`, `exception_handlers`, `user_middleware` and
+    `middleware_stack` are plain attributes: a subclass may set them before (or instead of)
+    calling `App.__init__`. Assigning `debug` after the stack was built rebuilds it, so the
+    error pages follow.
     """
+
+    # Built on the first call; a subclass need not call our __init__ before being called.
+    middleware_stack: ASGIApp | None = None
+    max_body_size: int | None = None
 
     def __init__(
         self,
@@ -68,7 +77,7 @@ class App:
         *,
         max_body_size: int | None = None,
     ) -> None:
-        self._debug = debug
+        self.debug = debug
         self.state = State()
         self.router = Router(routes, lifespan=lifespan)
         validate_max_body_size(max_body_size)
@@ -79,18 +88,19 @@ class App:
             _check_middleware(item)
         self.middleware_stack: ASGIApp | None = None
 
-    @property
-    def debug(self) -> bool:
-        return self._debug
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A plain attribute store; `debug` changed after start-up also rebuilds the stack.
 
-    @debug.setter
-    def debug(self, value: bool) -> None:
-        """Changing debug after start-up rebuilds the stack so the error pages follow it."""
-        self._debug = value
-        if self.middleware_stack is not None:
-            self.middleware_stack = self.build_middleware_stack()
+        Why here and not in a property: a property's setter runs before `__init__` has set
+        anything when a subclass assigns `debug` first, and Starlette's `debug` is a plain
+        attribute that code reads and writes freely.
+        """
+        object.__setattr__(self, name, value)
+        if name == "debug" and self.middleware_stack is not None:
+            object.__setattr__(self, "middleware_stack", self.build_middleware_stack())
 
     def build_middleware_stack(self) -> ASGIApp:
+        debug = self.debug
         error_handler = None
         handlers: dict[Any, Callable[..., Any]] = {}
         for key, handler in self.exception_handlers.items():
@@ -98,12 +108,13 @@ class App:
                 error_handler = handler
             else:
                 handlers[key] = handler
-        stack = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=self._debug)]
-        if self.max_body_size is not None:
-            stack.append(Middleware(RequestBodyLimitMiddleware, max_body_size=self.max_body_size))
+        stack = [Middleware(ServerErrorMiddleware, handler=error_handler, debug=debug)]
+        max_body_size = self.max_body_size
+        if max_body_size is not None:
+            stack.append(Middleware(RequestBodyLimitMiddleware, max_body_size=max_body_size))
         stack += [
             *self.user_middleware,
-            Middleware(ExceptionMiddleware, handlers=handlers, debug=self._debug),
+            Middleware(ExceptionMiddleware, handlers=handlers, debug=debug),
         ]
         app: ASGIApp = self.router
         if type(self.router).__call__ is Router.__call__:
@@ -112,9 +123,9 @@ class App:
         if len(stack) == 2:
             # Nothing between the two default layers: run them in one frame (the common case).
             return ErrorBoundary(
-                ExceptionMiddleware(app, handlers=handlers, debug=self._debug),
+                ExceptionMiddleware(app, handlers=handlers, debug=debug),
                 handler=error_handler,
-                debug=self._debug,
+                debug=debug,
             )
         for cls, args, kwargs in reversed(stack):
             app = cls(app, *args, **kwargs)

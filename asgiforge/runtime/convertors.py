@@ -26,12 +26,22 @@ __all__ = [
     "FloatConvertor",
     "IntegerConvertor",
     "PathConvertor",
+    "PathParamError",
     "StringConvertor",
     "UUIDConvertor",
     "register_url_convertor",
 ]
 
 T = TypeVar("T")
+
+
+class PathParamError(ValueError, AssertionError):
+    """A value `url_path_for` cannot put into a URL (`/` in a `str` parameter, a negative int...).
+
+    A `ValueError` with a message saying what is wrong. It is also an `AssertionError` because
+    Starlette signals these with `assert`, and code ported from it (its own tests included) may
+    catch that; unlike an `assert`, this check still runs under `python -O`.
+    """
 
 
 class Convertor(Generic[T]):
@@ -61,9 +71,9 @@ class StringConvertor(Convertor[str]):
     def to_string(self, value: str) -> str:
         text = str(value)
         if not text:
-            raise ValueError("A str path parameter cannot be empty.")
+            raise PathParamError("A str path parameter cannot be empty.")
         if "/" in text:
-            raise ValueError(f"A str path parameter cannot contain '/': {text!r}.")
+            raise PathParamError(f"A str path parameter cannot contain '/': {text!r}.")
         return text
 
 
@@ -90,7 +100,7 @@ class IntegerConvertor(Convertor[int]):
     def to_string(self, value: int) -> str:
         number = int(value)
         if number < 0:
-            raise ValueError(f"An int path parameter cannot be negative: {number}.")
+            raise PathParamError(f"An int path parameter cannot be negative: {number}.")
         return str(number)
 
 
@@ -105,16 +115,19 @@ class FloatConvertor(Convertor[float]):
     def to_string(self, value: float) -> str:
         number = float(value)
         if math.isnan(number) or math.isinf(number):
-            raise ValueError(f"A float path parameter must be finite: {number}.")
+            raise PathParamError(f"A float path parameter must be finite: {number}.")
         if number < 0:
-            raise ValueError(f"A float path parameter cannot be negative: {number}.")
+            raise PathParamError(f"A float path parameter cannot be negative: {number}.")
         return ("%0.20f" % number).rstrip("0").rstrip(".")  # noqa: UP031
 
 
 class UUIDConvertor(Convertor[uuid.UUID]):
-    """A UUID in its canonical lower-case hyphenated form."""
+    """A UUID as 32 hex digits, either case, hyphens optional (as Starlette accepts it).
 
-    regex = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    URLs are built in the canonical lower-case hyphenated form.
+    """
+
+    regex = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
     def convert(self, value: str) -> uuid.UUID:
         return uuid.UUID(value)

@@ -4,32 +4,43 @@ The public API is Starlette's: `Route`, `WebSocketRoute`, `Mount`, `Host`, `Rout
 `BaseRoute`, `NoMatchFound`, `compile_path`, `request_response`, `websocket_session`, `get_name`.
 
 Differences users gain from:
-- Route tables are checked when built: a path without a leading `/`, an unknown convertor, a
-  duplicated parameter or a malformed `{param}` raise `ValueError` right away, not an `assert`
-  or a silent never-matching route.
+- Route tables are checked when built: a path without a leading `/`, an unknown convertor or a
+  duplicated parameter raise `ValueError` right away, not an `assert`; braces that are not a
+  parameter stay literal (as in Starlette) with a `PathPatternWarning` when they look mistyped.
 - The router looks static paths up in a dict before trying patterns, while keeping Starlette's
   "first matching route wins" order exactly (see `asgiforge.runtime._route_index`).
 - Slash redirects use a relative `Location` built from the routed path only: never a host taken
   from the `Host` header, never a `//` (protocol-relative) URL.
+
+Frameworks subclass these classes, often with their own `__init__` that sets only Starlette's
+public attributes (`path`, `endpoint`, `methods`, `path_regex`, `path_format`, `param_convertors`,
+`name`, `app`, `routes`, ...), and assign them again later. Those public attributes are the
+state: the fast-path values derived from them are computed on first use and forgotten when one
+of them is assigned (see `_DerivedState`).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 from urllib.parse import quote
 
 from asgiforge.runtime._adapters import is_function, request_response, websocket_session
+from asgiforge.runtime._paths import PARAM_FORMAT_REGEX as PARAM_FORMAT_REGEX
 from asgiforge.runtime._paths import PARAM_REGEX as PARAM_REGEX
-from asgiforge.runtime._paths import compile_path, convert_params, param_converters
+from asgiforge.runtime._paths import ParamConverters, compile_path, convert_params, param_converters
+from asgiforge.runtime._paths import PathPatternWarning as PathPatternWarning
 from asgiforge.runtime._paths import replace_params as replace_params
 from asgiforge.runtime._route_index import RouteIndex, RouteList, TrustedRoutes
 from asgiforge.runtime._utils import get_route_path
 from asgiforge.runtime.datastructures import URLPath
 from asgiforge.runtime.exceptions import HTTPException
-from asgiforge.runtime.lifespan import LifespanHandler
+from asgiforge.runtime.lifespan import LifespanHandler, normalize_lifespan
 from asgiforge.runtime.middleware.body_limit import RequestBodyLimitMiddleware
 from asgiforge.runtime.routeinfo import RouteInfo, RouteKind, describe_callable
 from asgiforge.runtime.types import ASGIApp, Lifespan, Receive, Scope, Send
@@ -60,7 +71,7 @@ class NoMatchFound(Exception):
     def __init__(self, name: str, path_params: dict[str, Any], hint: str = "") -> None:
         self.name = name
         self.path_params = path_params
-        params = ", ".join(sorted(path_params))
+        params = ", ".join(path_params)  # in the order given, as Starlette words it
         message = f'No route exists for name "{name}" and params "{params}".'
         if hint:
             message = f"{message} {hint}"
@@ -100,6 +111,48 @@ def _wrap_middleware(
 def _check_route_path(path: str, kind: str) -> None:
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"{kind} paths must start with '/', got {path!r}.")
+
+
+def _url_path(path: str, protocol: str = "", host: str = "") -> URLPath:
+    """A `URLPath` that a browser reads as a path on this host, whatever the parameters held.
+
+    A `path` parameter may start with `/` or hold `\\`: a URL beginning `//` (or `/\\`, which
+    browsers treat alike) would name another host, so those are percent-encoded, as in
+    Starlette.
+    """
+    path = path.replace("\\", "%5C")
+    if path.startswith("//"):
+        path = "/%2F" + path[2:]
+    return URLPath(path=path, protocol=protocol, host=host)
+
+
+# A Host header: a reg-name (RFC 3986) or a bracketed IP literal, then an optional numeric port.
+_HOST_HEADER = re.compile(
+    r"(?P<host>[a-z0-9._~%!$&'()*+,;=-]+|\[(?:(?P<ipv6>[a-f0-9]*:[a-f0-9.:]+)"
+    r"|(?-i:v)[a-f0-9]+\.[a-z0-9._~!$&'()*+,;=:-]+)\])(?::[0-9]+)?",
+    re.IGNORECASE,
+)
+
+
+def _request_host(scope: Scope) -> str | None:
+    """The request's host name, lower-cased, without port; None when absent or malformed.
+
+    A malformed value (`example.org:evil`, `[:::]`) matches no `Host` route rather than being
+    cut at the first `:` into something that might.
+    """
+    for key, value in scope.get("headers") or ():
+        if key == b"host":
+            found = _HOST_HEADER.fullmatch(value.decode("latin-1"))
+            if found is None:
+                return None
+            ipv6 = found["ipv6"]
+            if ipv6 is not None:
+                try:
+                    ipaddress.IPv6Address(ipv6)
+                except ValueError:
+                    return None
+            return found["host"].lower()
+    return None
 
 
 # --------------------------------------------------------------------------- plain responses
@@ -191,7 +244,87 @@ class BaseRoute:
         await self.handle(scope, receive, send)
 
 
-class _EndpointRoute(BaseRoute):
+class _Watcher(Protocol):
+    def _invalidate(self) -> None: ...
+
+
+class _DerivedState(BaseRoute):
+    """A fast-path value derived lazily from public attributes, forgotten when those change.
+
+    Why: a framework's route subclass may never call our `__init__` (it sets Starlette's public
+    attributes itself) and may assign them again later, as Starlette allows, since its
+    `matches()` reads only public attributes. `_derived` (None until needed) is computed by
+    `_derive()` from the public attributes on first use and reset when an attribute named in
+    `_derived_from` is assigned. Routers whose lookup index relies on this route's patterns
+    `_watch` it and are told to rebuild their index then.
+
+    Why not `__getattr__` or a descriptor: either one stops CPython from specialising the
+    attribute reads of these objects, which are on every request's path; a plain class
+    attribute default costs one `is None` test.
+    """
+
+    _derived_from: ClassVar[frozenset[str]] = frozenset()
+    _derived: Any = None
+    # id(router) -> weak reference: by identity, because a Router subclass that defines
+    # `__eq__` alone is unhashable and could not join a WeakSet.
+    _watchers: dict[int, weakref.ref[_Watcher]] | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in self._derived_from:
+            self._forget()
+
+    def _forget(self) -> None:
+        object.__setattr__(self, "_derived", None)
+        watchers = self._watchers
+        if watchers:
+            for ref in list(watchers.values()):
+                watcher = ref()
+                if watcher is not None:
+                    watcher._invalidate()
+
+    def _watch(self, watcher: _Watcher) -> None:
+        """Call `watcher._invalidate()` whenever a pattern attribute is assigned."""
+        watchers = self._watchers
+        if watchers is None:
+            watchers = {}
+            object.__setattr__(self, "_watchers", watchers)
+        key = id(watcher)
+        if key not in watchers:
+
+            def forget(_: object, key: int = key) -> None:
+                watchers.pop(key, None)
+
+            watchers[key] = weakref.ref(watcher, forget)
+
+    def _derive(self) -> Any:
+        """Compute `_derived` from the public attributes, store it and return it."""
+        raise NotImplementedError()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy starts with no derived state and no watching routers of its own original."""
+        state = dict(self.__dict__)
+        state.pop("_derived", None)
+        state.pop("_watchers", None)
+        return state
+
+
+class _Fast(NamedTuple):
+    """What `_EndpointRoute` derives from its public attributes for the per-request path."""
+
+    static_path: str | None  # the only path it matches, when it has no parameters
+    convert: ParamConverters  # (name, convertor.convert) for each parameter
+
+
+def _literal_path(path_regex: re.Pattern[str], path_format: str) -> str | None:
+    """`path_format` when `path_regex` matches exactly that text and nothing else."""
+    expected = "^" + re.escape(path_format) + "$"
+    if path_regex.pattern != expected or path_regex.flags & ~re.UNICODE:
+        return None
+    return path_format
+
+
+class _EndpointRoute(_DerivedState):
     """What Route and WebSocketRoute share: one endpoint behind one compiled path pattern.
 
     Both name the endpoint the same way, match the path and convert its parameters the same
@@ -202,16 +335,34 @@ class _EndpointRoute(BaseRoute):
 
     _scope_type: ClassVar[str]
     app: ASGIApp
+    path: str
+    endpoint: Callable[..., Any]
+    name: str
+    path_regex: re.Pattern[str]
+    path_format: str
+    param_convertors: dict[str, Convertor[Any]]
+
+    _derived_from = frozenset({"path", "path_regex", "path_format", "param_convertors"})
+    _derived: _Fast | None
 
     def __init__(self, path: str, endpoint: Callable[..., Any], name: str | None) -> None:
         self.path = path
         self.endpoint = endpoint
         self.name = get_name(endpoint) if name is None else name
-        self._explicit_name = name is not None
         self.path_regex, self.path_format, self.param_convertors = compile_path(path)
-        self._convert = param_converters(self.param_convertors)
-        self._static_path = None if self.param_convertors else path
-        self._param_names = frozenset(self.param_convertors)
+
+    def _derive(self) -> _Fast:
+        convertors = self.param_convertors
+        static = None if convertors else _literal_path(self.path_regex, self.path_format)
+        fast = _Fast(static, param_converters(convertors))
+        object.__setattr__(self, "_derived", fast)
+        return fast
+
+    @property
+    def _static_path(self) -> str | None:
+        """The only path this route matches when it has no parameters (for the index)."""
+        fast = self._derived
+        return (fast or self._derive()).static_path
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != self._scope_type:
@@ -224,8 +375,12 @@ class _EndpointRoute(BaseRoute):
 
     def _path_params(self, scope: Scope, route_path: str) -> dict[str, Any] | None:
         """The scope's `path_params` with this route's own added, or None when it does not match."""
-        if self._static_path is not None:
-            if route_path != self._static_path:
+        fast = self._derived
+        if fast is None:
+            fast = self._derive()
+        static_path, converters = fast  # unpacked: faster than two named-field reads
+        if static_path is not None:
+            if route_path != static_path:
                 return None
             parent = scope.get("path_params")
             return dict(parent) if parent else {}
@@ -234,7 +389,7 @@ class _EndpointRoute(BaseRoute):
             return None
         groups = found.groupdict()
         try:  # `convert_params`, inlined: this is the per-request path of every routed request
-            params = {key: convert(groups[key]) for key, convert in self._convert}
+            params = {key: convert(groups[key]) for key, convert in converters}
         except ValueError:
             return None
         parent = scope.get("path_params")
@@ -245,10 +400,10 @@ class _EndpointRoute(BaseRoute):
         return params
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
-        if name != self.name or path_params.keys() != self._param_names:
+        if name != self.name or path_params.keys() != self.param_convertors.keys():
             raise NoMatchFound(name, path_params)
         path, _ = replace_params(self.path_format, self.param_convertors, path_params)
-        return URLPath(path=path, protocol=self._scope_type)
+        return _url_path(path, self._scope_type)
 
     def _info(self, kind: RouteKind, prefix: str, host: str | None, **fields: Any) -> RouteInfo:
         endpoint, file, line = describe_callable(self.endpoint)
@@ -308,9 +463,6 @@ class Route(_EndpointRoute):
                 self.methods.add("HEAD")
 
         super().__init__(path, endpoint, name)
-        allow = ", ".join(sorted(self.methods)) if self.methods else ""
-        self._allow_header = [(b"allow", allow.encode("latin-1"))]
-        self._allow = allow
 
     def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
         if scope["type"] != "http":
@@ -319,15 +471,19 @@ class Route(_EndpointRoute):
         if path_params is None:
             return Match.NONE, {}
         child_scope = {"endpoint": self.endpoint, "path_params": path_params}
-        if self.methods is not None and scope["method"] not in self.methods:
+        methods = self.methods
+        if methods and scope["method"] not in methods:
             return Match.PARTIAL, child_scope
         return Match.FULL, child_scope
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods is not None and scope["method"] not in self.methods:
+        methods = self.methods
+        if methods and scope["method"] not in methods:
+            allow = ", ".join(sorted(methods))
             if "app" in scope:
-                raise HTTPException(405, headers={"Allow": self._allow})
-            await _send_plain(send, 405, "Method Not Allowed", self._allow_header)
+                raise HTTPException(405, headers={"Allow": allow})
+            header = [(b"allow", allow.encode("latin-1"))]
+            await _send_plain(send, 405, "Method Not Allowed", header)
             return
         await self.app(scope, receive, send)
 
@@ -337,7 +493,10 @@ class Route(_EndpointRoute):
             prefix,
             host,
             methods=tuple(sorted(self.methods or ())),
-            extra={"relative_path": self.path, "include_in_schema": self.include_in_schema},
+            extra={
+                "relative_path": self.path,
+                "include_in_schema": getattr(self, "include_in_schema", True),
+            },
         )
 
     def __eq__(self, other: object) -> bool:
@@ -403,8 +562,11 @@ class WebSocketRoute(_EndpointRoute):
 
 
 def _mounted_routes(app: Any) -> list[BaseRoute]:
+    """The mounted app's own route list (not a copy: appending to it routes, as in Starlette)."""
     routes = getattr(app, "routes", None)
-    return list(routes) if routes is not None else []
+    if routes is None:
+        return []
+    return routes if isinstance(routes, list) else list(routes)
 
 
 def _prefixed(info: RouteInfo, mount_name: str | None) -> RouteInfo:
@@ -424,7 +586,7 @@ def _url_path_for_children(
     return None
 
 
-class _RouteGroup(BaseRoute):
+class _RouteGroup(_DerivedState):
     """What Mount and Host share: a name that prefixes their children's names.
 
     Both resolve `url_path_for("group:child", ...)` the same way — take their own pattern's
@@ -451,9 +613,8 @@ class _RouteGroup(BaseRoute):
             child_name = name if self.name is None else name[len(self.name) + 1 :]
             params = dict(path_params)
             child_path = params.pop("path", None) if self._child_owns_path else None
+            # The group's own parameters; any not given stay `{placeholders}`, as in Starlette.
             own = {key: params.pop(key) for key in list(params) if key in self.param_convertors}
-            if len(own) < len(self.param_convertors) - self._child_owns_path:
-                raise NoMatchFound(name, path_params)  # a parameter of the group itself is missing
             if child_path is not None:
                 params["path"] = child_path
             found = _url_path_for_children(self.routes, child_name, params)
@@ -487,6 +648,12 @@ class Mount(_RouteGroup):
     """
 
     _child_owns_path = True
+    _derived_from = frozenset({"path_regex", "path_format", "param_convertors"})
+    _derived: ParamConverters | None
+    path: str
+    path_regex: re.Pattern[str]
+    path_format: str
+    app: ASGIApp
 
     def __init__(
         self,
@@ -511,11 +678,20 @@ class Mount(_RouteGroup):
         self.path_regex, self.path_format, self.param_convertors = compile_path(
             self.path + "/{path:path}"
         )
-        self._convert = param_converters(self.param_convertors, skip="path")
+
+    def _derive(self) -> ParamConverters:
+        convert = param_converters(self.param_convertors, skip="path")
+        object.__setattr__(self, "_derived", convert)
+        return convert
+
+    def _base(self) -> ASGIApp:
+        """The mounted app inside any route-level middleware (a subclass may not set one)."""
+        base: ASGIApp | None = getattr(self, "_base_app", None)
+        return self.app if base is None else base
 
     @property
     def routes(self) -> list[BaseRoute]:
-        return _mounted_routes(self._base_app)
+        return _mounted_routes(self._base())
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] not in ("http", "websocket"):
@@ -527,7 +703,10 @@ class Mount(_RouteGroup):
         if found is None:
             return Match.NONE, {}
         groups = found.groupdict()
-        params = convert_params(groups, self._convert)
+        convert = self._derived
+        if convert is None:
+            convert = self._derive()
+        params = convert_params(groups, convert)
         if params is None:
             return Match.NONE, {}
         remaining_path = "/" + groups["path"]
@@ -546,19 +725,19 @@ class Mount(_RouteGroup):
         # The mount itself, e.g. url_path_for("static", path="/css/site.css").
         params["path"] = str(params["path"]).lstrip("/")
         path, remaining = replace_params(self.path_format, self.param_convertors, params)
-        return None if remaining else URLPath(path=path)
+        return None if remaining else _url_path(path)
 
     def _join_child_url(self, own: dict[str, Any], found: URLPath) -> URLPath:
         own["path"] = ""
         prefix, _ = replace_params(self.path_format, self.param_convertors, own)
-        return URLPath(prefix.rstrip("/") + str(found), found.protocol, found.host)
+        return _url_path(prefix.rstrip("/") + str(found), found.protocol, found.host)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
 
     def describe(self, prefix: str = "", host: str | None = None) -> Iterator[RouteInfo]:
         full = prefix + self.path
-        base = self._base_app
+        base = self._base()
         endpoint, file, line = describe_callable(base)
         children = getattr(base, "routes", None)
         kind: RouteKind
@@ -586,18 +765,23 @@ class Mount(_RouteGroup):
     __hash__ = BaseRoute.__hash__
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(path={self.path!r}, name={self.name!r}, app={self.app!r})"
-
-
-def _host_header(scope: Scope) -> str:
-    for key, value in scope.get("headers") or ():
-        if key == b"host":
-            return str(value.decode("latin-1"))
-    return ""
+        name = self.name or ""
+        return f"{type(self).__name__}(path={self.path!r}, name={name!r}, app={self.app!r})"
 
 
 class Host(_RouteGroup):
-    """Route by the `Host` header (`{subdomain}.example.com`; any `:port` is ignored)."""
+    """Route by the `Host` header (`{subdomain}.example.com`; any `:port` is ignored).
+
+    Host names match case-insensitively and parameters receive them lower-cased; a malformed
+    `Host` header matches no Host route.
+    """
+
+    _derived_from = frozenset({"host_regex", "host_format", "param_convertors"})
+    _derived: ParamConverters | None
+    host: str
+    host_regex: re.Pattern[str]
+    host_format: str
+    app: ASGIApp
 
     def __init__(self, host: str, app: ASGIApp, name: str | None = None) -> None:
         if not isinstance(host, str) or host.startswith("/"):
@@ -606,7 +790,11 @@ class Host(_RouteGroup):
         self.app = app
         self.name = name
         self.host_regex, self.host_format, self.param_convertors = compile_path(host)
-        self._convert = param_converters(self.param_convertors)
+
+    def _derive(self) -> ParamConverters:
+        convert = param_converters(self.param_convertors)
+        object.__setattr__(self, "_derived", convert)
+        return convert
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -618,11 +806,16 @@ class Host(_RouteGroup):
         return self._match_path(scope, "")
 
     def _match_path(self, scope: Scope, route_path: str) -> tuple[Match, Scope]:
-        host = _host_header(scope).split(":")[0]
+        host = _request_host(scope)
+        if host is None:
+            return Match.NONE, {}
         found = self.host_regex.fullmatch(host)
         if found is None:
             return Match.NONE, {}
-        params = convert_params(found.groupdict(), self._convert)
+        convert = self._derived
+        if convert is None:
+            convert = self._derive()
+        params = convert_params(found.groupdict(), convert)
         if params is None:
             return Match.NONE, {}
         path_params = dict(scope.get("path_params") or {})
@@ -632,11 +825,11 @@ class Host(_RouteGroup):
     def _url_path_for_self(self, params: dict[str, Any]) -> URLPath | None:
         path = str(params.pop("path"))
         host, remaining = replace_params(self.host_format, self.param_convertors, params)
-        return None if remaining else URLPath(path=path, host=host)
+        return None if remaining else _url_path(path, host=host)
 
     def _join_child_url(self, own: dict[str, Any], found: URLPath) -> URLPath:
         host, _ = replace_params(self.host_format, self.param_convertors, own)
-        return URLPath(path=str(found), protocol=found.protocol, host=host)
+        return _url_path(str(found), found.protocol, host)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)
@@ -660,7 +853,8 @@ class Host(_RouteGroup):
     __hash__ = BaseRoute.__hash__
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(host={self.host!r}, name={self.name!r}, app={self.app!r})"
+        name = self.name or ""
+        return f"{type(self).__name__}(host={self.host!r}, name={name!r}, app={self.app!r})"
 
 
 # --------------------------------------------------------------------------- router
@@ -684,8 +878,14 @@ class Router:
 
     No match → 404 (through the exception handlers when inside an App), a path match with the
     wrong method → 405 with `Allow`, and with `redirect_slashes` a 307 to the same path with the
-    trailing slash toggled when that one would match.
+    trailing slash toggled when that one would match. The matched route is `scope["route"]`.
+
+    Route names may repeat, as in Starlette (`url_path_for` returns the first route whose name
+    and parameters fit); `asgiforge routes --check` reports repeats that look like mistakes.
     """
+
+    # Built on the first request after any change; a subclass need not call our __init__.
+    _index: RouteIndex | None = None
 
     def __init__(
         self,
@@ -697,13 +897,12 @@ class Router:
         middleware: Sequence[Middleware] | None = None,
         max_body_size: int | None = None,
     ) -> None:
-        self._index: RouteIndex | None = None
-        self._routes = RouteList(routes or (), self._invalidate)
-        _check_names(self._routes)
+        self.routes = routes or []
         self.redirect_slashes = redirect_slashes
         self.default: ASGIApp = self.not_found if default is None else default
-        self.lifespan_context = lifespan
-        self._lifespan = LifespanHandler(lifespan)
+        # Always a callable `app -> async context manager`, as in Starlette (frameworks call it
+        # to compose lifespans); it may be reassigned, and the lifespan run uses the current one.
+        self.lifespan_context: Callable[[Any], Any] = normalize_lifespan(lifespan)
         self.middleware_stack: ASGIApp = _wrap_middleware(self.app, middleware, max_body_size)
 
     @property
@@ -719,8 +918,13 @@ class Router:
         self._index = None
 
     def _build_index(self) -> RouteIndex:
-        self._index = RouteIndex(self._routes, _TRUSTED)
-        return self._index
+        index = RouteIndex(self._routes, _TRUSTED)
+        for route in self._routes:
+            if isinstance(route, _DerivedState):
+                # Reassigning a route's pattern attributes must reach this index.
+                route._watch(self)
+        self._index = index
+        return index
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The default for `default`: 404 (or a websocket close) when nothing matched."""
@@ -735,8 +939,8 @@ class Router:
         raise NoMatchFound(name, path_params, _hint(self._routes, name))
 
     async def lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the lifespan protocol (see `asgiforge.runtime.lifespan`)."""
-        await self._lifespan(scope, receive, send, self)
+        """Run the lifespan protocol (see `asgiforge.runtime.lifespan`) with `lifespan_context`."""
+        await LifespanHandler(self.lifespan_context)(scope, receive, send, self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.middleware_stack(scope, receive, send)
@@ -751,7 +955,7 @@ class Router:
         scope_type = scope["type"]
         if scope_type != "http" and scope_type != "websocket":
             if scope_type == "lifespan":
-                return self._lifespan(scope, receive, send, self)
+                return self.lifespan(scope, receive, send)
             raise RuntimeError(
                 f"Router cannot handle ASGI scope type {scope_type!r} "
                 "(expected 'http', 'websocket' or 'lifespan')."
@@ -763,9 +967,10 @@ class Router:
         index = self._index or self._build_index()
         if scope_type == "http":
             exact = index.exact.get(route_path)
-            if exact is not None and (exact.methods is None or scope["method"] in exact.methods):
+            if exact is not None and (not exact.methods or scope["method"] in exact.methods):
                 # What Route._match_path + scope.update would do for this full match.
                 parent = scope.get("path_params")
+                scope["route"] = exact
                 scope["endpoint"] = exact.endpoint
                 scope["path_params"] = dict(parent) if parent else {}
                 return exact.app(scope, receive, send)
@@ -774,6 +979,7 @@ class Router:
         for route, matcher, direct in index.candidates(route_path):
             match, child_scope = matcher(scope, route_path)
             if match is Match.FULL:
+                scope["route"] = route
                 scope.update(child_scope)
                 if direct:
                     return route.app(scope, receive, send)  # type: ignore[attr-defined,no-any-return]
@@ -782,6 +988,7 @@ class Router:
                 partial = route
                 partial_scope = child_scope
         if partial is not None and partial_scope is not None:
+            scope["route"] = partial
             scope.update(partial_scope)
             return partial.handle(scope, receive, send)
         if scope_type == "http" and self.redirect_slashes and route_path != "/":
@@ -826,14 +1033,12 @@ class Router:
         route = Route(
             path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema
         )
-        _check_names([*self._routes, route])
         self._routes.append(route)
 
     def add_websocket_route(
         self, path: str, endpoint: Callable[..., Any], name: str | None = None
     ) -> None:
         route = WebSocketRoute(path, endpoint, name=name)
-        _check_names([*self._routes, route])
         self._routes.append(route)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
@@ -853,24 +1058,6 @@ class Router:
         return isinstance(other, Router) and list(self._routes) == list(other._routes)
 
     __hash__ = object.__hash__
-
-
-def _check_names(routes: Sequence[BaseRoute]) -> None:
-    """Refuse two explicitly named routes whose URLs differ: `url_path_for` could not tell
-    them apart. The same name on the same path (say, GET and POST handlers) is fine."""
-    seen: dict[tuple[type, str], str] = {}
-    for route in routes:
-        if not getattr(route, "_explicit_name", False):
-            continue
-        kind = WebSocketRoute if isinstance(route, WebSocketRoute) else Route
-        name: str = route.name  # type: ignore[attr-defined]
-        path_format: str = route.path_format  # type: ignore[attr-defined]
-        previous = seen.setdefault((kind, name), path_format)
-        if previous != path_format:
-            raise ValueError(
-                f"Duplicate route name {name!r}: used for both {previous!r} and "
-                f"{path_format!r}, so url_path_for({name!r}) would be ambiguous."
-            )
 
 
 def _hint(routes: Sequence[BaseRoute], name: str) -> str:

@@ -195,7 +195,8 @@ def test_exit_codes_and_one_line_errors_from_the_real_command(project: Path) -> 
     bad = _run(project, "duckapp:bad", "--check")
     assert bad.returncode == 1
     assert "shadowed: http route GET,HEAD /about" in bad.stderr
-    assert "error: 3 routing problem(s) found" in bad.stderr
+    assert "warning: duplicate-name: name 'home'" in bad.stderr
+    assert "error: 2 routing problem(s) found" in bad.stderr  # warnings do not fail the check
 
 
 RUNTIME_APP = textwrap.dedent(
@@ -291,3 +292,32 @@ def test_runtime_check_reports_shadowing(runtime_project: Path) -> None:
     ]
     clean = runner.invoke(cli, ["routes", "runtimeapp:app", "--check"])
     assert clean.exit_code == 0, clean.output
+
+
+def test_duplicate_route_names_are_listed_and_only_warned_about_by_the_real_command(
+    project: Path,
+) -> None:
+    (project / "dupes.py").write_text(
+        textwrap.dedent(
+            """
+            from asgiforge.runtime.applications import App
+            from asgiforge.runtime.routing import Route
+
+            async def a(request): ...
+            async def b(request): ...
+
+            app = App(routes=[Route("/a", a, name="item"), Route("/b/{id}", b, name="item")])
+            """
+        )
+    )
+    listed = _run(project, "dupes:app", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["path"] for r in json.loads(listed.stdout)["routes"]] == ["/a", "/b/{id}"]
+    checked = _run(project, "dupes:app", "--check")
+    assert checked.returncode == 0, checked.stderr
+    assert "warning: duplicate-name: name 'item' is used by both /a and /b/{id}" in checked.stderr
+    assert "check: no shadowed routes (warnings above)" in checked.stdout
+    as_json = _run(project, "dupes:app", "--check", "--json")
+    assert as_json.returncode == 0
+    [problem] = json.loads(as_json.stdout)["problems"]
+    assert (problem["kind"], problem["severity"]) == ("duplicate-name", "warning")

@@ -31,3 +31,49 @@ def test_websocket_error_closes_with_1011() -> None:
     with pytest.raises(RuntimeError, match="boom"), client.websocket_connect("/ws") as session:
         message = session.receive()
         assert message == {"type": "websocket.close", "code": 1011, "reason": ""}
+
+
+@pytest.mark.anyio
+async def test_inlined_response_sending_matches_response_call() -> None:
+    """Differential: `request_response` sends a plain Response itself (one coroutine fewer);
+    the messages and the background task must be exactly what `Response.__call__` does."""
+    from asgiforge.runtime._adapters import request_response
+    from asgiforge.runtime.background import BackgroundTask
+    from asgiforge.runtime.responses import HTMLResponse, JSONResponse, Response
+
+    ran: list[str] = []
+
+    def responses() -> list[Response]:
+        with_cookie = PlainTextResponse("c", headers={"x-a": "1"})
+        with_cookie.set_cookie("k", "v")
+        return [
+            PlainTextResponse("hello"),
+            JSONResponse({"a": [1, 2]}, status_code=201),
+            HTMLResponse("<p>x</p>", headers={"cache-control": "no-store"}),
+            Response(b"", status_code=204),
+            with_cookie,
+            PlainTextResponse("bg", background=BackgroundTask(ran.append, "task")),
+        ]
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [], "query_string": b""}
+
+    async def receive() -> dict[str, Any]:  # pragma: no cover - never awaited
+        return {"type": "http.disconnect"}
+
+    for index, (inlined, direct) in enumerate(zip(responses(), responses(), strict=True)):
+        via_adapter: list[Any] = []
+        via_call: list[Any] = []
+
+        async def endpoint(request: Any, response: Any = inlined) -> Any:
+            return response
+
+        async def send_a(message: Any) -> None:
+            via_adapter.append(message)
+
+        async def send_b(message: Any) -> None:
+            via_call.append(message)
+
+        await request_response(endpoint)(dict(scope), receive, send_a)
+        await direct(dict(scope), receive, send_b)
+        assert via_adapter == via_call, index
+    assert ran == ["task", "task"]

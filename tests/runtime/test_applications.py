@@ -281,3 +281,39 @@ def test_seed_pure_asgi_timing_middleware() -> None:
         response = client.get("/")
     assert response.json() == {"status": "running"}
     assert float(response.headers["x-process-time"]) >= 0
+
+
+def test_debug_is_a_plain_attribute_a_subclass_may_set_before_init() -> None:
+    async def boom(request: Any) -> Response:
+        raise ValueError("from the subclass")
+
+    class Framework(App):
+        def __init__(self, *, debug: bool = False) -> None:
+            self.debug = debug  # before App.__init__, as frameworks do
+            self.extra = "set early"
+            super().__init__(debug=debug, routes=[Route("/", boom)])
+
+    app = Framework(debug=True)
+    assert "debug" in vars(app)
+    response = TestClient(app, raise_server_exceptions=False).get("/")
+    assert "ValueError: from the subclass" in response.text
+
+
+def test_a_subclass_that_never_calls_app_init_serves_requests() -> None:
+    class Bare(App):
+        def __init__(self) -> None:
+            self.debug = False
+            self.router = Router([Route("/", named_text("bare"))])
+            self.exception_handlers = {}
+            self.user_middleware = []
+
+    app = Bare()
+    assert TestClient(app).get("/").text == "bare"
+    assert app.middleware_stack is not None
+
+
+def named_text(text: str) -> Any:
+    async def endpoint(request: Any) -> PlainTextResponse:
+        return PlainTextResponse(text)
+
+    return endpoint

@@ -171,3 +171,32 @@ def test_non_callable_lifespan_is_refused_at_construction() -> None:
         normalize_lifespan("not callable")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="lifespan must be a callable"):
         App(lifespan=42)  # type: ignore[arg-type]
+
+
+def test_lifespan_context_reassigned_after_construction_is_the_one_that_runs() -> None:
+    events: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def original(app: Any) -> AsyncIterator[None]:  # pragma: no cover - replaced
+        events.append("original")
+        yield
+
+    @contextlib.asynccontextmanager
+    async def replacement(app: Any) -> AsyncIterator[None]:
+        events.append("replacement up")
+        yield
+        events.append("replacement down")
+
+    app = App(lifespan=original)
+    app.router.lifespan_context = replacement
+    with TestClient(app):
+        assert events == ["replacement up"]
+    assert events == ["replacement up", "replacement down"]
+
+
+def test_lifespan_context_is_always_callable_as_in_starlette() -> None:
+    # Frameworks compose lifespans by calling `router.lifespan_context(app)` themselves.
+    router = Router()
+    assert callable(router.lifespan_context)
+    manager = router.lifespan_context(router)
+    assert hasattr(manager, "__aenter__")

@@ -6,7 +6,7 @@ from typing import Any
 
 from asgiforge.runtime.applications import App
 from asgiforge.runtime.responses import PlainTextResponse
-from asgiforge.runtime.routing import Host, Match, Mount, Route, Router
+from asgiforge.runtime.routing import Host, Match, Mount, Route, Router, compile_path
 from asgiforge.runtime.testclient import TestClient
 from asgiforge.runtime.types import Receive, Scope, Send
 
@@ -188,3 +188,130 @@ def test_route_subclass_overriding_matches_is_honoured() -> None:
 
     client = TestClient(App(routes=[CaseInsensitiveRoute("/hello", ok)]))
     assert client.get("/HELLO").text == "ok"
+
+
+def test_fast_dispatch_sets_the_scope_the_general_path_sets() -> None:
+    """Differential: the exact-path shortcut, the inlined parameter conversion and the inlined
+    route path all leave the scope exactly as `route.matches()` + `scope.update` would."""
+    import anyio
+
+    class Recorder:
+        """An ASGI endpoint (not a function, so no request adapter) that keeps its scope."""
+
+        def __init__(self) -> None:
+            self.scope: Scope | None = None
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            self.scope = scope
+
+    recorders = [Recorder() for _ in range(6)]
+    routes: list[Any] = [
+        Route("/static", recorders[0], methods=["GET"]),
+        Route("/users/{id:int}", recorders[1], methods=["GET"]),
+        Route("/files/{rest:path}", recorders[2], methods=["GET"]),
+        Route("/{slug}/{n:float}", recorders[3], methods=["GET"]),
+        Route("/only-post", recorders[4], methods=["POST"]),
+        Route("/any", recorders[5]),
+    ]
+    cases = [
+        ("GET", "/static", ""),
+        ("GET", "/prefix/static", "/prefix"),
+        ("GET", "/users/42", ""),
+        ("GET", "/files/a/b.txt", ""),
+        ("GET", "/x/1.5", ""),
+        ("POST", "/any", ""),
+        ("GET", "/prefix/users/7", "/prefix"),
+    ]
+    router = Router(routes)
+
+    async def noop_receive() -> dict[str, Any]:  # pragma: no cover - never awaited
+        return {"type": "http.disconnect"}
+
+    async def noop_send(message: dict[str, Any]) -> None:  # pragma: no cover - never called
+        return None
+
+    for method, path, root_path in cases:
+        base = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "root_path": root_path,
+            "path_params": {"outer": "kept"},
+        }
+        expected = dict(base)
+        for route in routes:
+            match, child = route.matches(dict(base))
+            if match is Match.FULL:
+                expected["route"] = route
+                expected.update(child)
+                break
+        else:  # pragma: no cover - every case matches
+            raise AssertionError(path)
+        # ...and `matches()` agrees with Starlette's definition, from public attributes only.
+        route = expected["route"]
+        route_path = path[len(root_path) :]
+        found = route.path_regex.match(route_path)
+        converted = {k: route.param_convertors[k].convert(v) for k, v in found.groupdict().items()}
+        assert expected["path_params"] == {"outer": "kept", **converted}, path
+        for recorder in recorders:
+            recorder.scope = None
+        anyio.run(router, dict(base), noop_receive, noop_send)
+        got = next(r.scope for r in recorders if r.scope is not None)
+        got = {key: value for key, value in got.items() if key != "router"}
+        assert got == expected, (method, path)
+
+
+def test_reassigning_a_routes_pattern_after_the_first_request_reaches_the_index() -> None:
+    app = App(routes=[Route("/old", named("moved")), Route("/{x}/{y}", named("wild"))])
+    client = TestClient(app)
+    assert client.get("/old").text == "moved"
+    route = app.routes[0]
+    route.path_regex, route.path_format, route.param_convertors = compile_path("/new/{n:int}")
+    route.path = "/new/{n:int}"
+    assert client.get("/old").status_code == 404
+    assert client.get("/new/3").text == "moved"
+    assert client.get("/new/x").text == "wild"  # the int convertor rejects it
+    mount = Mount("/m", routes=[Route("/a", named("in-mount"))])
+    app.routes.insert(0, mount)
+    assert client.get("/m/a").text == "in-mount"
+    mount.path_regex, mount.path_format, mount.param_convertors = compile_path("/n/{path:path}")
+    assert client.get("/n/a").text == "in-mount"
+    assert client.get("/m/a").text == "wild"
+
+
+def test_a_route_shared_by_equal_routers_updates_both_indexes() -> None:
+    shared = Route("/old", named("shared"))
+    first, second = Router([shared]), Router([shared])
+    assert first == second  # equal, yet two indexes to keep current
+    clients = [TestClient(first), TestClient(second)]
+    assert [client.get("/old").text for client in clients] == ["shared", "shared"]
+    shared.path_regex, shared.path_format, shared.param_convertors = compile_path("/new")
+    shared.path = "/new"
+    assert [client.get("/new").text for client in clients] == ["shared", "shared"]
+    assert [client.get("/old").status_code for client in clients] == [404, 404]
+
+
+def test_an_unhashable_router_subclass_still_tracks_route_changes() -> None:
+    class Compared(Router):
+        def __eq__(self, other: object) -> bool:  # defining __eq__ alone drops __hash__
+            return isinstance(other, Compared) and list(self.routes) == list(other.routes)
+
+    route = Route("/old", named("r"))
+    client = TestClient(Compared([route]))
+    assert client.get("/old").text == "r"
+    route.path_regex, route.path_format, route.param_convertors = compile_path("/new")
+    assert client.get("/new").text == "r"
+
+
+def test_a_copied_route_is_independent_of_the_original() -> None:
+    import copy
+
+    route = Route("/p/{n:int}", ok)
+    client = TestClient(Router([route]))
+    assert client.get("/p/1").text == "ok"  # the router now watches the route
+    twin = copy.copy(route)
+    assert twin._watchers is None
+    twin.path_regex, twin.path_format, twin.param_convertors = compile_path("/q")
+    assert TestClient(Router([twin])).get("/q").text == "ok"
+    assert client.get("/p/1").text == "ok"  # the original and its router are untouched
+    assert route._derived is not None  # not forgotten because of the twin
