@@ -17,6 +17,8 @@ extra), imported when a MultiPartParser is first created.
 
 from __future__ import annotations
 
+import enum
+import warnings
 from collections.abc import AsyncIterable, Callable
 from tempfile import SpooledTemporaryFile
 from typing import Any, BinaryIO, cast
@@ -25,11 +27,34 @@ from urllib.parse import unquote_to_bytes
 import anyio
 
 from asgiforge.runtime.datastructures import FormData, Headers, UploadFile
+from asgiforge.runtime.exceptions import StarletteDeprecationWarning
 
-__all__ = ["FormParser", "MultiPartException", "MultiPartParser"]
+__all__ = ["FormMessage", "FormParser", "MultiPartException", "MultiPartParser"]
 
 # Browsers send no preamble at all; a few KiB of slack is generous and keeps junk cheap to reject.
 _MAX_PREAMBLE = 64 * 1024
+
+
+class _DeprecatedEnumType(enum.EnumType):
+    """Warns when the enum is called, as Starlette's deprecated `FormMessage` does."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        warnings.warn(
+            f"`{cls.__name__}` is deprecated and will be removed in a future version.",
+            StarletteDeprecationWarning,
+            stacklevel=2,
+        )
+        return super().__call__(*args, **kwargs)
+
+
+class FormMessage(enum.Enum, metaclass=_DeprecatedEnumType):
+    """Deprecated, unused: kept only because Starlette still exports it and ported code imports it."""
+
+    FIELD_START = 1
+    FIELD_NAME = 2
+    FIELD_DATA = 3
+    FIELD_END = 4
+    END = 5
 
 
 class MultiPartException(Exception):
