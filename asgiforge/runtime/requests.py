@@ -387,7 +387,11 @@ class Request(HTTPConnection[StateT]):
                 try:
                     self._form = await parser.parse()
                 except formparsers.MultiPartException as exc:
-                    raise HTTPException(400, detail=exc.message) from exc
+                    # Under an App it is a 400 for the client; a bare ASGI app using Request
+                    # gets the exception itself, as in Starlette.
+                    if "app" in self.scope:
+                        raise HTTPException(400, detail=exc.message) from exc
+                    raise
             else:
                 self._form = FormData()
         return self._form
