@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import anyio.to_thread
 
+from asgiforge.runtime._conditional import is_not_modified as _is_not_modified
+from asgiforge.runtime._conditional import read_small_file
 from asgiforge.runtime._utils import get_route_path
 from asgiforge.runtime.datastructures import Headers
 from asgiforge.runtime.exceptions import HTTPException
@@ -25,9 +27,7 @@ from asgiforge.runtime.responses import (
     PlainTextResponse,
     RedirectResponse,
     Response,
-    read_small_file,
 )
-from asgiforge.runtime.responses import is_not_modified as _is_not_modified
 from asgiforge.runtime.types import Receive, Scope, Send
 
 __all__ = ["NotModifiedResponse", "StaticFiles"]
