@@ -259,8 +259,8 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
         router = self.scope.get("router") or self.scope.get("app")
         if router is None:
             raise RuntimeError(
-                "url_for() needs a router: use it inside an App or Router (scope['router'] "
-                "is not set)."
+                "The `url_for` method can only be used inside a Starlette application or with "
+                "a router. (asgiforge: scope['router'] is not set; use it inside an App or Router.)"
             )
         url_path = router.url_path_for(name, **path_params)
         return url_path.make_absolute_url(base_url=self.base_url)  # type: ignore[no-any-return]

@@ -24,11 +24,11 @@ from asgiforge.runtime.datastructures import Headers
 from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.responses import (
     FileResponse,
-    PlainTextResponse,
     RedirectResponse,
     Response,
 )
 from asgiforge.runtime.types import Receive, Scope, Send
+from asgiforge.runtime.websockets import WebSocketClose
 
 __all__ = ["NotModifiedResponse", "StaticFiles"]
 
@@ -37,7 +37,6 @@ PathLike = str | os.PathLike[str]
 # Characters left as they are in the redirect Location's path and query.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
-_HANDLERS_KEY = "asgiforge.exception_handlers"
 
 
 class NotModifiedResponse(Response):
@@ -89,7 +88,6 @@ class StaticFiles:
         self.follow_symlink = follow_symlink
         if check_dir and directory is not None and not os.path.isdir(directory):
             raise RuntimeError(f"Directory '{directory}' does not exist")
-        self._roots: list[str] | None = None
 
     def get_directories(
         self,
@@ -117,19 +115,17 @@ class StaticFiles:
         return directories
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # nothing to serve: a normal close, as in Starlette
+            await WebSocketClose()(scope, receive, send)
+            return
         if scope["type"] != "http":
             raise RuntimeError(f"StaticFiles only serves HTTP, not {scope['type']!r} scopes")
         if not self.config_checked:
             await self.check_config()
             self.config_checked = True
-        path = self.get_path(scope)
-        try:
-            response = await self.get_response(path, scope)
-        except HTTPException as exc:
-            if _HANDLERS_KEY in scope:  # inside an App: let its (possibly custom) handlers answer
-                raise
-            # Served bare: answer here rather than letting the server turn it into a 500.
-            response = PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+        # A 404/405 is an HTTPException, as in Starlette: the App's handlers answer it (a bare
+        # StaticFiles, with no App around it, leaves it to the server).
+        response = await self.get_response(self.get_path(scope), scope)
         await response(scope, receive, send)
 
     def get_path(self, scope: Scope) -> str:
@@ -166,12 +162,6 @@ class StaticFiles:
                 return FileResponse(full_path, stat_result=stat_result, status_code=404)
         raise HTTPException(status_code=404)
 
-    def _resolved_roots(self) -> list[str]:
-        if self._roots is None:
-            resolve = os.path.abspath if self.follow_symlink else os.path.realpath
-            self._roots = [resolve(directory) for directory in self.all_directories]
-        return self._roots
-
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
         """The first `(full_path, stat)` for `path` inside a directory, or `("", None)`.
 
@@ -180,8 +170,11 @@ class StaticFiles:
         if "\x00" in path or "\\" in path:
             return "", None
         resolve = os.path.abspath if self.follow_symlink else os.path.realpath
-        for directory, root in zip(self.all_directories, self._resolved_roots(), strict=True):
+        for directory in self.all_directories:
             try:
+                # The root is resolved on every lookup, as in Starlette: a relative `directory`
+                # follows a later chdir, a symlinked one (`current -> release-N`) a redeploy.
+                root = resolve(directory)
                 full_path = resolve(os.path.join(directory, path))
                 if os.path.commonpath([full_path, root]) != root:
                     continue  # outside this directory (`..`, a prefix sibling, a symlink out)
