@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 from typing import Any
 
 import anyio
@@ -256,6 +257,35 @@ async def test_bad_json_is_a_400_and_a_json_decode_error(body: bytes) -> None:
     assert isinstance(error, ValueError)
     assert error.status_code == 400
     assert "Invalid JSON" in error.detail
+
+
+@pytest.mark.anyio
+async def test_deeply_nested_json_is_refused_without_a_second_copy_of_the_body() -> None:
+    """50 MiB of "[" is a quick 400 that never decodes the body into a 50 MiB str."""
+    size = 50 * 1024 * 1024
+    chunk = b"[" * (1024 * 1024)
+    request = Request(make_scope(method="POST"), body_receiver(*[chunk] * 50))
+    await request.body()  # the one copy every parse needs
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        with pytest.raises(InvalidJSONBody, match="nested too deeply"):
+            await request.json()
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < size // 10
+    assert elapsed < 2
+
+
+@pytest.mark.anyio
+async def test_deep_but_parseable_prefixes_still_reach_the_parser() -> None:
+    request = Request(make_scope(method="POST"), body_receiver(b"[" * 50 + b"]" * 50))
+    value = await request.json()
+    for _ in range(49):
+        value = value[0]
+    assert value == []
 
 
 @pytest.mark.anyio
