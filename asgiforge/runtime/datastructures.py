@@ -13,6 +13,7 @@ decode with replacement characters, exactly what the standard library's parser p
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import shlex
@@ -520,22 +521,36 @@ class QueryParams(ImmutableMultiDict[str, str]):
 
 
 # RFC 9110 section 5.6.2: a field name is a non-empty `token`.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
 
 
-def _forbid_line_breaks(name: str, value: str) -> None:
-    """Refuse a header that could smuggle in extra headers or a second response.
-
-    CR, LF or NUL in the value, and any name that is not an HTTP token (so also CR/LF/NUL, a
-    space or a colon in the name: `"X\\r\\nSet-Cookie: a"` must not become two headers).
-    """
-    if "\r" in value or "\n" in value or "\x00" in value:
-        raise ValueError(f"Header {name!r} contains a line break or NUL byte; refusing to send it")
-    if _TOKEN.fullmatch(name) is None:
+@functools.lru_cache(maxsize=512)
+def _header_name(name: str) -> bytes:
+    """`name` lowered and encoded, if it is a token (memoised: apps reuse a few names)."""
+    if not name or not _TOKEN_CHARS.issuperset(name):
         raise ValueError(
             f"Invalid header name {name!r}: names must be non-empty HTTP tokens (letters, digits "
-            "and !#$%&'*+-.^_`|~), never a line break, NUL, space or colon"
+            "and !#$%&'*+-.^_`|~), never CR, LF or NUL characters (line breaks), a space or a colon"
         )
+    return name.lower().encode("latin-1")
+
+
+def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """One header pair as ASGI bytes, refusing what could split a response.
+
+    The one check behind `Response(headers=...)`, `set_cookie` and every `MutableHeaders`
+    write: a name that is not an HTTP token (so also CR/LF/NUL, a space or a colon:
+    `"X\\r\\nSet-Cookie: a"` must not become two headers) and CR, LF or NUL in the value
+    raise `ValueError` naming the header.
+    """
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise ValueError(
+            f"Invalid HTTP header {name!r}: {value!r} (header values must not contain line "
+            "breaks: CR, LF or NUL characters)"
+        )
+    return _header_name(name), value.encode("latin-1")
 
 
 class Headers(Mapping[str, str]):
@@ -645,9 +660,7 @@ class MutableHeaders(Headers):
 
     def __setitem__(self, key: str, value: str) -> None:
         """Set `key` to a single value: the first occurrence is replaced, any repeats dropped."""
-        _forbid_line_breaks(key, value)
-        set_key = key.lower().encode("latin-1")
-        set_value = value.encode("latin-1")
+        set_key, set_value = encode_header(key, value)
         found = [i for i, (k, _) in enumerate(self._list) if k == set_key]
         if not found:
             self._list.append((set_key, set_value))
@@ -686,8 +699,7 @@ class MutableHeaders(Headers):
         existing = self.get(key)
         if existing is not None:
             return cast(str, existing)
-        _forbid_line_breaks(key, value)
-        self._list.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+        self._list.append(encode_header(key, value))
         return value
 
     def update(self, other: Mapping[str, str]) -> None:
@@ -696,8 +708,7 @@ class MutableHeaders(Headers):
 
     def append(self, key: str, value: str) -> None:
         """Add a value without touching existing ones (e.g. a second `set-cookie`)."""
-        _forbid_line_breaks(key, value)
-        self._list.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+        self._list.append(encode_header(key, value))
 
     def add_vary_header(self, vary: str) -> None:
         existing = self.get("vary")

@@ -53,6 +53,7 @@ from asgiforge.runtime._conditional import (
 )
 from asgiforge.runtime.background import BackgroundTask
 from asgiforge.runtime.concurrency import iterate_in_threadpool
+from asgiforge.runtime.datastructures import encode_header
 from asgiforge.runtime.requests import ClientDisconnect
 from asgiforge.runtime.types import Message, Receive, Scope, Send
 
@@ -78,42 +79,12 @@ _CONTENT_TYPE = b"content-type"
 _SET_COOKIE = b"set-cookie"
 
 
-# RFC 9110 section 5.6.2: a header name is a non-empty token (the rule MutableHeaders applies).
-_TOKEN_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-)
-
-
-@functools.lru_cache(maxsize=512)
-def _header_name(name: str) -> bytes:
-    """`name` lowered and encoded, if it is a token (memoised: apps reuse a few names)."""
-    if not name or not _TOKEN_CHARS.issuperset(name):
-        raise ValueError(
-            f"Invalid header name {name!r}: names must be non-empty HTTP tokens (letters, digits "
-            "and !#$%&'*+-.^_`|~), never CR, LF or NUL characters, a space or a colon"
-        )
-    return name.lower().encode("latin-1")
-
-
-def _checked(name: str, value: str) -> tuple[bytes, bytes]:
-    """Encode one header pair, refusing a non-token name and CR, LF or NUL in the value.
-
-    Either could smuggle in another header or a second response (response splitting).
-    """
-    if "\r" in value or "\n" in value or "\x00" in value:
-        raise ValueError(
-            f"Invalid HTTP header {name!r}: {value!r} (header values must not contain CR, LF "
-            "or NUL characters)"
-        )
-    return _header_name(name), value.encode("latin-1")
-
-
 @functools.lru_cache(maxsize=256)
 def _content_type(media_type: str, charset: str) -> bytes:
     """`media_type` as a header value, with a charset added for text types (memoised)."""
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
         media_type = f"{media_type}; charset={charset}"
-    return _checked("content-type", media_type)[1]
+    return encode_header("content-type", media_type)[1]
 
 
 _LENGTHS: dict[int, bytes] = {}
@@ -213,7 +184,7 @@ class Response:
             self.raw_headers = raw
             self._headers: MutableHeaders | None = None
             return
-        raw = [_checked(k, v) for k, v in headers.items()]
+        raw = [encode_header(k, v) for k, v in headers.items()]
         names = {k for k, _ in raw}
         need_length = _CONTENT_LENGTH not in names
         need_type = _CONTENT_TYPE not in names
@@ -283,7 +254,7 @@ class Response:
         header = cookie.output(header="").strip()
         if partitioned:
             header += "; Partitioned"
-        self.raw_headers.append(_checked("set-cookie", header))
+        self.raw_headers.append(encode_header("set-cookie", header))
 
     def delete_cookie(
         self,
@@ -671,7 +642,7 @@ class FileResponse(Response):
                 disposition = f"{content_disposition_type}; filename*=utf-8''{quoted}"
             else:
                 disposition = f'{content_disposition_type}; filename="{filename}"'
-            self._setdefault(*_checked("content-disposition", disposition))
+            self._setdefault(*encode_header("content-disposition", disposition))
         self.stat_result = stat_result
         if stat_result is not None:
             self.set_stat_headers(stat_result)
