@@ -71,6 +71,9 @@ class StaticFiles:
     (`check_dir`) and again on the first request (`check_config`).
     """
 
+    # Resolved roots by directory, with the (device, inode) they were resolved for (see _root).
+    _roots: dict[PathLike, tuple[tuple[int, int], str]]
+
     def __init__(
         self,
         *,
@@ -172,12 +175,14 @@ class StaticFiles:
         resolve = os.path.abspath if self.follow_symlink else os.path.realpath
         for directory in self.all_directories:
             try:
-                # The root is resolved on every lookup, as in Starlette: a relative `directory`
-                # follows a later chdir, a symlinked one (`current -> release-N`) a redeploy.
-                root = resolve(directory)
+                root = self._root(directory)
                 full_path = resolve(os.path.join(directory, path))
                 if os.path.commonpath([full_path, root]) != root:
-                    continue  # outside this directory (`..`, a prefix sibling, a symlink out)
+                    # Outside this directory (`..`, a prefix sibling, a symlink out), unless the
+                    # remembered root is stale (the directory was renamed): check afresh.
+                    fresh = resolve(directory)
+                    if fresh == root or os.path.commonpath([full_path, fresh]) != fresh:
+                        continue
                 return full_path, os.stat(full_path)
             except (
                 OSError,
@@ -185,6 +190,28 @@ class StaticFiles:
             ):  # missing, ENOTDIR, EACCES, ENAMETOOLONG, ELOOP, bad chars
                 continue
         return "", None
+
+    def _root(self, directory: PathLike) -> str:
+        """`directory` resolved as Starlette resolves it on every lookup (a relative one follows
+        a later chdir, a symlinked one such as `current -> release-N` a redeploy), but without
+        paying a `realpath` per request: the result is reused while `os.stat(directory)` still
+        finds the same directory (device and inode). Blocking; raises OSError if it is gone.
+        """
+        if self.follow_symlink:
+            return os.path.abspath(directory)  # no symlinks to resolve: cheap
+        found = os.stat(directory)
+        key = (found.st_dev, found.st_ino)
+        roots: dict[PathLike, tuple[tuple[int, int], str]] | None
+        roots = getattr(self, "_roots", None)
+        if roots is None:
+            roots = {}
+            self._roots = roots
+        known = roots.get(directory)
+        if known is not None and known[0] == key:
+            return known[1]
+        root = os.path.realpath(directory)
+        roots[directory] = (key, root)
+        return root
 
     def _lookup_and_read(self, path: str) -> tuple[str, os.stat_result | None, bytes | None]:
         """`lookup_path`, plus the content of a small regular file, in one worker-thread call.

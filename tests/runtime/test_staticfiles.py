@@ -353,3 +353,23 @@ async def test_backslashes_are_refused_even_when_such_a_file_exists(site: Path) 
         await app(scope, None, send)  # type: ignore[arg-type]
     assert info.value.status_code == 404
     assert sent == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_a_symlinked_root_follows_a_redeploy(tmp_path: Path) -> None:
+    """`current -> release-N` re-pointed: the new release is served, as in Starlette."""
+    for name in ("r1", "r2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "f.txt").write_text(name)
+    current = tmp_path / "current"
+    current.symlink_to(tmp_path / "r1")
+    client = TestClient(StaticFiles(directory=current))
+    assert client.get("/f.txt").text == "r1"
+    current.unlink()
+    current.symlink_to(tmp_path / "r2")
+    assert client.get("/f.txt").text == "r2"
+    # Renamed in place (same inode): the remembered root is stale and checked afresh.
+    (tmp_path / "r2").rename(tmp_path / "r3")
+    current.unlink()
+    current.symlink_to(tmp_path / "r3")
+    assert client.get("/f.txt").text == "r2"
