@@ -1098,3 +1098,9 @@ async def test_stream_background_runs_when_the_client_leaves_after_the_body() ->
     with anyio.fail_after(5):
         await response({"type": "http", "method": "GET", "headers": []}, receive, send)
     assert ran == ["task"]
+
+
+def test_file_response_method_argument_is_accepted_with_a_deprecation(data_file: Path) -> None:
+    with pytest.warns(DeprecationWarning, match="unused"):
+        response = FileResponse(data_file, method="GET")
+    assert TestClient(response).head("/").status_code == 200
