@@ -13,9 +13,12 @@ decode with replacement characters, exactly what the standard library's parser p
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import re
 import shlex
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
+from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple, TypeVar, cast
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
@@ -51,6 +54,42 @@ class Address(NamedTuple):
 
     host: str
     port: int
+
+
+# A Host header as RFC 3986 allows it: a reg-name (unreserved, sub-delims and %-escapes), a
+# bracketed IPv6 literal (checked by `ipaddress` below) or a lower-case-`v` IPvFuture, then an
+# optional port. Anything else (`/`, `?`, `#`, `@`, `\\`, spaces...) could move the URL's
+# authority or path, so such a header is ignored and `scope["server"]` used instead.
+_HOST_HEADER = re.compile(
+    r"(?:[A-Za-z0-9._~%!$&'()*+,;=-]+"
+    r"|\[(?:(?P<ipv6>[0-9A-Fa-f]*:[0-9A-Fa-f.:]+)|v[0-9A-Fa-f]+\.[A-Za-z0-9._~!$&'()*+,;=:-]+)\])"
+    r"(?::(?P<port>[0-9]+))?"
+)
+
+
+def _valid_host_header(host: str) -> bool:
+    match = _HOST_HEADER.fullmatch(host)
+    if match is None:
+        return False
+    port = match["port"]
+    if port is not None:
+        port = port.lstrip("0")
+        if len(port) > 5 or int(port or "0") > 65535:
+            return False
+    ipv6 = match["ipv6"]
+    if ipv6 is not None:
+        try:
+            ipaddress.IPv6Address(ipv6)
+        except ValueError:
+            return False
+    return True
+
+
+def _bracket_ipv6(host: str) -> str:
+    """`::1` -> `[::1]`: an IPv6 address must be bracketed inside a URL's authority."""
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]"
+    return host
 
 
 def _decode_query(raw: bytes) -> str:
@@ -89,24 +128,38 @@ class URL:
     def _from_scope(scope: Scope) -> str:
         scheme: str = scope.get("scheme", "http")
         path: str = scope["path"]
+        if "?" in path or "#" in path or "\\" in path:
+            # Delimiters in the decoded path stay in the path (and a backslash is never read as
+            # a slash by a browser following the URL).
+            path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
         query_string: bytes = scope.get("query_string", b"")
-        host: str | None = None
+        netloc: str | None = None
         for key, value in scope.get("headers", ()):
             if key == b"host":
                 host = value.decode("latin-1")
+                if _valid_host_header(host):
+                    netloc = host
                 break
-        if host is not None:
-            url = f"{scheme}://{host}{path}"
-        else:
+        if netloc is None:
             server = scope.get("server")
-            if server is None:
-                url = path
-            else:
+            if server is not None:
                 server_host, port = server
+                server_host = _bracket_ipv6(server_host)
                 if port == _DEFAULT_PORTS.get(scheme):
-                    url = f"{scheme}://{server_host}{path}"
+                    netloc = server_host
                 else:
-                    url = f"{scheme}://{server_host}:{port}{path}"
+                    netloc = f"{server_host}:{port}"
+        if netloc is not None:
+            # With an authority, the path must start with "/" or it would extend the authority
+            # (`@evil.com`, `user:pass@...`).
+            if path and not path.startswith("/"):
+                path = "/" + path
+            url = f"{scheme}://{netloc}{path}"
+        elif path.startswith("//"):
+            # Without one, a leading "//" would be read as an authority.
+            url = "/%2F" + path[2:]
+        else:
+            url = path
         if query_string:
             url += "?" + _decode_query(query_string)
         return url
@@ -173,6 +226,13 @@ class URL:
                 hostname = self.netloc.rpartition("@")[2]
                 if not hostname.endswith("]"):
                     hostname = hostname.rpartition(":")[0] if ":" in hostname else hostname
+            elif ":" in hostname and not hostname.startswith("["):
+                try:
+                    ipaddress.IPv6Address(hostname)
+                except ValueError:
+                    pass
+                else:
+                    hostname = f"[{hostname}]"
             netloc = hostname
             if port is not None:
                 netloc += f":{port}"
@@ -359,7 +419,8 @@ class ImmutableMultiDict(Mapping[_KeyType, _CovariantValueType]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, self.__class__):
             return False
-        return sorted(self._list, key=repr) == sorted(other._list, key=repr)
+        # Sorted by key only (a stable sort): the order of one key's values is part of equality.
+        return sorted(self._list, key=itemgetter(0)) == sorted(other._list, key=itemgetter(0))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -460,22 +521,36 @@ class QueryParams(ImmutableMultiDict[str, str]):
 
 
 # RFC 9110 section 5.6.2: a field name is a non-empty `token`.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
 
 
-def _forbid_line_breaks(name: str, value: str) -> None:
-    """Refuse a header that could smuggle in extra headers or a second response.
-
-    CR, LF or NUL in the value, and any name that is not an HTTP token (so also CR/LF/NUL, a
-    space or a colon in the name: `"X\\r\\nSet-Cookie: a"` must not become two headers).
-    """
-    if "\r" in value or "\n" in value or "\x00" in value:
-        raise ValueError(f"Header {name!r} contains a line break or NUL byte; refusing to send it")
-    if _TOKEN.fullmatch(name) is None:
+@functools.lru_cache(maxsize=512)
+def _header_name(name: str) -> bytes:
+    """`name` lowered and encoded, if it is a token (memoised: apps reuse a few names)."""
+    if not name or not _TOKEN_CHARS.issuperset(name):
         raise ValueError(
             f"Invalid header name {name!r}: names must be non-empty HTTP tokens (letters, digits "
-            "and !#$%&'*+-.^_`|~), never a line break, NUL, space or colon"
+            "and !#$%&'*+-.^_`|~), never CR, LF or NUL characters (line breaks), a space or a colon"
         )
+    return name.lower().encode("latin-1")
+
+
+def encode_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """One header pair as ASGI bytes, refusing what could split a response.
+
+    The one check behind `Response(headers=...)`, `set_cookie` and every `MutableHeaders`
+    write: a name that is not an HTTP token (so also CR/LF/NUL, a space or a colon:
+    `"X\\r\\nSet-Cookie: a"` must not become two headers) and CR, LF or NUL in the value
+    raise `ValueError` naming the header.
+    """
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise ValueError(
+            f"Invalid HTTP header {name!r}: {value!r} (header values must not contain line "
+            "breaks: CR, LF or NUL characters)"
+        )
+    return _header_name(name), value.encode("latin-1")
 
 
 class Headers(Mapping[str, str]):
@@ -585,9 +660,7 @@ class MutableHeaders(Headers):
 
     def __setitem__(self, key: str, value: str) -> None:
         """Set `key` to a single value: the first occurrence is replaced, any repeats dropped."""
-        _forbid_line_breaks(key, value)
-        set_key = key.lower().encode("latin-1")
-        set_value = value.encode("latin-1")
+        set_key, set_value = encode_header(key, value)
         found = [i for i, (k, _) in enumerate(self._list) if k == set_key]
         if not found:
             self._list.append((set_key, set_value))
@@ -626,8 +699,7 @@ class MutableHeaders(Headers):
         existing = self.get(key)
         if existing is not None:
             return cast(str, existing)
-        _forbid_line_breaks(key, value)
-        self._list.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+        self._list.append(encode_header(key, value))
         return value
 
     def update(self, other: Mapping[str, str]) -> None:
@@ -636,8 +708,7 @@ class MutableHeaders(Headers):
 
     def append(self, key: str, value: str) -> None:
         """Add a value without touching existing ones (e.g. a second `set-cookie`)."""
-        _forbid_line_breaks(key, value)
-        self._list.append((key.lower().encode("latin-1"), value.encode("latin-1")))
+        self._list.append(encode_header(key, value))
 
     def add_vary_header(self, vary: str) -> None:
         existing = self.get("vary")

@@ -17,7 +17,10 @@ extra), imported when a MultiPartParser is first created.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable
+import codecs
+import enum
+import warnings
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from tempfile import SpooledTemporaryFile
 from typing import Any, BinaryIO, cast
 from urllib.parse import unquote_to_bytes
@@ -25,11 +28,34 @@ from urllib.parse import unquote_to_bytes
 import anyio
 
 from asgiforge.runtime.datastructures import FormData, Headers, UploadFile
+from asgiforge.runtime.exceptions import StarletteDeprecationWarning
 
-__all__ = ["FormParser", "MultiPartException", "MultiPartParser"]
+__all__ = ["FormMessage", "FormParser", "MultiPartException", "MultiPartParser"]
 
 # Browsers send no preamble at all; a few KiB of slack is generous and keeps junk cheap to reject.
 _MAX_PREAMBLE = 64 * 1024
+
+
+class _DeprecatedEnumType(enum.EnumType):
+    """Warns when the enum is called, as Starlette's deprecated `FormMessage` does."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        warnings.warn(
+            f"`{cls.__name__}` is deprecated and will be removed in a future version.",
+            StarletteDeprecationWarning,
+            stacklevel=2,
+        )
+        return super().__call__(*args, **kwargs)
+
+
+class FormMessage(enum.Enum, metaclass=_DeprecatedEnumType):
+    """Deprecated and unused: kept because Starlette still exports it and ported code imports it."""
+
+    FIELD_START = 1
+    FIELD_NAME = 2
+    FIELD_DATA = 3
+    FIELD_END = 4
+    END = 5
 
 
 class MultiPartException(Exception):
@@ -40,19 +66,25 @@ class MultiPartException(Exception):
         self.message = message
 
 
+# The messages are Starlette's, word for word: clients and tests compare them.
 def _too_many_fields(limit: float) -> MultiPartException:
-    return MultiPartException(f"Too many fields. Maximum number of fields is {limit} (max_fields).")
+    return MultiPartException(f"Too many fields. Maximum number of fields is {limit}.")
 
 
 def _too_many_files(limit: float) -> MultiPartException:
-    return MultiPartException(f"Too many files. Maximum number of files is {limit} (max_files).")
+    return MultiPartException(f"Too many files. Maximum number of files is {limit}.")
 
 
 def _part_too_large(limit: int) -> MultiPartException:
-    return MultiPartException(
-        f"Part exceeded maximum size of {limit} bytes (max_part_size); "
-        "send large values as file uploads."
-    )
+    return MultiPartException(f"Part exceeded maximum size of {int(limit / 1024)}KB.")
+
+
+def _field_too_large(limit: int) -> MultiPartException:
+    return MultiPartException(f"Field exceeded maximum size of {int(limit / 1024)}KB.")
+
+
+def _invalid_multipart() -> MultiPartException:
+    return MultiPartException("Invalid multipart data.")
 
 
 def _safe_decode(data: bytes | bytearray, charset: str) -> str:
@@ -78,7 +110,8 @@ class FormParser:
     """`application/x-www-form-urlencoded`, parsed field by field as the body streams in.
 
     `max_files` is accepted so callers can pass one set of limits to either parser; such a body
-    has no files, so it never triggers.
+    has no files, so it never triggers. A chunk is scanned field by field, so a limit stops the
+    parse at the field that breaks it, however large the chunk.
     """
 
     def __init__(
@@ -96,14 +129,18 @@ class FormParser:
         self.max_files = max_files
         self.max_fields = max_fields
         self.max_part_size = max_part_size
+        self._current_fields = 0
+        # The raw `name=value` bytes of the field being read; never more than max_part_size.
+        self._field_value = bytearray()
         self._items: list[tuple[str, str | UploadFile]] = []
 
-    def _add_field(self, raw: bytes | bytearray) -> None:
+    def _end_field(self) -> None:
+        raw = self._field_value
         if not raw:
             return  # "a=1&&b=2": empty segments are not fields
-        if len(raw) > self.max_part_size:
-            raise _part_too_large(self.max_part_size)
-        if len(self._items) >= self.max_fields:
+        self._field_value = bytearray()
+        self._current_fields += 1
+        if self._current_fields > self.max_fields:
             raise _too_many_fields(self.max_fields)
         name, _, value = bytes(raw).partition(b"=")
         self._items.append(
@@ -113,32 +150,40 @@ class FormParser:
             )
         )
 
+    def _feed(self, chunk: bytes) -> None:
+        start = 0
+        size = len(chunk)
+        while start <= size:
+            amp = chunk.find(b"&", start)
+            end = size if amp < 0 else amp
+            if len(self._field_value) + (end - start) > self.max_part_size:
+                raise _field_too_large(self.max_part_size)
+            self._field_value += chunk[start:end]
+            if amp < 0:
+                return
+            self._end_field()
+            start = amp + 1
+
     async def parse(self) -> FormData:
-        pending = bytearray()
+        chunks = aiter(self.stream)
         try:
-            async for chunk in self.stream:
-                if not chunk:
-                    continue
-                if b"&" in chunk:
-                    pending += chunk
-                    *complete, rest = pending.split(b"&")
-                    for field in complete:
-                        self._add_field(field)
-                    pending = bytearray(rest)
-                else:
-                    pending += chunk
-                # The unfinished field is checked as it grows, not once the body has ended.
-                if len(pending) > self.max_part_size:
-                    raise _part_too_large(self.max_part_size)
-            self._add_field(pending)
+            async for chunk in chunks:
+                if chunk:
+                    self._feed(chunk)
+            self._end_field()
         finally:
             with anyio.CancelScope(shield=True):
-                await _aclose(self.stream)
+                await _aclose(chunks)
         return FormData(self._items)
 
 
-async def _aclose(stream: AsyncIterable[bytes]) -> None:
-    """Close an async generator we stopped reading early, so its cleanup runs now."""
+async def _aclose(stream: AsyncIterator[bytes]) -> None:
+    """Close the iterator we stopped reading early, so its cleanup runs now.
+
+    It is the iterator (`aiter(stream)`), not the iterable, that is closed: an iterable whose
+    `__aiter__` returns a fresh async generator would otherwise leave that generator to the
+    garbage collector, which on trio is a ResourceWarning and a cleanup that never runs.
+    """
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         await aclose()
@@ -225,9 +270,9 @@ class MultiPartParser:
         for key, value in self._part_headers:
             if key == b"content-disposition":
                 disposition = value
-        if disposition is None:
-            raise MultiPartException("A multipart part has no Content-Disposition header.")
-        _, options = self._parse_options_header(disposition.decode("latin-1"))
+        options: dict[bytes, bytes] = {}
+        if disposition is not None:
+            _, options = self._parse_options_header(disposition.decode("latin-1"))
         name = options.get(b"name")
         if name is None:
             raise MultiPartException(
@@ -290,7 +335,12 @@ class MultiPartParser:
         _, params = self._parse_options_header(self.headers.get("content-type", ""))
         charset = params.get(b"charset")
         if charset:
-            self._charset = charset.decode("latin-1")
+            # Looked up once per body (a failed lookup is not cached by `codecs`): an unknown
+            # charset decodes as latin-1, which never fails.
+            try:
+                self._charset = codecs.lookup(charset.decode("latin-1")).name
+            except LookupError:
+                self._charset = "latin-1"
         boundary = params.get(b"boundary")
         if not boundary:
             raise MultiPartException("Missing boundary in multipart.")
@@ -306,21 +356,22 @@ class MultiPartParser:
         }
         try:
             return self._parser_class(boundary, callbacks)
-        except ValueError as exc:  # python-multipart refuses e.g. an over-long boundary
-            raise MultiPartException(f"Invalid multipart boundary: {exc}") from None
+        except ValueError:  # python-multipart refuses e.g. an over-long boundary
+            raise _invalid_multipart() from None
 
     @staticmethod
     def _write(parser: Any, data: bytes) -> None:
         try:
             parser.write(data)
-        except ValueError as exc:  # python-multipart's parse errors are ValueErrors
-            raise MultiPartException(f"Malformed multipart body: {exc}") from None
+        except ValueError:  # python-multipart's parse errors are ValueErrors
+            raise _invalid_multipart() from None
 
     async def parse(self) -> FormData:
+        chunks = aiter(self.stream)
         try:
             parser = self._make_parser()
             budget = _MAX_PREAMBLE
-            async for chunk in self.stream:
+            async for chunk in chunks:
                 if not self._started:
                     # Until the first part begins, feed at most `budget` bytes, however large
                     # the chunk: a huge preamble is refused after 64 KiB, not after reading it.
@@ -336,7 +387,9 @@ class MultiPartParser:
                 await self._flush_writes()
                 if self._ended:
                     break  # anything after the closing boundary is an epilogue: not read
-            if not self._ended:
+            if not self._ended and budget < _MAX_PREAMBLE:
+                # An empty body is an empty form (as in Starlette); a body that stops inside a
+                # part is refused rather than handed over half-read.
                 raise MultiPartException("Multipart body ended before its closing boundary.")
             for upload in self._uploads:
                 await upload.seek(0)
@@ -348,5 +401,5 @@ class MultiPartParser:
             raise
         finally:
             with anyio.CancelScope(shield=True):
-                await _aclose(self.stream)
+                await _aclose(chunks)
         return FormData(self._items)

@@ -9,6 +9,7 @@ handlers answer 400 rather than 500; errors caused by a missing middleware say w
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncGenerator, Awaitable, Generator, Iterator, Mapping, Sequence
 from functools import cached_property
 from http.cookies import CookieError
@@ -123,6 +124,13 @@ def _missing(attribute: str, middleware: str) -> NoReturn:
         f"request.{attribute} needs {middleware}: add it to the application's middleware "
         f"(e.g. App(middleware=[Middleware({middleware}, ...)]))."
     )
+
+
+# The run of "[" (and JSON whitespace) a body starts with; see Request.json(). The stdlib parser
+# gives up far sooner than _MAX_NESTING (about 1,000 levels on 3.11, 10,000 on 3.13), whatever
+# the Python version: a longer run is refused without decoding.
+_OPENING_ARRAYS = re.compile(rb"[ \t\n\r\[]*")
+_MAX_NESTING = 1_000_000
 
 
 class InvalidJSONBody(HTTPException, json.JSONDecodeError):
@@ -259,8 +267,8 @@ class HTTPConnection(Mapping[str, Any], Generic[StateT]):
         router = self.scope.get("router") or self.scope.get("app")
         if router is None:
             raise RuntimeError(
-                "url_for() needs a router: use it inside an App or Router (scope['router'] "
-                "is not set)."
+                "The `url_for` method can only be used inside a Starlette application or with "
+                "a router. (asgiforge: scope['router'] is not set; use it inside an App or Router.)"
             )
         url_path = router.url_path_for(name, **path_params)
         return url_path.make_absolute_url(base_url=self.base_url)  # type: ignore[no-any-return]
@@ -349,6 +357,17 @@ class Request(HTTPConnection[StateT]):
         """The body parsed as JSON; invalid JSON or UTF-8 raises `InvalidJSONBody` (a 400)."""
         if not hasattr(self, "_json"):
             body = await self.body()
+            # A body opening with more arrays than any parser nests can only be refused: say so
+            # from the bytes, before decoding them into a second full copy as a str (50 MiB of
+            # "[" would otherwise cost 100 MiB for a 400). json.loads(bytes) would not help: it
+            # decodes to a str internally too.
+            opening = _OPENING_ARRAYS.match(body)
+            if (
+                opening is not None
+                and opening.end() > _MAX_NESTING
+                and body.count(b"[", 0, opening.end()) > _MAX_NESTING
+            ):
+                raise InvalidJSONBody("nested too deeply", "", 0)
             try:
                 # Decoded strictly first: json.loads(bytes) lets UTF-8-encoded surrogates through
                 # ("surrogatepass"), which would only fail later, as a 500, when re-encoded.
@@ -387,7 +406,11 @@ class Request(HTTPConnection[StateT]):
                 try:
                     self._form = await parser.parse()
                 except formparsers.MultiPartException as exc:
-                    raise HTTPException(400, detail=exc.message) from exc
+                    # Under an App it is a 400 for the client; a bare ASGI app using Request
+                    # gets the exception itself, as in Starlette.
+                    if "app" in self.scope:
+                        raise HTTPException(400, detail=exc.message) from exc
+                    raise
             else:
                 self._form = FormData()
         return self._form

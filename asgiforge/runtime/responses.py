@@ -12,8 +12,8 @@ values free of CR, LF and NUL), so input taken from a user can never split the r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-import hashlib
 import http.cookies
 import json
 import math
@@ -21,9 +21,17 @@ import os
 import stat
 import sys
 import warnings
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from datetime import datetime
-from email.utils import format_datetime, formatdate, parsedate_to_datetime
+from email.utils import format_datetime
 from mimetypes import guess_type
 from secrets import token_hex
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,9 +39,23 @@ from urllib.parse import quote
 
 import anyio
 
+from asgiforge.runtime._conditional import (
+    MAX_RANGES,
+    NOT_MODIFIED_HEADERS,
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    if_range_allows,
+    is_not_modified,
+    parse_range_header,
+    request_headers,
+    stat_and_read,
+    stat_validators,
+)
 from asgiforge.runtime.background import BackgroundTask
 from asgiforge.runtime.concurrency import iterate_in_threadpool
-from asgiforge.runtime.types import Receive, Scope, Send
+from asgiforge.runtime.datastructures import encode_header
+from asgiforge.runtime.requests import ClientDisconnect
+from asgiforge.runtime.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from asgiforge.runtime.datastructures import URL, MutableHeaders
@@ -57,42 +79,12 @@ _CONTENT_TYPE = b"content-type"
 _SET_COOKIE = b"set-cookie"
 
 
-# RFC 9110 section 5.6.2: a header name is a non-empty token (the rule MutableHeaders applies).
-_TOKEN_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-)
-
-
-@functools.lru_cache(maxsize=512)
-def _header_name(name: str) -> bytes:
-    """`name` lowered and encoded, if it is a token (memoised: apps reuse a few names)."""
-    if not name or not _TOKEN_CHARS.issuperset(name):
-        raise ValueError(
-            f"Invalid header name {name!r}: names must be non-empty HTTP tokens (letters, digits "
-            "and !#$%&'*+-.^_`|~), never CR, LF or NUL characters, a space or a colon"
-        )
-    return name.lower().encode("latin-1")
-
-
-def _checked(name: str, value: str) -> tuple[bytes, bytes]:
-    """Encode one header pair, refusing a non-token name and CR, LF or NUL in the value.
-
-    Either could smuggle in another header or a second response (response splitting).
-    """
-    if "\r" in value or "\n" in value or "\x00" in value:
-        raise ValueError(
-            f"Invalid HTTP header {name!r}: {value!r} (header values must not contain CR, LF "
-            "or NUL characters)"
-        )
-    return _header_name(name), value.encode("latin-1")
-
-
 @functools.lru_cache(maxsize=256)
 def _content_type(media_type: str, charset: str) -> bytes:
     """`media_type` as a header value, with a charset added for text types (memoised)."""
     if media_type.startswith("text/") and "charset=" not in media_type.lower():
         media_type = f"{media_type}; charset={charset}"
-    return _checked("content-type", media_type)[1]
+    return encode_header("content-type", media_type)[1]
 
 
 _LENGTHS: dict[int, bytes] = {}
@@ -163,7 +155,11 @@ class Response:
             return content  # type: ignore[no-any-return]
         if content is None:
             return b""
-        if isinstance(content, bytes | memoryview):
+        if isinstance(content, memoryview):
+            # Content-Length counts bytes: a typed view (`'i'`, 4 bytes an item) is cast to
+            # bytes, a non-contiguous one (a slice with a step) copied into contiguous bytes.
+            return content.cast("B") if content.c_contiguous else content.tobytes()
+        if isinstance(content, bytes):
             return content
         return content.encode(self.charset)  # type: ignore[no-any-return]
 
@@ -188,7 +184,7 @@ class Response:
             self.raw_headers = raw
             self._headers: MutableHeaders | None = None
             return
-        raw = [_checked(k, v) for k, v in headers.items()]
+        raw = [encode_header(k, v) for k, v in headers.items()]
         names = {k for k, _ in raw}
         need_length = _CONTENT_LENGTH not in names
         need_type = _CONTENT_TYPE not in names
@@ -228,8 +224,11 @@ class Response:
     ) -> None:
         """Append a `Set-Cookie` header; values are quoted, attributes are checked.
 
-        `partitioned=True` (CHIPS) works on every Python version, not only 3.14+.
+        `partitioned=True` (CHIPS) needs Python 3.14+, as in Starlette (whose `http.cookies`
+        learnt the attribute then); earlier versions raise `ValueError` before any header is set.
         """
+        if partitioned and sys.version_info < (3, 14):
+            raise ValueError("Partitioned cookies are only supported in Python 3.14 and above.")
         cookie: http.cookies.BaseCookie[str] = http.cookies.SimpleCookie()
         cookie[key] = value  # raises http.cookies.CookieError on an illegal key
         morsel = cookie[key]
@@ -255,7 +254,7 @@ class Response:
         header = cookie.output(header="").strip()
         if partitioned:
             header += "; Partitioned"
-        self.raw_headers.append(_checked("set-cookie", header))
+        self.raw_headers.append(encode_header("set-cookie", header))
 
     def delete_cookie(
         self,
@@ -439,13 +438,88 @@ def _unwrap_group(group: BaseExceptionGroup[Any]) -> BaseException:
     return exc
 
 
+def _websocket_denial_send(send: Send) -> Send:
+    """`send` for a response given instead of accepting a WebSocket: the ASGI WebSocket Denial
+    Response extension names the same messages `websocket.http.response.*`."""
+
+    async def denial_send(message: Message) -> None:
+        kind = message["type"]
+        if kind in (_START, _BODY):
+            message = {**message, "type": "websocket." + kind}
+        await send(message)
+
+    return denial_send
+
+
+async def _until_disconnect(
+    work: Callable[[], Awaitable[None]], listen: Callable[[], Awaitable[None]]
+) -> bool:
+    """Run `work` until it finishes or `listen` returns (the client sent `http.disconnect`),
+    whichever comes first; True when the client left first and `work` was cancelled.
+
+    For servers before ASGI spec 2.4, whose `send` does not fail once the client is gone. On
+    asyncio a plain task listens and cancels this one: an anyio task group plus its cancel
+    scopes cost more than the rest of a small response. A `receive` that fails only stops the
+    listening, never the response.
+    """
+    host = _current_asyncio_task()
+    disconnected = False
+    if host is not None:
+
+        async def listen_asyncio() -> None:
+            nonlocal disconnected
+            try:
+                await listen()
+            except Exception:
+                return
+            disconnected = True
+            host.cancel()
+
+        listener = asyncio.get_running_loop().create_task(listen_asyncio())
+        try:
+            await work()
+        except asyncio.CancelledError:
+            # Ours only if the listener asked for it and nobody else cancelled the task too.
+            if not disconnected or host.uncancel() > 0:
+                raise
+            return True
+        finally:
+            listener.cancel()
+        return False
+
+    try:
+        async with anyio.create_task_group() as group:
+
+            async def listen_anyio() -> None:
+                nonlocal disconnected
+                try:
+                    await listen()
+                except Exception:
+                    return
+                disconnected = True
+                group.cancel_scope.cancel()
+
+            group.start_soon(listen_anyio)
+            await work()
+            group.cancel_scope.cancel()
+    except BaseExceptionGroup as group_error:
+        raise _unwrap_group(group_error) from None
+    return disconnected
+
+
+async def _listen_for_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 class StreamingResponse(Response):
     """A body produced chunk by chunk by a sync or async iterator of str/bytes.
 
     Each chunk is sent as soon as it is produced (server-sent events work). A client disconnect
     stops the iterator: on servers implementing ASGI spec 2.4+ `send` raises `OSError` once the
-    client is gone, so no extra task is needed; for older servers a task listens for
-    `http.disconnect` and cancels the stream.
+    client is gone (re-raised as `ClientDisconnect`, as in Starlette); for older servers the
+    response listens for `http.disconnect` and cancels the stream. The background task runs
+    after the body, also when the client left (it is the app's clean-up, as in Starlette).
     """
 
     body_iterator: AsyncContentStream
@@ -468,10 +542,7 @@ class StreamingResponse(Response):
         self.init_headers(headers)
 
     async def listen_for_disconnect(self, receive: Receive) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
+        await _listen_for_disconnect(receive)
 
     async def stream_response(self, send: Send) -> None:
         await send({"type": _START, "status": self.status_code, "headers": self.raw_headers})
@@ -482,39 +553,6 @@ class StreamingResponse(Response):
             await send({"type": _BODY, "body": chunk, "more_body": True})
         await send({"type": _BODY, "body": b"", "more_body": False})
 
-    async def _stream_watching_asyncio(
-        self, host: asyncio.Task[Any], receive: Receive, send: Send
-    ) -> bool:
-        """Stream in this task while a plain asyncio task listens for the disconnect.
-
-        The same behaviour as the task-group path (a disconnect cancels the stream and closes
-        the iterator) for a tenth of the cost: an anyio task group plus its cancel scopes cost
-        more than the rest of a small streamed response. Returns True when the client left.
-        """
-        disconnected = False
-
-        async def listen() -> None:
-            nonlocal disconnected
-            try:
-                await self.listen_for_disconnect(receive)
-            except Exception:  # a broken receive must not kill a good stream
-                return
-            disconnected = True
-            host.cancel()
-
-        listener = asyncio.get_running_loop().create_task(listen())
-        try:
-            await self.stream_response(send)
-        except asyncio.CancelledError:
-            # Ours only if the listener asked for it and nobody else cancelled the task too.
-            if not disconnected or host.uncancel() > 0:
-                raise
-            await self._close_iterator()
-            return True
-        finally:
-            listener.cancel()
-        return False
-
     async def _close_iterator(self) -> None:
         aclose: Callable[[], Awaitable[None]] | None = getattr(self.body_iterator, "aclose", None)
         if aclose is not None:
@@ -522,241 +560,47 @@ class StreamingResponse(Response):
                 await aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if _spec_version(scope) >= (2, 4):
+        if scope["type"] == "websocket":  # a denial response before accept()
+            await self.stream_response(_websocket_denial_send(send))
+        elif _spec_version(scope) >= (2, 4):
             try:
                 await self.stream_response(send)
-            except OSError:  # the client went away: stop producing, skip the background task
+            except OSError:  # the client went away: stop producing
                 await self._close_iterator()
-                return
-        else:
-            host = _current_asyncio_task()
-            if host is not None:
-                if await self._stream_watching_asyncio(host, receive, send):
-                    return
-                if self.background is not None:
-                    await self.background()
-                return
-            disconnected = False
-            try:
-                async with anyio.create_task_group() as group:
-
-                    async def stream() -> None:
-                        await self.stream_response(send)
-                        group.cancel_scope.cancel()
-
-                    async def listen() -> None:
-                        nonlocal disconnected
-                        await self.listen_for_disconnect(receive)
-                        disconnected = True
-                        group.cancel_scope.cancel()
-
-                    group.start_soon(stream)
-                    await listen()
-            except BaseExceptionGroup as group_error:
-                raise _unwrap_group(group_error) from None
-            if disconnected:
-                await self._close_iterator()
-                return
+                raise ClientDisconnect() from None
+        elif await _until_disconnect(
+            functools.partial(self.stream_response, send),
+            functools.partial(self.listen_for_disconnect, receive),
+        ):
+            await self._close_iterator()
         if self.background is not None:
             await self.background()
 
 
 # --- Files ------------------------------------------------------------------------------------
 
-_NOT_MODIFIED_HEADERS = frozenset(
-    {b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary"}
-)
-# More ranges than this in one Range header and the header is ignored (the whole file is sent,
-# as RFC 9110 §14.2 allows): it bounds the work and the multipart overhead one request can cause.
-MAX_RANGES = 100
-# A decimal with more digits than this is beyond any file size; it is never converted to int.
-_MAX_DIGITS = 19
 
-
-class MalformedRangeHeader(Exception):
-    def __init__(self, content: str = "Malformed range header.") -> None:
-        self.content = content
-
-
-class RangeNotSatisfiable(Exception):
-    def __init__(self, max_size: int) -> None:
-        self.max_size = max_size
-
-
-def _parse_offset(text: str) -> int | None:
-    """A non-negative decimal, or None; huge values saturate instead of costing time."""
-    text = text.strip(" \t")
-    if not text or not text.isascii() or not text.isdigit():
-        return None
-    if len(text) > _MAX_DIGITS:
-        return sys.maxsize
-    return int(text)
-
-
-def parse_range_header(
-    http_range: str, file_size: int, max_ranges: int = MAX_RANGES
-) -> list[tuple[int, int]] | None:
-    """Parse a `Range` header into sorted, merged, end-exclusive `(start, end)` byte ranges.
-
-    Returns None when the header should be ignored (more than `max_ranges` ranges). Raises
-    `MalformedRangeHeader` (→ 400, as Starlette) or `RangeNotSatisfiable` (→ 416). One split and
-    one pass over the text, no regular expressions, no int() on huge digit strings, and
-    sort-then-merge for overlaps: linear-ish in the header length whatever it contains.
-    """
-    units, sep, spec = http_range.partition("=")
-    if not sep:
-        raise MalformedRangeHeader()
-    if units.strip(" \t").lower() != "bytes":
-        raise MalformedRangeHeader("Only support bytes range")
-    if spec.count(",") >= max_ranges:
-        return None
-    ranges: list[tuple[int, int]] = []
-    for part in spec.split(","):
-        first, dash, last = part.partition("-")
-        if not dash:
-            continue
-        start_text = first.strip(" \t")
-        end_text = last.strip(" \t")
-        if start_text:
-            start = _parse_offset(start_text)
-            if start is None:
-                continue
-            if end_text:
-                end = _parse_offset(end_text)
-                if end is None:
-                    continue
-                if start > end:
-                    raise MalformedRangeHeader("Range header: start must be less than end")
-                ranges.append((start, min(end + 1, file_size)))
-            else:
-                ranges.append((start, file_size))
-        else:
-            suffix = _parse_offset(end_text)
-            if suffix is None:
-                continue
-            if suffix == 0:  # "bytes=-0" asks for nothing: unsatisfiable
-                raise RangeNotSatisfiable(file_size)
-            ranges.append((max(file_size - suffix, 0), file_size))
-    if not ranges:
-        raise MalformedRangeHeader("Range header: range must be requested")
-    if any(start >= file_size for start, _ in ranges):
-        raise RangeNotSatisfiable(file_size)
-    if len(ranges) == 1:
-        return ranges
-    ranges.sort()
-    merged = [ranges[0]]
-    for start, end in ranges[1:]:
-        last_start, last_end = merged[-1]
-        if start <= last_end:
-            if end > last_end:
-                merged[-1] = (last_start, end)
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _entity_tags(value: str) -> list[str]:
-    """The opaque tags of an If-None-Match / If-Range list, weak prefixes removed."""
-    tags = []
-    for tag in value.split(","):
-        tag = tag.strip(" \t")
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        tags.append(tag)
-    return tags
-
-
-def _http_date(value: str) -> datetime | None:
+@contextlib.asynccontextmanager
+async def _open_file(path: str | os.PathLike[str]) -> AsyncIterator[anyio.AsyncFile[bytes]]:
+    """`anyio.open_file` whose close finishes even when the transfer is cancelled (a client
+    disconnect): otherwise the descriptor is left to the garbage collector."""
+    file = await anyio.open_file(path, mode="rb")
     try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def is_not_modified(
-    response_headers: Mapping[str, str], request_headers: Mapping[str, str]
-) -> bool:
-    """RFC 9110 §13.1: If-None-Match wins; If-Modified-Since only counts without it."""
-    if_none_match = request_headers.get("if-none-match")
-    if if_none_match is not None:
-        etag = response_headers.get("etag")
-        if etag is None:
-            return False
-        tags = _entity_tags(if_none_match)
-        return "*" in tags or _entity_tags(etag)[0] in tags
-    if_modified_since = request_headers.get("if-modified-since")
-    last_modified = response_headers.get("last-modified")
-    if if_modified_since is None or last_modified is None:
-        return False
-    since = _http_date(if_modified_since)
-    modified = _http_date(last_modified)
-    if since is None or modified is None:
-        return False
-    try:
-        return since >= modified
-    except TypeError:  # naive vs aware dates
-        return False
-
-
-def _request_headers(scope: Scope) -> dict[str, str]:
-    """The conditional/range request headers, read straight from the scope (first wins)."""
-    wanted: dict[str, str] = {}
-    for name, value in scope.get("headers", ()):
-        if name in _CONDITIONAL_NAMES:
-            wanted.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-    return wanted
-
-
-_CONDITIONAL_NAMES = frozenset({b"range", b"if-range", b"if-none-match", b"if-modified-since"})
-
-
-@functools.lru_cache(maxsize=1024)
-def _stat_validators(mtime: float, size: int) -> tuple[bytes, bytes]:
-    """(ETag, Last-Modified) for a file's mtime and size, memoised: a static file served many
-    times costs one md5 and one date formatting, not one per request."""
-    etag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
-    return f'"{etag}"'.encode(), formatdate(mtime, usegmt=True).encode("latin-1")
-
-
-def read_small_file(
-    path: str | os.PathLike[str], expected: os.stat_result, limit: int
-) -> bytes | None:
-    """The whole content of `path` when it is still the file `expected` describes (same inode,
-    size and mtime) and at most `limit` bytes; otherwise None, and the caller streams it.
-
-    Blocking: meant to run in the same worker thread as the `stat`, so a small file costs one
-    thread hop instead of four (stat, open, read, close).
-    """
-    if not stat.S_ISREG(expected.st_mode) or expected.st_size > limit:
-        return None
-    try:
-        with open(path, "rb") as file:
-            current = os.fstat(file.fileno())
-            if (current.st_ino, current.st_size, current.st_mtime_ns) != (
-                expected.st_ino,
-                expected.st_size,
-                expected.st_mtime_ns,
-            ):
-                return None
-            data = file.read(limit + 1)
-    except OSError:
-        return None
-    return data if len(data) == expected.st_size else None
-
-
-def _stat_and_read(path: str | os.PathLike[str], limit: int) -> tuple[os.stat_result, bytes | None]:
-    stat_result = os.stat(path)
-    return stat_result, read_small_file(path, stat_result, limit)
+        yield file
+    finally:
+        with anyio.CancelScope(shield=True):
+            await file.aclose()
 
 
 class FileResponse(Response):
     """A file from disk, read in chunks off the event loop.
 
     Sends `ETag`, `Last-Modified` and `Accept-Ranges: bytes`; answers conditional GET/HEAD with
-    304, `Range` with 206 (one range) or `multipart/byteranges` (several, merged when they
-    overlap), a range past the end with 416 and `Content-Range: bytes */size`, a malformed one
-    with 400, and HEAD without a body. `method` is accepted for compatibility and unused: the
-    request method is read from the scope.
+    304, a GET/HEAD `Range` with 206 (one range) or `multipart/byteranges` (several, merged when
+    they overlap), a range past the end with 416 and `Content-Range: bytes */size`, a malformed
+    one with 400, and HEAD without a body (see `_conditional`). Uses the server's
+    `http.response.pathsend` extension for whole files when it is advertised. `method` is
+    accepted for compatibility and unused: the request method is read from the scope.
     """
 
     chunk_size = 64 * 1024
@@ -787,7 +631,7 @@ class FileResponse(Response):
                 stacklevel=2,
             )
         if media_type is None:
-            media_type = guess_type(filename or path)[0] or "text/plain"
+            media_type = guess_type(filename or path)[0] or "application/octet-stream"
         self.media_type = media_type
         self.background = background
         self.init_headers(headers)
@@ -798,7 +642,7 @@ class FileResponse(Response):
                 disposition = f"{content_disposition_type}; filename*=utf-8''{quoted}"
             else:
                 disposition = f'{content_disposition_type}; filename="{filename}"'
-            self._setdefault(*_checked("content-disposition", disposition))
+            self._setdefault(*encode_header("content-disposition", disposition))
         self.stat_result = stat_result
         if stat_result is not None:
             self.set_stat_headers(stat_result)
@@ -817,21 +661,24 @@ class FileResponse(Response):
 
     def set_stat_headers(self, stat_result: os.stat_result) -> None:
         """Content-Length, Last-Modified and an ETag derived from mtime and size."""
-        etag, last_modified = _stat_validators(stat_result.st_mtime, stat_result.st_size)
+        etag, last_modified = stat_validators(stat_result.st_mtime, stat_result.st_size)
         self._setdefault(_CONTENT_LENGTH, _length(stat_result.st_size))
         self._setdefault(b"last-modified", last_modified)
         self._setdefault(b"etag", etag)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope.get("method", "GET").upper()
+        is_http = scope["type"] == "http"
+        method = scope.get("method", "GET").upper() if is_http else "GET"
         head_only = method == "HEAD"
+        pathsend = is_http and "http.response.pathsend" in scope.get("extensions", {})
+        if not is_http:  # a denial response before a WebSocket accept()
+            send = _websocket_denial_send(send)
         if self.stat_result is None:
             try:
                 # Small files are read in the same worker-thread call as the stat.
-                pathsend = "http.response.pathsend" in scope.get("extensions", {})
                 limit = -1 if head_only or pathsend else self.chunk_size
                 stat_result, self._content = await anyio.to_thread.run_sync(
-                    _stat_and_read, self.path, limit
+                    stat_and_read, self.path, limit
                 )
             except FileNotFoundError:
                 raise RuntimeError(f"File at path {self.path} does not exist.") from None
@@ -841,19 +688,26 @@ class FileResponse(Response):
         else:
             stat_result = self.stat_result
         size = stat_result.st_size
-        request = _request_headers(scope)
+        request = request_headers(scope)
 
         if request and self.status_code == 200 and method in ("GET", "HEAD"):
             mine = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.raw_headers}
             if is_not_modified(mine, request):
-                headers = [(k, v) for k, v in self.raw_headers if k in _NOT_MODIFIED_HEADERS]
+                headers = [(k, v) for k, v in self.raw_headers if k in NOT_MODIFIED_HEADERS]
                 await send({"type": _START, "status": 304, "headers": headers})
                 await send({"type": _BODY, "body": b""})
                 return
 
         ranges: list[tuple[int, int]] | None = None
         http_range = request.get("range")
-        if http_range is not None and self.status_code == 200 and self._range_applies(request):
+        if (
+            http_range is not None
+            and self.status_code == 200
+            and method in ("GET", "HEAD")
+            and if_range_allows(
+                request.get("if-range"), self._get(b"last-modified"), self._get(b"etag")
+            )
+        ):
             try:
                 ranges = parse_range_header(http_range, size, self.max_ranges)
             except MalformedRangeHeader as exc:
@@ -866,34 +720,38 @@ class FileResponse(Response):
                 await response(scope, receive, send)
                 return
 
+        send_file: Callable[[], Awaitable[None]]
         if ranges is None:
-            await self._send_whole(scope, send, head_only)
+            if head_only or pathsend or self._content is not None:
+                await self._send_whole(send, head_only, pathsend)  # one message: nothing to stop
+                send_file = _nothing
+            else:
+                send_file = functools.partial(self._send_whole, send, False, False)
         elif len(ranges) == 1:
-            await self._send_single_range(send, ranges[0], size, head_only)
+            send_file = functools.partial(self._send_single_range, send, ranges[0], size, head_only)
         else:
-            await self._send_multiple_ranges(send, ranges, size, head_only)
+            send_file = functools.partial(self._send_multiple_ranges, send, ranges, size, head_only)
+        if send_file is not _nothing:
+            if not is_http or head_only or _spec_version(scope) >= (2, 4):
+                await send_file()
+            else:
+                await _until_disconnect(
+                    send_file, functools.partial(_listen_for_disconnect, receive)
+                )
         if self.background is not None:
             await self.background()
 
-    def _range_applies(self, request: Mapping[str, str]) -> bool:
-        """If-Range: use the range only if the validator still matches the file."""
-        if_range = request.get("if-range")
-        if if_range is None:
-            return True
-        if_range = if_range.strip(" \t")
-        return if_range in (self._get(b"last-modified"), self._get(b"etag"))
-
-    async def _send_whole(self, scope: Scope, send: Send, head_only: bool) -> None:
+    async def _send_whole(self, send: Send, head_only: bool, pathsend: bool) -> None:
         await send({"type": _START, "status": self.status_code, "headers": self.raw_headers})
         if head_only:
             await send({"type": _BODY, "body": b"", "more_body": False})
         elif self._content is not None:
             await send({"type": _BODY, "body": self._content})
-        elif "http.response.pathsend" in scope.get("extensions", {}):
+        elif pathsend:
             await send({"type": "http.response.pathsend", "path": str(self.path)})
         else:
             chunk_size = self.chunk_size
-            async with await anyio.open_file(self.path, mode="rb") as file:
+            async with _open_file(self.path) as file:
                 more_body = True
                 while more_body:
                     chunk = await file.read(chunk_size)
@@ -914,7 +772,7 @@ class FileResponse(Response):
         if head_only:
             await send({"type": _BODY, "body": b"", "more_body": False})
             return
-        async with await anyio.open_file(self.path, mode="rb") as file:
+        async with _open_file(self.path) as file:
             await file.seek(start)
             await self._send_span(send, file, end - start, last=True)
 
@@ -922,8 +780,10 @@ class FileResponse(Response):
         chunk_size = self.chunk_size
         while length > 0:
             chunk = await file.read(min(chunk_size, length))
-            if not chunk:  # the file shrank under us: stop rather than spin
-                break
+            if not chunk:
+                if not last:  # a part shorter than its Content-Range would corrupt the body
+                    raise RuntimeError(f"File at path {self.path} is shorter than expected.")
+                break  # the file shrank under us: end the response rather than spin
             length -= len(chunk)
             await send({"type": _BODY, "body": chunk, "more_body": not last or length > 0})
         if last and length > 0:
@@ -941,7 +801,7 @@ class FileResponse(Response):
             ).encode("latin-1")
             for start, end in ranges
         ]
-        tail = f"--{boundary}--\r\n".encode("latin-1")
+        tail = f"--{boundary}--".encode("latin-1")
         length = sum(
             len(h) + (end - start) + 2 for h, (start, end) in zip(part_heads, ranges, strict=True)
         )
@@ -955,10 +815,14 @@ class FileResponse(Response):
         if head_only:
             await send({"type": _BODY, "body": b"", "more_body": False})
             return
-        async with await anyio.open_file(self.path, mode="rb") as file:
+        async with _open_file(self.path) as file:
             for head, (start, end) in zip(part_heads, ranges, strict=True):
                 await send({"type": _BODY, "body": head, "more_body": True})
                 await file.seek(start)
                 await self._send_span(send, file, end - start, last=False)
                 await send({"type": _BODY, "body": b"\r\n", "more_body": True})
         await send({"type": _BODY, "body": tail, "more_body": False})
+
+
+async def _nothing() -> None:
+    pass

@@ -17,18 +17,18 @@ from urllib.parse import quote
 
 import anyio.to_thread
 
+from asgiforge.runtime._conditional import is_not_modified as _is_not_modified
+from asgiforge.runtime._conditional import read_small_file
 from asgiforge.runtime._utils import get_route_path
 from asgiforge.runtime.datastructures import Headers
 from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.responses import (
     FileResponse,
-    PlainTextResponse,
     RedirectResponse,
     Response,
-    read_small_file,
 )
-from asgiforge.runtime.responses import is_not_modified as _is_not_modified
 from asgiforge.runtime.types import Receive, Scope, Send
+from asgiforge.runtime.websockets import WebSocketClose
 
 __all__ = ["NotModifiedResponse", "StaticFiles"]
 
@@ -37,7 +37,6 @@ PathLike = str | os.PathLike[str]
 # Characters left as they are in the redirect Location's path and query.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
-_HANDLERS_KEY = "asgiforge.exception_handlers"
 
 
 class NotModifiedResponse(Response):
@@ -72,6 +71,9 @@ class StaticFiles:
     (`check_dir`) and again on the first request (`check_config`).
     """
 
+    # Resolved roots by directory, with the (device, inode) they were resolved for (see _root).
+    _roots: dict[PathLike, tuple[tuple[int, int], str]]
+
     def __init__(
         self,
         *,
@@ -89,7 +91,6 @@ class StaticFiles:
         self.follow_symlink = follow_symlink
         if check_dir and directory is not None and not os.path.isdir(directory):
             raise RuntimeError(f"Directory '{directory}' does not exist")
-        self._roots: list[str] | None = None
 
     def get_directories(
         self,
@@ -117,19 +118,17 @@ class StaticFiles:
         return directories
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # nothing to serve: a normal close, as in Starlette
+            await WebSocketClose()(scope, receive, send)
+            return
         if scope["type"] != "http":
             raise RuntimeError(f"StaticFiles only serves HTTP, not {scope['type']!r} scopes")
         if not self.config_checked:
             await self.check_config()
             self.config_checked = True
-        path = self.get_path(scope)
-        try:
-            response = await self.get_response(path, scope)
-        except HTTPException as exc:
-            if _HANDLERS_KEY in scope:  # inside an App: let its (possibly custom) handlers answer
-                raise
-            # Served bare: answer here rather than letting the server turn it into a 500.
-            response = PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+        # A 404/405 is an HTTPException, as in Starlette: the App's handlers answer it (a bare
+        # StaticFiles, with no App around it, leaves it to the server).
+        response = await self.get_response(self.get_path(scope), scope)
         await response(scope, receive, send)
 
     def get_path(self, scope: Scope) -> str:
@@ -166,12 +165,6 @@ class StaticFiles:
                 return FileResponse(full_path, stat_result=stat_result, status_code=404)
         raise HTTPException(status_code=404)
 
-    def _resolved_roots(self) -> list[str]:
-        if self._roots is None:
-            resolve = os.path.abspath if self.follow_symlink else os.path.realpath
-            self._roots = [resolve(directory) for directory in self.all_directories]
-        return self._roots
-
     def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
         """The first `(full_path, stat)` for `path` inside a directory, or `("", None)`.
 
@@ -180,11 +173,16 @@ class StaticFiles:
         if "\x00" in path or "\\" in path:
             return "", None
         resolve = os.path.abspath if self.follow_symlink else os.path.realpath
-        for directory, root in zip(self.all_directories, self._resolved_roots(), strict=True):
+        for directory in self.all_directories:
             try:
+                root = self._root(directory)
                 full_path = resolve(os.path.join(directory, path))
                 if os.path.commonpath([full_path, root]) != root:
-                    continue  # outside this directory (`..`, a prefix sibling, a symlink out)
+                    # Outside this directory (`..`, a prefix sibling, a symlink out), unless the
+                    # remembered root is stale (the directory was renamed): check afresh.
+                    fresh = resolve(directory)
+                    if fresh == root or os.path.commonpath([full_path, fresh]) != fresh:
+                        continue
                 return full_path, os.stat(full_path)
             except (
                 OSError,
@@ -192,6 +190,28 @@ class StaticFiles:
             ):  # missing, ENOTDIR, EACCES, ENAMETOOLONG, ELOOP, bad chars
                 continue
         return "", None
+
+    def _root(self, directory: PathLike) -> str:
+        """`directory` resolved as Starlette resolves it on every lookup (a relative one follows
+        a later chdir, a symlinked one such as `current -> release-N` a redeploy), but without
+        paying a `realpath` per request: the result is reused while `os.stat(directory)` still
+        finds the same directory (device and inode). Blocking; raises OSError if it is gone.
+        """
+        if self.follow_symlink:
+            return os.path.abspath(directory)  # no symlinks to resolve: cheap
+        found = os.stat(directory)
+        key = (found.st_dev, found.st_ino)
+        roots: dict[PathLike, tuple[tuple[int, int], str]] | None
+        roots = getattr(self, "_roots", None)
+        if roots is None:
+            roots = {}
+            self._roots = roots
+        known = roots.get(directory)
+        if known is not None and known[0] == key:
+            return known[1]
+        root = os.path.realpath(directory)
+        roots[directory] = (key, root)
+        return root
 
     def _lookup_and_read(self, path: str) -> tuple[str, os.stat_result | None, bytes | None]:
         """`lookup_path`, plus the content of a small regular file, in one worker-thread call.

@@ -88,6 +88,14 @@ def _old_style(
     return locals()
 
 
+class TemplatesConfigError(ValueError, AssertionError):
+    """A `Jinja2Templates(...)` call that passes neither or both of `directory` and `env`.
+
+    A ValueError (the kind of error it is), and also an AssertionError because Starlette asserts
+    here and ported code may catch that; it is raised explicitly, so `python -O` keeps the check.
+    """
+
+
 class Jinja2Templates:
     """Templates from a `directory` (one path or several) or from a ready-made Jinja2 `env`.
 
@@ -104,7 +112,10 @@ class Jinja2Templates:
         **env_options: Any,
     ) -> None:
         if (directory is None) == (env is None):
-            raise ValueError("Jinja2Templates() takes exactly one of 'directory' or 'env'")
+            raise TemplatesConfigError(
+                "either 'directory' or 'env' arguments must be passed "
+                "(Jinja2Templates() takes exactly one of them)"
+            )
         if env is not None and env_options:
             raise ValueError(
                 "Jinja2Templates(env=...) takes no Environment options "

@@ -206,7 +206,8 @@ class _HTTPExchange:
                 self._request_complete = True
                 return {"type": "http.request", "body": b"", "more_body": False}
             return {"type": "http.request", "body": chunk, "more_body": True}
-        await self._complete.wait()
+        if not self._complete.is_set():
+            await self._complete.wait()
         return {"type": "http.disconnect"}
 
     async def _send(self, message: Message) -> None:

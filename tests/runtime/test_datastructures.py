@@ -460,3 +460,35 @@ async def test_form_data_close_closes_files() -> None:
     await form.close()
     assert upload.file.closed
     assert FormData(a="1")["a"] == "1"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [b"foo/?x=", b"foo/#", b"user@foo", b"foo\\bar", b"foo bar", b"foo:65536", b"[:::]", b"[V1.x]"],
+)
+def test_url_from_scope_ignores_a_host_header_that_would_move_the_authority(host: bytes) -> None:
+    scope = {
+        "scheme": "http",
+        "server": ("example.com", 80),
+        "path": "/admin",
+        "query_string": b"",
+        "headers": [(b"host", host)],
+    }
+    url = URL(scope=scope)
+    assert (url.netloc, url.path) == ("example.com", "/admin")
+
+
+def test_url_from_scope_keeps_the_path_out_of_the_authority() -> None:
+    scope = {"path": "@evil.com", "query_string": b"", "headers": [(b"host", b"a.com")]}
+    assert (URL(scope=scope).hostname, URL(scope=scope).path) == ("a.com", "/@evil.com")
+    scope = {"path": "//evil.com/x", "query_string": b"", "headers": []}
+    assert URL(scope=scope) == "/%2Fevil.com/x"
+    scope = {"path": "/a?b#c\\d", "query_string": b"", "headers": [(b"host", b"a.com")]}
+    assert URL(scope=scope).path == "/a%3Fb%23c%5Cd"
+
+
+def test_url_from_scope_brackets_an_ipv6_server_and_replace_keeps_brackets() -> None:
+    scope = {"scheme": "http", "server": ("::1", 8000), "path": "/", "headers": []}
+    assert URL(scope=scope).netloc == "[::1]:8000"
+    url = URL("https://[fe::2]:1")
+    assert url.replace(hostname=url.hostname) == url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 from typing import Any
 
 import anyio
@@ -12,6 +13,7 @@ import pytest
 from asgiforge.runtime.applications import App
 from asgiforge.runtime.datastructures import State, URLPath
 from asgiforge.runtime.exceptions import HTTPException
+from asgiforge.runtime.formparsers import MultiPartException
 from asgiforge.runtime.requests import (
     ClientDisconnect,
     HTTPConnection,
@@ -258,6 +260,35 @@ async def test_bad_json_is_a_400_and_a_json_decode_error(body: bytes) -> None:
 
 
 @pytest.mark.anyio
+async def test_deeply_nested_json_is_refused_without_a_second_copy_of_the_body() -> None:
+    """50 MiB of "[" is a quick 400 that never decodes the body into a 50 MiB str."""
+    size = 50 * 1024 * 1024
+    chunk = b"[" * (1024 * 1024)
+    request = Request(make_scope(method="POST"), body_receiver(*[chunk] * 50))
+    await request.body()  # the one copy every parse needs
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        with pytest.raises(InvalidJSONBody, match="nested too deeply"):
+            await request.json()
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < size // 10
+    assert elapsed < 2
+
+
+@pytest.mark.anyio
+async def test_deep_but_parseable_prefixes_still_reach_the_parser() -> None:
+    request = Request(make_scope(method="POST"), body_receiver(b"[" * 50 + b"]" * 50))
+    value = await request.json()
+    for _ in range(49):
+        value = value[0]
+    assert value == []
+
+
+@pytest.mark.anyio
 async def test_bad_json_stays_catchable_as_value_error() -> None:
     request = Request(make_scope(method="POST"), body_receiver(b"nope"))
     try:
@@ -321,24 +352,34 @@ async def test_multipart_form_as_context_manager_closes_files() -> None:
 
 @pytest.mark.anyio
 async def test_form_limits_become_400() -> None:
+    """Under an App (scope["app"] set) a broken limit is a 400; as in Starlette."""
     many = b"&".join(b"f%d=1" % i for i in range(1001))
-    request = Request(form_scope(b"application/x-www-form-urlencoded"), body_receiver(many))
+    scope = {**form_scope(b"application/x-www-form-urlencoded"), "app": object()}
+    request = Request(scope, body_receiver(many))
     with pytest.raises(HTTPException) as caught:
         await request.form()
     assert caught.value.status_code == 400
-    assert "max_fields" in caught.value.detail
+    assert caught.value.detail == "Too many fields. Maximum number of fields is 1000."
 
     body = b"".join(
         b'--B\r\nContent-Disposition: form-data; name="f%d"; filename="a"\r\n\r\nx\r\n' % i
         for i in range(3)
     )
-    request = Request(
-        form_scope(b"multipart/form-data; boundary=B"), body_receiver(body + b"--B--\r\n")
-    )
+    scope = {**form_scope(b"multipart/form-data; boundary=B"), "app": object()}
+    request = Request(scope, body_receiver(body + b"--B--\r\n"))
     with pytest.raises(HTTPException) as caught:
         await request.form(max_files=2)
     assert caught.value.status_code == 400
-    assert "max_files" in caught.value.detail
+    assert caught.value.detail == "Too many files. Maximum number of files is 2."
+
+
+@pytest.mark.anyio
+async def test_form_limits_outside_an_app_raise_the_parser_error() -> None:
+    """A bare ASGI app using Request gets the MultiPartException itself, as in Starlette."""
+    many = b"&".join(b"f%d=1" % i for i in range(3))
+    request = Request(form_scope(b"application/x-www-form-urlencoded"), body_receiver(many))
+    with pytest.raises(MultiPartException, match="Maximum number of fields is 2"):
+        await request.form(max_fields=2)
 
 
 @pytest.mark.anyio

@@ -8,6 +8,7 @@ import enum
 import json
 import os
 import random
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +18,9 @@ from typing import Any
 import anyio
 import pytest
 
+from asgiforge.runtime._conditional import read_small_file
 from asgiforge.runtime.background import BackgroundTask
+from asgiforge.runtime.requests import ClientDisconnect
 from asgiforge.runtime.responses import (
     FileResponse,
     HTMLResponse,
@@ -26,7 +29,6 @@ from asgiforge.runtime.responses import (
     RedirectResponse,
     Response,
     StreamingResponse,
-    read_small_file,
 )
 from asgiforge.runtime.testclient import TestClient
 from asgiforge.runtime.types import ASGIApp, Message
@@ -211,7 +213,6 @@ def test_set_cookie_with_every_attribute() -> None:
         secure=True,
         httponly=True,
         samesite="none",
-        partitioned=True,
     )
     (header,) = cookies_of(response)
     parts = [p.strip() for p in header.split(";")]
@@ -223,7 +224,6 @@ def test_set_cookie_with_every_attribute() -> None:
     assert "Secure" in parts
     assert "HttpOnly" in parts
     assert "SameSite=none" in parts
-    assert parts[-1] == "Partitioned"
 
 
 def test_set_cookie_defaults_and_quoting() -> None:
@@ -253,12 +253,22 @@ def test_delete_cookie_expires_it_now() -> None:
     assert "Partitioned" not in header
 
 
+@pytest.mark.skipif(sys.version_info < (3, 14), reason="Partitioned needs Python 3.14")
 def test_delete_cookie_of_a_partitioned_cookie() -> None:
     response = Response()
     response.delete_cookie("chip", secure=True, samesite="none", partitioned=True)
     (header,) = cookies_of(response)
     assert "Max-Age=0" in header
     assert "Partitioned" in header
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="Partitioned works on Python 3.14")
+def test_partitioned_cookie_before_python_3_14_is_a_value_error() -> None:
+    """As in Starlette: refused before any header is added, not silently dropped."""
+    response = Response()
+    with pytest.raises(ValueError, match=r"Python 3\.14"):
+        response.set_cookie("chip", "1", secure=True, samesite="none", partitioned=True)
+    assert cookies_of(response) == []
 
 
 def test_several_cookies_are_separate_headers_via_the_client() -> None:
@@ -531,7 +541,7 @@ async def test_disconnect_stops_the_generator_on_old_servers() -> None:
         await response({"type": "http", "method": "GET", "headers": []}, receive, send)
         await closed.wait()
     assert len(produced) < 100
-    assert ran == []
+    assert ran == ["task"]  # the app's clean-up still runs, as in Starlette
 
 
 @pytest.mark.anyio
@@ -609,7 +619,7 @@ async def test_disconnect_stops_the_generator_on_spec_2_4_servers() -> None:
 
     response = StreamingResponse(endless())
     scope = {"type": "http", "method": "GET", "headers": [], "asgi": {"spec_version": "2.4"}}
-    with anyio.fail_after(5):
+    with anyio.fail_after(5), pytest.raises(ClientDisconnect):
         await response(scope, receive, send)
     assert closed.is_set()
     assert len(sent) == 4
@@ -782,7 +792,7 @@ async def test_single_range_gives_206(data_file: Path, spec: bytes, start: int, 
 
 def parse_multipart(content_type: bytes, body: bytes) -> list[tuple[dict[str, str], bytes]]:
     boundary = content_type.split(b"boundary=")[1]
-    assert body.endswith(b"--" + boundary + b"--\r\n")
+    assert body.endswith(b"--" + boundary + b"--")
     parts = []
     for raw in body.split(b"--" + boundary)[1:-1]:
         assert raw.startswith(b"\r\n") and raw.endswith(b"\r\n")
@@ -948,3 +958,149 @@ def test_shared_header_pairs_stay_bounded_and_correct() -> None:
     assert first.raw_headers is not second.raw_headers  # each response owns its list
     first.headers["x-extra"] = "1"
     assert (b"x-extra", b"1") not in second.raw_headers
+
+
+# --- Starlette parity: bodies, WebSocket denial, files -------------------------------------------
+
+
+def test_memoryview_bodies_are_counted_in_bytes() -> None:
+    typed = memoryview(bytearray(8)).cast("i")  # 2 items of 4 bytes
+    response = Response(typed)
+    assert dict(response.raw_headers)[b"content-length"] == b"8"
+    strided = memoryview(b"abcdef")[::2]  # not contiguous
+    response = Response(strided)
+    assert bytes(response.body) == b"ace"
+    assert dict(response.raw_headers)[b"content-length"] == b"3"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["plain", "streaming", "file"])
+async def test_a_response_to_a_websocket_scope_is_a_denial_response(
+    kind: str, data_file: Path
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"no"
+
+    ran: list[str] = []
+
+    async def task() -> None:
+        ran.append("task")
+
+    response: Response
+    if kind == "plain":
+        response = Response(b"no", status_code=403, background=BackgroundTask(task))
+    elif kind == "streaming":
+        response = StreamingResponse(chunks(), status_code=403, background=BackgroundTask(task))
+    else:
+        response = FileResponse(data_file, status_code=403, background=BackgroundTask(task))
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    async def receive() -> Message:
+        raise AssertionError("a denial response does not read")
+
+    await response({"type": "websocket", "path": "/", "headers": []}, receive, send)
+    assert {m["type"] for m in sent} == {
+        "websocket.http.response.start",
+        "websocket.http.response.body",
+    }
+    assert ran == ["task"]
+
+
+@pytest.mark.anyio
+async def test_file_of_unknown_type_is_octet_stream(tmp_path: Path) -> None:
+    path = tmp_path / "blob.unknownsuffix"
+    path.write_bytes(b"x")
+    _, headers, _, _ = await call(FileResponse(path))
+    assert headers[b"content-type"] == b"application/octet-stream"
+
+
+@pytest.mark.anyio
+async def test_a_weak_if_range_or_a_non_get_method_ignores_the_range(data_file: Path) -> None:
+    _, headers, _, _ = await call(FileResponse(data_file))
+    etag = headers[b"etag"]
+    status, _, _, _ = await ranged(data_file, b"bytes=0-9", (b"if-range", etag))
+    assert status == 206
+    status, _, body, _ = await ranged(data_file, b"bytes=0-9", (b"if-range", b"W/" + etag))
+    assert (status, len(body)) == (200, len(CONTENT))
+    status, _, body, _ = await call(
+        FileResponse(data_file), method="POST", headers=[(b"range", b"bytes=0-9")]
+    )
+    assert (status, len(body)) == (200, len(CONTENT))
+
+
+@pytest.mark.anyio
+async def test_multipart_ranges_length_matches_the_body(data_file: Path) -> None:
+    status, headers, body, _ = await ranged(data_file, b"bytes=0-9,20-29")
+    assert status == 206
+    assert int(headers[b"content-length"]) == len(body)
+
+
+@pytest.mark.anyio
+async def test_multipart_ranges_of_a_truncated_file_fail_loudly(tmp_path: Path) -> None:
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"0123456789")
+    response = FileResponse(path, stat_result=path.stat())
+    path.write_bytes(b"012")
+    with pytest.raises(RuntimeError, match="shorter than expected"):
+        await call(response, headers=[(b"range", b"bytes=0-2,5-7")])
+
+
+@pytest.mark.anyio
+async def test_file_stops_on_disconnect_on_old_servers_and_runs_its_background(
+    data_file: Path,
+) -> None:
+    disconnected = anyio.Event()
+    ran: list[str] = []
+
+    async def receive() -> Message:
+        await disconnected.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            disconnected.set()
+            await anyio.sleep_forever()  # a server that never drains
+
+    async def task() -> None:
+        ran.append("task")
+
+    response = FileResponse(data_file, background=BackgroundTask(task))
+    with anyio.fail_after(5):
+        await response({"type": "http", "method": "GET", "headers": []}, receive, send)
+    assert ran == ["task"]
+
+
+@pytest.mark.anyio
+async def test_stream_background_runs_when_the_client_leaves_after_the_body() -> None:
+    """The trio bug: a disconnect racing the end of the body skipped the background task."""
+    body_done = anyio.Event()
+    ran: list[str] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"all"
+
+    async def receive() -> Message:
+        await body_done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            body_done.set()
+            await anyio.sleep(0)  # let the listener see the disconnect first
+
+    async def task() -> None:
+        ran.append("task")
+
+    response = StreamingResponse(chunks(), background=BackgroundTask(task))
+    with anyio.fail_after(5):
+        await response({"type": "http", "method": "GET", "headers": []}, receive, send)
+    assert ran == ["task"]
+
+
+def test_file_response_method_argument_is_accepted_with_a_deprecation(data_file: Path) -> None:
+    with pytest.warns(DeprecationWarning, match="unused"):
+        response = FileResponse(data_file, method="GET")
+    assert TestClient(response).head("/").status_code == 200

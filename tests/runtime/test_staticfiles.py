@@ -11,10 +11,12 @@ import anyio
 import pytest
 
 from asgiforge.runtime.applications import App
+from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.routing import Mount
 from asgiforge.runtime.staticfiles import StaticFiles
 from asgiforge.runtime.testclient import TestClient
 from asgiforge.runtime.types import Message
+from asgiforge.runtime.websockets import WebSocketDisconnect
 
 
 @pytest.fixture
@@ -188,7 +190,8 @@ def test_hostile_paths_are_404_never_500_or_401(site: Path, path: str) -> None:
     ],
 )
 async def test_decoded_hostile_paths_from_the_server_are_404(site: Path, route_path: str) -> None:
-    """What a server hands over after percent-decoding: still 404, also with no App around."""
+    """What a server hands over after percent-decoding: still a 404, also with no App around
+    (where, as in Starlette, it is the HTTPException itself and nothing is sent)."""
     app = StaticFiles(directory=site)
     sent: list[Message] = []
 
@@ -203,9 +206,10 @@ async def test_decoded_hostile_paths_from_the_server_are_404(site: Path, route_p
         "query_string": b"",
         "headers": [],
     }
-    await app(scope, None, send)  # type: ignore[arg-type]
-    assert sent[0]["status"] == 404
-    assert b"secret" not in sent[1]["body"]
+    with pytest.raises(HTTPException) as info:
+        await app(scope, None, send)  # type: ignore[arg-type]
+    assert info.value.status_code == 404
+    assert sent == []
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
@@ -241,10 +245,38 @@ def test_unreadable_file_is_404_not_401(site: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_served_bare_without_an_app(site: Path) -> None:
+    """Without an App, a miss is the HTTPException itself, as in Starlette."""
     client = TestClient(StaticFiles(directory=site))
     assert client.get("/example.txt").text == "<file content>"
-    assert client.get("/missing").status_code == 404
-    assert client.post("/example.txt").status_code == 405
+    with pytest.raises(HTTPException) as info:
+        client.get("/missing")
+    assert info.value.status_code == 404
+    with pytest.raises(HTTPException) as info:
+        client.post("/example.txt")
+    assert info.value.status_code == 405
+
+
+def test_a_websocket_scope_is_closed_normally(site: Path) -> None:
+    client = TestClient(App(routes=[Mount("/static", app=StaticFiles(directory=site))]))
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        client.websocket_connect("/static/example.txt"),
+    ):
+        pass
+    assert info.value.code == 1000
+
+
+def test_a_relative_directory_follows_a_later_chdir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("one", "two"):
+        (tmp_path / name / "static").mkdir(parents=True)
+        (tmp_path / name / "static" / "f.txt").write_text(name)
+    monkeypatch.chdir(tmp_path / "one")
+    client = TestClient(StaticFiles(directory="static"))
+    assert client.get("/f.txt").text == "one"
+    monkeypatch.chdir(tmp_path / "two")
+    assert client.get("/f.txt").text == "two"
 
 
 def test_directory_checks(tmp_path: Path) -> None:
@@ -317,5 +349,27 @@ async def test_backslashes_are_refused_even_when_such_a_file_exists(site: Path) 
         sent.append(message)
 
     scope = {"type": "http", "method": "GET", "path": "/a\\b.txt", "headers": []}
-    await app(scope, None, send)  # type: ignore[arg-type]
-    assert sent[0]["status"] == 404
+    with pytest.raises(HTTPException) as info:
+        await app(scope, None, send)  # type: ignore[arg-type]
+    assert info.value.status_code == 404
+    assert sent == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks")
+def test_a_symlinked_root_follows_a_redeploy(tmp_path: Path) -> None:
+    """`current -> release-N` re-pointed: the new release is served, as in Starlette."""
+    for name in ("r1", "r2"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "f.txt").write_text(name)
+    current = tmp_path / "current"
+    current.symlink_to(tmp_path / "r1")
+    client = TestClient(StaticFiles(directory=current))
+    assert client.get("/f.txt").text == "r1"
+    current.unlink()
+    current.symlink_to(tmp_path / "r2")
+    assert client.get("/f.txt").text == "r2"
+    # Renamed in place (same inode): the remembered root is stale and checked afresh.
+    (tmp_path / "r2").rename(tmp_path / "r3")
+    current.unlink()
+    current.symlink_to(tmp_path / "r3")
+    assert client.get("/f.txt").text == "r2"
