@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -365,3 +368,46 @@ async def wait_until_async(predicate: object, timeout: float = 10) -> None:
     while not predicate():  # type: ignore[operator]
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
+
+
+def test_a_scaffolded_realtime_chat_reaches_every_client_across_four_workers(
+    tmp_path: Path, servers: list[ServeProcess]
+) -> None:
+    # The report, as a user would try it: `asgiforge new chat --template realtime`.
+    made = subprocess.run(
+        [sys.executable, "-m", "asgiforge", "new", "chat", "-t", "realtime", "--no-input"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "chat"
+    (project / "svcapp.py").write_text("from chat.app import app\n")
+    server = ServeProcess(project, "--workers", "4", "--graceful-timeout", "2")
+    servers.append(server)
+    server.wait_ready(4)
+    origin = f"http://127.0.0.1:{server.port}"
+
+    async def main() -> None:
+        url = f"ws://127.0.0.1:{server.port}/ws"
+        clients = [await connect(url, origin=origin) for _ in range(6)]  # type: ignore[arg-type]
+        try:
+            for n in range(5):
+                await clients[0].send(json.dumps({"author": "one", "text": f"message {n}"}))
+                for client in clients:
+                    async with asyncio.timeout(10):
+                        while True:
+                            event = json.loads(await client.recv())
+                            if event.get("text") == f"message {n}":
+                                break
+            # A page of another site cannot open the chat's socket, cookies or not.
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await connect(url, origin="https://evil.example")  # type: ignore[arg-type]
+            assert refused.value.response.status_code == 403
+        finally:
+            for client in clients:
+                await client.close()
+
+    asyncio.run(main())
