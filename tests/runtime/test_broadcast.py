@@ -75,27 +75,28 @@ async def test_history_is_replayed_to_late_joiners_only_when_asked() -> None:
 
 @pytest.mark.anyio
 async def test_a_slow_subscriber_drops_its_oldest_messages_and_slows_nobody() -> None:
-    async with Broadcast(queue_size=10) as bus:
-        async with bus.subscribe("room") as slow, bus.subscribe("room") as fast:
-            received: list[str | bytes] = []
+    async with (
+        Broadcast(queue_size=10) as bus,
+        bus.subscribe("room") as slow,
+        bus.subscribe("room") as fast,
+    ):
+        received: list[str | bytes] = []
 
-            async def read_fast() -> None:
-                async for event in fast:
-                    received.append(event.message)
-                    if len(received) == 1000:
-                        return
+        async def read_fast() -> None:
+            async for event in fast:
+                received.append(event.message)
+                if len(received) == 1000:
+                    return
 
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(read_fast)
-                with anyio.fail_after(5):
-                    for n in range(1000):
-                        await bus.publish("room", str(n))
-            assert received == [str(n) for n in range(1000)]
-            assert slow.pending == 10
-            assert slow.dropped == 990
-            assert [e.message for e in await receive_n(slow, 10)] == [
-                str(n) for n in range(990, 1000)
-            ]
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(read_fast)
+            with anyio.fail_after(5):
+                for n in range(1000):
+                    await bus.publish("room", str(n))
+        assert received == [str(n) for n in range(1000)]
+        assert slow.pending == 10
+        assert slow.dropped == 990
+        assert [e.message for e in await receive_n(slow, 10)] == [str(n) for n in range(990, 1000)]
 
 
 @pytest.mark.anyio
@@ -219,3 +220,19 @@ def test_the_home_directory_is_private_and_exported(monkeypatch: pytest.MonkeyPa
         _broadcast_home.remove(path)
     assert not os.path.exists(path)
     assert _broadcast_home.ENV not in os.environ
+
+
+def test_the_readme_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from asgiforge.runtime.testclient import TestClient
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = readme.split("<!-- broadcast-example -->\n```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("BROADCAST_URL", "memory://")
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    with TestClient(namespace["app"]) as client:  # type: ignore[arg-type]
+        with client.websocket_connect("/room") as alice, client.websocket_connect("/room") as bob:
+            alice.send_text("hello")
+            assert alice.receive_text() == bob.receive_text() == "hello"
+        with client.websocket_connect("/room") as late:
+            assert late.receive_text() == "hello"  # history
