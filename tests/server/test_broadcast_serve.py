@@ -24,7 +24,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.redis_server import RedisServer, redis_server_fixture  # noqa: F401 (fixture)
-from tests.server.serve_process import ServeProcess, wait_until
+from tests.server.serve_process import ServeProcess, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -94,11 +94,21 @@ def bus_of(request):
     return request.state.bus
 
 
+async def backend(request):
+    return PlainTextResponse(bus_of(request).backend)
+
+
+async def pid(request):
+    return PlainTextResponse(str(os.getpid()))
+
+
 app = App(
     routes=[
         WebSocketRoute("/ws", ws),
         Route("/events", events),
         Route("/publish", publish, methods=["POST"]),
+        Route("/backend", backend),
+        Route("/pid", pid),
     ],
     lifespan=lifespan,
 )
@@ -228,6 +238,7 @@ def test_every_client_of_every_worker_gets_every_message(
     )
     servers.append(server)
     first = set(server.wait_ready(4))
+    assert server.get("/backend") == (200, "local")
 
     async def main() -> None:
         receivers = [Receiver(server.port, "ws") for _ in range(6)]
@@ -411,3 +422,54 @@ def test_a_scaffolded_realtime_chat_reaches_every_client_across_four_workers(
                 await client.close()
 
     asyncio.run(main())
+
+
+def test_asgiforge_dev_uses_the_embedded_backend_across_reloads(app_dir: Path) -> None:
+    port = free_port()
+    log = (app_dir / "dev.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asgiforge", "dev", "svcapp:app", "--port", str(port)],
+        cwd=app_dir,
+        env={**os.environ, "BROADCAST_URL": "local://", "PYTHONUNBUFFERED": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        assert wait_until(lambda: get(port, "/backend") == (200, "local"), 20)
+
+        async def round_trip(tag: str) -> None:
+            receiver = Receiver(port, "ws")
+            await receiver.open()
+            try:
+                assert await asyncio.to_thread(post, port, f"{tag}:x") == (200, "published")
+                await wait_until_async(lambda: receiver.of_round(tag) == [f"{tag}:x"])
+            finally:
+                await receiver.close()
+
+        asyncio.run(round_trip("before"))
+        pid = get(port, "/pid")
+        (app_dir / "svcapp.py").write_text(APP + "\n# changed\n")
+        assert wait_until(lambda: get(port, "/pid") not in (pid, None), 20)
+        assert get(port, "/backend") == (200, "local")
+        asyncio.run(round_trip("after"))
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+        log.close()
+
+
+def get(port: int, path: str) -> tuple[int, str] | None:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            conn.close()
+    except OSError:
+        return None
