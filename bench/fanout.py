@@ -230,15 +230,19 @@ class Subscriber(asyncio.Protocol):
                 length, head = int.from_bytes(buffer[pos + 2 : pos + 10], "big"), 10
             if len(buffer) - pos < head + length:
                 break
+            opcode = buffer[pos] & 0x0F
             payload = buffer[pos + head : pos + head + length]
             pos += head + length
+            if opcode != 1:  # only text frames carry messages (close/ping are ignored)
+                continue
             if payload == b"ready":
                 if not self.ready.done():
                     self.ready.set_result(None)
                 continue
             seq, _, sent = payload.partition(b":")
-            if sent:
-                self.sink.append((int(seq), int(sent), now))
+            if not (seq.isdigit() and sent.isdigit()):
+                raise ValueError(f"unexpected frame {payload[:40]!r} at {pos}")
+            self.sink.append((int(seq), int(sent), now))
         self.buffer = buffer[pos:]
 
 
@@ -371,7 +375,9 @@ def render(rows: list[tuple[str, dict[str, float]]], args: argparse.Namespace) -
         f"`python bench/fanout.py --subscribers {args.subscribers} --rate {args.rate} "
         f"--duration {args.duration:g}`: {args.subscribers} WebSocket subscribers across "
         "`asgiforge serve --workers 2`, one publisher WebSocket; client and server share the "
-        "machine's cores. Latency: publisher client write → subscriber client read.",
+        "machine's cores. Latency: publisher client write → subscriber client read. "
+        f"Load average when the run started: {args.load:.1f} on {os.cpu_count()} cores "
+        "(other work on the machine competes for them).",
         "",
         f"| backend | p50 ms at {args.rate}/s | p99 ms at {args.rate}/s | lost at {args.rate}/s "
         "| flood: delivered msg/s | flood: / redis-py direct | flood: lost |",
@@ -404,6 +410,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
+    args.load = os.getloadavg()[0]
     rows: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
         directory = Path(tmp)
