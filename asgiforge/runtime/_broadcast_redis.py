@@ -72,14 +72,14 @@ class RedisBackend:
         self._publisher: Any = None
         self._subscriber: Any = None
 
-    def _client(self, **options: Any) -> Any:
+    def _client(self, retries: int, **options: Any) -> Any:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
         return self._redis.asyncio.Redis.from_url(
             self.url,
             socket_connect_timeout=self.publish_timeout,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), retries),
             **options,
         )
 
@@ -90,8 +90,9 @@ class RedisBackend:
             raise broadcast.BroadcastError(
                 "the redis:// broadcast backend runs on asyncio only"
             ) from None
-        self._publisher = self._client(socket_timeout=self.publish_timeout)
-        self._subscriber = self._client(health_check_interval=_HEALTH_CHECK_SECONDS)
+        # One immediate retry: after Redis restarts, a pooled connection is stale once.
+        self._publisher = self._client(1, socket_timeout=self.publish_timeout)
+        self._subscriber = self._client(0, health_check_interval=_HEALTH_CHECK_SECONDS)
         # Wait (bounded) for the first subscription so messages published right after start-up
         # are received; if Redis is down the app still starts and the subscriber keeps trying.
         subscribed = anyio.Event()
