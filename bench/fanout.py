@@ -1,7 +1,7 @@
 """Broadcast fan-out: 100 WebSocket subscribers across `asgiforge serve --workers 2`.
 
 Usage:
-    python bench/fanout.py [--subscribers 100] [--rate 1000] [--duration 3] [--output bench/RESULTS.md]
+    python bench/fanout.py [--subscribers 100] [--rates 100,300,1000] [--duration 3] [--output PATH]
 
 Three rows, measured one after the other in the same run, each on a fresh server:
 
@@ -10,12 +10,14 @@ Three rows, measured one after the other in the same run, each on a fresh server
 * ``redis-py direct``: the floor. The same two routes written by hand on redis-py: each worker
   holds one Pub/Sub connection and fans out to per-connection bounded queues itself.
 
-Each row has two phases. *Paced*: one publisher WebSocket sends `--rate` messages/s for
-`--duration` s; latency is the time from the publisher client writing a message to a subscriber
-client reading it (CLOCK_MONOTONIC is shared by all processes), so it includes the publisher's and
-the subscriber's WebSocket hops. *Flood*: the publisher sends as fast as the server reads for
-`--duration` s; "delivered/s" counts messages read by all subscribers together per second (a
-subscriber queue that overflows drops its oldest messages, which shows as "lost").
+For each rate in `--rates` (lowest first, on the same connections), one publisher WebSocket
+sends that many messages per second for `--duration` s. Latency is the time from the publisher
+client writing a message to a subscriber client reading it (CLOCK_MONOTONIC is shared by all
+processes), so it includes the publisher's and the subscriber's WebSocket hops. "Delivered" counts
+the messages read by all subscribers together per second, from the first send to the last read; a
+subscriber queue that overflows drops its oldest messages, which shows as "lost". When the
+offered load (rate times subscribers) is more than the machine can carry, latency grows with the
+backlog and the queues drop: the delivered figure is then the capacity.
 
 The subscribers' client is a raw asyncio protocol (as in `wsload.py`) so that it, not the
 server, is cheap; on a small machine the client and the server still share the cores.
@@ -246,7 +248,10 @@ class Subscriber(asyncio.Protocol):
         self.buffer = buffer[pos:]
 
 
-async def run_row(port: int, subscribers: int, rate: int, duration: float) -> dict[str, float]:
+async def run_row(
+    port: int, subscribers: int, rates: list[int], duration: float
+) -> dict[int, dict[str, float]]:
+    """Per rate (lowest first): latency percentiles, deliveries per second and losses."""
     loop = asyncio.get_running_loop()
     sinks: list[list[tuple[int, int, int]]] = [[] for _ in range(subscribers)]
     transports = []
@@ -259,41 +264,33 @@ async def run_row(port: int, subscribers: int, rate: int, duration: float) -> di
         transports.append(transport)
         readies.append(ready)
     await asyncio.wait_for(asyncio.gather(*readies), 20)
-    results: dict[str, float] = {}
+    results: dict[int, dict[str, float]] = {}
     try:
         async with connect(f"ws://127.0.0.1:{port}/pub", compression=None) as pub:
-            # Paced: `rate` messages per second.
-            count = int(rate * duration)
-            start = time.monotonic()
-            for seq in range(count):
-                delay = start + seq / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                await pub.send(f"{seq}:{time.monotonic_ns()}")
-            await settle(sinks, count, 5)
-            latencies = [read - sent for sink in sinks for s, sent, read in sink if s < count]
-            results["paced_lost"] = count * subscribers - len(latencies)
-            latencies.sort()
-            results["p50_ms"] = statistics.median(latencies) / 1e6
-            results["p99_ms"] = latencies[int(len(latencies) * 0.99) - 1] / 1e6
-            for sink in sinks:
-                sink.clear()
-            # Flood: as fast as the server takes them.
-            base = 1_000_000
-            seq = base
-            start_ns = time.monotonic_ns()
-            end = time.monotonic() + duration
-            while time.monotonic() < end:
-                for _ in range(50):
-                    await pub.send(f"{seq}:{time.monotonic_ns()}")
-                    seq += 1
-            sent = seq - base
-            await settle(sinks, sent, 5)
-            received = [read for sink in sinks for s, _, read in sink if s >= base]
-            elapsed = max(max(received, default=start_ns) - start_ns, 1) / 1e9
-            results["flood_sent"] = sent
-            results["flood_delivered_per_s"] = len(received) / elapsed
-            results["flood_lost"] = sent * subscribers - len(received)
+            for index, rate in enumerate(sorted(rates)):
+                base = index * 10_000_000
+                count = int(rate * duration)
+                start = time.monotonic()
+                first_ns = time.monotonic_ns()
+                for n in range(count):
+                    delay = start + n / rate - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    await pub.send(f"{base + n}:{time.monotonic_ns()}")
+                await settle(sinks, count, 15)
+                got = [(sent, read) for sink in sinks for s, sent, read in sink if s >= base]
+                latencies = sorted(read - sent for sent, read in got)
+                last_ns = max((read for _, read in got), default=first_ns)
+                results[rate] = {
+                    "p50_ms": statistics.median(latencies) / 1e6 if latencies else float("nan"),
+                    "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] / 1e6
+                    if latencies
+                    else float("nan"),
+                    "delivered_per_s": len(got) / max(last_ns - first_ns, 1) * 1e9,
+                    "lost": count * subscribers - len(got),
+                }
+                for sink in sinks:
+                    sink.clear()
     finally:
         for transport in transports:
             transport.close()
@@ -301,7 +298,7 @@ async def run_row(port: int, subscribers: int, rate: int, duration: float) -> di
 
 
 async def settle(sinks: list[list[tuple[int, int, int]]], count: int, timeout: float) -> None:
-    """Wait until the counts stop growing (or everyone has `count`), bounded by `timeout`."""
+    """Wait until everyone has `count` or the totals stop growing for 0.5 s (at most `timeout`)."""
     deadline = time.monotonic() + timeout
     previous = -1
     while time.monotonic() < deadline:
@@ -309,7 +306,7 @@ async def settle(sinks: list[list[tuple[int, int, int]]], count: int, timeout: f
         if total >= count * len(sinks) or total == previous:
             return
         previous = total
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(0.5)
 
 
 def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -367,28 +364,31 @@ def serve(directory: Path, mode: str, url: str) -> tuple[subprocess.Popen[bytes]
     return proc, port
 
 
-def render(rows: list[tuple[str, dict[str, float]]], args: argparse.Namespace) -> str:
-    floor = dict(rows).get("redis-py direct", {}).get("flood_delivered_per_s")
+def render(rows: list[tuple[str, dict[int, dict[str, float]]]], args: argparse.Namespace) -> str:
+    floor = dict(rows).get("redis-py direct", {})
     lines = [
         "## Broadcast fan-out",
         "",
-        f"`python bench/fanout.py --subscribers {args.subscribers} --rate {args.rate} "
+        f"`python bench/fanout.py --subscribers {args.subscribers} --rates {args.rates} "
         f"--duration {args.duration:g}`: {args.subscribers} WebSocket subscribers across "
-        "`asgiforge serve --workers 2`, one publisher WebSocket; client and server share the "
-        "machine's cores. Latency: publisher client write → subscriber client read. "
+        "`asgiforge serve --workers 2`, one publisher WebSocket sending at a fixed rate for "
+        f"{args.duration:g} s; the client and the server share the machine's cores. Latency: "
+        "publisher client write → subscriber client read. Delivered: messages read by all "
+        "subscribers together per second; lost: dropped by full subscriber queues (oldest first). "
         f"Load average when the run started: {args.load:.1f} on {os.cpu_count()} cores "
         "(other work on the machine competes for them).",
         "",
-        f"| backend | p50 ms at {args.rate}/s | p99 ms at {args.rate}/s | lost at {args.rate}/s "
-        "| flood: delivered msg/s | flood: / redis-py direct | flood: lost |",
+        "| backend | rate msg/s | p50 ms | p99 ms | delivered msg/s | / redis-py direct | lost |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, r in rows:
-        ratio = f"{r['flood_delivered_per_s'] / floor:.2f}" if floor else "–"
-        lines.append(
-            f"| {name} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {int(r['paced_lost'])} "
-            f"| {r['flood_delivered_per_s']:,.0f} | {ratio} | {int(r['flood_lost'])} |"
-        )
+    for name, by_rate in rows:
+        for rate, r in sorted(by_rate.items()):
+            base = floor.get(rate, {}).get("delivered_per_s")
+            ratio = f"{r['delivered_per_s'] / base:.2f}" if base else "–"
+            lines.append(
+                f"| {name} | {rate:,} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
+                f"| {r['delivered_per_s']:,.0f} | {ratio} | {int(r['lost']):,} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -406,12 +406,15 @@ def write_results(path: Path, section: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=100)
-    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument(
+        "--rates", default="100,300,1000", help="comma-separated msg/s, lowest first"
+    )
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
     args.load = os.getloadavg()[0]
-    rows: list[tuple[str, dict[str, float]]] = []
+    rates = [int(r) for r in args.rates.split(",")]
+    rows: list[tuple[str, dict[int, dict[str, float]]]] = []
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
         directory = Path(tmp)
         (directory / "fanoutapp.py").write_text(APP)
@@ -425,10 +428,10 @@ def main() -> None:
             ):
                 proc, port = serve(directory, mode, url)
                 try:
-                    result = asyncio.run(run_row(port, args.subscribers, args.rate, args.duration))
+                    result = asyncio.run(run_row(port, args.subscribers, rates, args.duration))
                 finally:
                     kill(proc)
-                print(name, {k: round(v, 3) for k, v in result.items()}, flush=True)
+                print(name, result, flush=True)
                 rows.append((name, result))
         finally:
             kill(redis_proc)
