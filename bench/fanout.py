@@ -1,9 +1,10 @@
 """Broadcast fan-out: 100 WebSocket subscribers across `asgiforge serve --workers 2`.
 
 Usage:
-    python bench/fanout.py [--subscribers 100] [--rates 100,300,1000] [--duration 3] [--output PATH]
+    python bench/fanout.py [--subscribers 100] [--rates 100,300,1000] [--duration 3] [--rounds 3]
+                           [--output PATH]
 
-Three rows, measured one after the other in the same run, each on a fresh server:
+Three backends, each on its own server, the three running side by side in one run:
 
 * ``embedded``: the app's `Broadcast("local://")` (Unix datagram sockets between the workers).
 * ``redis``: the same app on `Broadcast("redis://...")`, against Debian's redis-server on loopback.
@@ -364,30 +365,43 @@ def serve(directory: Path, mode: str, url: str) -> tuple[subprocess.Popen[bytes]
     return proc, port
 
 
-def render(rows: list[tuple[str, dict[int, dict[str, float]]]], args: argparse.Namespace) -> str:
+def render(
+    rows: list[tuple[str, dict[int, list[dict[str, float]]]]], args: argparse.Namespace
+) -> str:
+    def median(samples: list[dict[str, float]], key: str) -> float:
+        return statistics.median(sample[key] for sample in samples)
+
     floor = dict(rows).get("redis-py direct", {})
     lines = [
         "## Broadcast fan-out",
         "",
         f"`python bench/fanout.py --subscribers {args.subscribers} --rates {args.rates} "
-        f"--duration {args.duration:g}`: {args.subscribers} WebSocket subscribers across "
-        "`asgiforge serve --workers 2`, one publisher WebSocket sending at a fixed rate for "
-        f"{args.duration:g} s; the client and the server share the machine's cores. Latency: "
-        "publisher client write → subscriber client read. Delivered: messages read by all "
-        "subscribers together per second; lost: dropped by full subscriber queues (oldest first). "
-        f"Load average when the run started: {args.load:.1f} on {os.cpu_count()} cores "
-        "(other work on the machine competes for them).",
+        f"--duration {args.duration:g} --rounds {args.rounds}`: {args.subscribers} WebSocket "
+        "subscribers across `asgiforge serve --workers 2`, one publisher WebSocket sending at a "
+        f"fixed rate for {args.duration:g} s; the three servers run side by side and the "
+        f"{args.rounds} rounds are interleaved; medians over rounds (delivered: min–max too). "
+        "The client and the servers share the machine's cores. Latency: publisher client write "
+        "→ subscriber client read. Delivered: messages read by all subscribers together per "
+        "second; lost: dropped by full subscriber queues (oldest first). Load average when the "
+        f"run started: {args.load:.1f} on {os.cpu_count()} cores (other work on the machine "
+        "competes for them).",
         "",
         "| backend | rate msg/s | p50 ms | p99 ms | delivered msg/s | / redis-py direct | lost |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, by_rate in rows:
-        for rate, r in sorted(by_rate.items()):
-            base = floor.get(rate, {}).get("delivered_per_s")
-            ratio = f"{r['delivered_per_s'] / base:.2f}" if base else "–"
+        for rate, samples in sorted(by_rate.items()):
+            if not samples:
+                continue
+            delivered = median(samples, "delivered_per_s")
+            low = min(sample["delivered_per_s"] for sample in samples)
+            high = max(sample["delivered_per_s"] for sample in samples)
+            base = median(floor[rate], "delivered_per_s") if floor.get(rate) else None
+            ratio = f"{delivered / base:.2f}" if base else "–"
             lines.append(
-                f"| {name} | {rate:,} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-                f"| {r['delivered_per_s']:,.0f} | {ratio} | {int(r['lost']):,} |"
+                f"| {name} | {rate:,} | {median(samples, 'p50_ms'):.2f} "
+                f"| {median(samples, 'p99_ms'):.2f} | {delivered:,.0f} ({low:,.0f}–{high:,.0f}) "
+                f"| {ratio} | {median(samples, 'lost'):,.0f} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -410,31 +424,43 @@ def main() -> None:
         "--rates", default="100,300,1000", help="comma-separated msg/s, lowest first"
     )
     parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args()
     args.load = os.getloadavg()[0]
     rates = [int(r) for r in args.rates.split(",")]
-    rows: list[tuple[str, dict[int, dict[str, float]]]] = []
+    backends = (
+        ("embedded (local://)", "broadcast", "local"),
+        ("redis (Broadcast)", "broadcast", "redis"),
+        ("redis-py direct", "direct", "redis"),
+    )
+    samples: dict[str, dict[int, list[dict[str, float]]]] = {
+        name: {rate: [] for rate in rates} for name, _, _ in backends
+    }
     with tempfile.TemporaryDirectory(prefix="fanout-") as tmp:
         directory = Path(tmp)
         (directory / "fanoutapp.py").write_text(APP)
         redis_proc, redis_port = start_redis(directory)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
         try:
-            for name, mode, url in (
-                ("embedded (local://)", "broadcast", "local://"),
-                ("redis (Broadcast)", "broadcast", redis_url),
-                ("redis-py direct", "direct", redis_url),
-            ):
-                proc, port = serve(directory, mode, url)
-                try:
+            for name, mode, kind in backends:
+                servers[name] = serve(directory, mode, "local://" if kind == "local" else redis_url)
+            # Interleaved rounds, the order rotating, so a burst of load elsewhere on the
+            # machine does not land on one backend only.
+            for round_ in range(args.rounds):
+                shift = round_ % len(backends)
+                for name, _, _ in backends[shift:] + backends[:shift]:
+                    port = servers[name][1]
                     result = asyncio.run(run_row(port, args.subscribers, rates, args.duration))
-                finally:
-                    kill(proc)
-                print(name, result, flush=True)
-                rows.append((name, result))
+                    print(round_ + 1, name, result, flush=True)
+                    for rate, figures in result.items():
+                        samples[name][rate].append(figures)
         finally:
+            for proc, _ in servers.values():
+                kill(proc)
             kill(redis_proc)
+    rows = [(name, samples[name]) for name, _, _ in backends]
     section = render(rows, args)
     print(section)
     write_results(args.output, section)
