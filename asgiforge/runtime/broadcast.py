@@ -23,6 +23,7 @@ messages (as this process received them since it started) for late joiners.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import deque
@@ -100,21 +101,32 @@ class Subscription:
         self._replay = replay
         self._queue: deque[Event] = deque()
         self._size = broadcast.queue_size
-        self._wakeup: anyio.Event | None = None
+        # The waiting reader: an asyncio future on asyncio (one allocation per wake-up, on the
+        # hot path of every delivery), an anyio Event on other event loops.
+        self._waiter: asyncio.Future[None] | anyio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is None:
+            return
+        if isinstance(waiter, anyio.Event):
+            waiter.set()
+        elif not waiter.done():
+            waiter.set_result(None)
 
     def _put(self, event: Event) -> None:
         if len(self._queue) >= self._size:
             self._queue.popleft()
             self.dropped += 1
         self._queue.append(event)
-        if self._wakeup is not None:
-            self._wakeup.set()
+        if self._waiter is not None:
+            self._wake()
 
     def _close(self) -> None:
         self._closed = True
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._wake()
 
     @property
     def pending(self) -> int:
@@ -122,6 +134,10 @@ class Subscription:
         return len(self._queue)
 
     async def __aenter__(self) -> Subscription:
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None  # not asyncio (trio): wait on anyio Events
         self._broadcast._attach(self, self._replay)
         return self
 
@@ -136,9 +152,12 @@ class Subscription:
         while not self._queue:
             if self._closed:
                 raise StopAsyncIteration
-            self._wakeup = anyio.Event()
-            await self._wakeup.wait()
-            self._wakeup = None
+            if self._loop is not None:
+                future = self._waiter = self._loop.create_future()
+                await future
+            else:
+                event = self._waiter = anyio.Event()
+                await event.wait()
         return self._queue.popleft()
 
     async def receive(self) -> Event:
