@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asgiforge.errors import AsgiforgeError, ServeError
+from asgiforge.runtime import _broadcast_home
 from asgiforge.server import sockets as sockets_mod
 from asgiforge.server import worker as worker_mod
 from asgiforge.server.options import AppTarget
@@ -113,6 +114,7 @@ class Master:
         listeners = self._listeners or sockets_mod.bind_all(self.options.binds)
         self._listeners = listeners
         old_handlers: dict[int, object] = {}
+        broadcast_dir = _broadcast_home.create()  # the workers' local:// broadcast meets there
         try:
             _preimport(self.options)
             # Python's advice for fork without exec: what the master has now lives as long as
@@ -149,6 +151,7 @@ class Master:
             if owned:
                 sockets_mod.close_all(listeners)
             self._remove_pid_file()
+            _broadcast_home.remove(broadcast_dir)
         if self._fatal is not None:
             raise self._fatal
         if self._forced:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asgiforge.errors import UsageError
+from asgiforge.runtime import _broadcast_home
 from asgiforge.server import sockets
 from asgiforge.server.dev_options import (
     DEFAULT_INCLUDES,
@@ -149,10 +150,12 @@ def supervise(options: DevOptions, reload: ReloadOptions, reporter: DevReporter)
     if not hasattr(os, "fork"):
         raise UsageError("asgiforge dev reload needs fork(); use --no-reload on this platform")
     sock = sockets.bind(options.address)
+    broadcast_dir = _broadcast_home.create()  # the workers' local:// broadcast meets there
     try:
         return _Supervisor(options, reload, reporter, sock).run()
     finally:
         sockets.close_all([sock])
+        _broadcast_home.remove(broadcast_dir)
 
 
 @dataclass(slots=True)

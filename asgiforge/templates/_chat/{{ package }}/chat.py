@@ -1,26 +1,29 @@
-"""A chat room inside one process: WebSocket clients post and receive messages, and a
-server-sent event stream (`/events`) follows the same messages for read-only clients.
+"""A chat room: WebSocket clients post and receive messages, and a server-sent event stream
+(`/events`) follows the same messages for read-only clients.
 
-The `Hub` fans each message out to per-connection in-memory queues; a slow reader drops messages
-instead of slowing everyone down. With several workers or replicas, replace the hub with a broker.
+Messages go through `asgiforge.runtime.broadcast`, so one room spans every process serving the
+app: one process (`memory://`), every worker of `asgiforge serve` on one machine (`local://`,
+the default) or every replica on every machine (`redis://...`). Only `BROADCAST_URL` changes.
+Each connection reads through a bounded queue: a reader far behind loses its oldest messages
+instead of slowing the room down.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from asgiforge.runtime.broadcast import Broadcast, BroadcastError, BroadcastUnavailable
 from asgiforge.runtime.requests import Request
 from asgiforge.runtime.responses import PlainTextResponse, Response, StreamingResponse
 from asgiforge.runtime.routing import BaseRoute, Route, WebSocketRoute
 from asgiforge.runtime.websockets import WebSocket, WebSocketDisconnect
 
+CHANNEL = "chat"
+HISTORY = 50
 MAX_TEXT_LENGTH = 500
 MAX_AUTHOR_LENGTH = 40
 QUEUE_SIZE = 100
@@ -29,40 +32,13 @@ KEEPALIVE_SECONDS = 15.0
 Event = dict[str, Any]
 
 
-class Hub:
-    """Fans messages out to subscribers and keeps the last few for newcomers."""
+def chat_broadcast(url: str) -> Broadcast:
+    """The broadcast the chat needs, keeping the last `HISTORY` messages for newcomers.
 
-    def __init__(self, history: int = 50) -> None:
-        self.history: deque[Event] = deque(maxlen=history)
-        self._subscribers: set[MemoryObjectSendStream[Event]] = set()
-
-    @property
-    def online(self) -> int:
-        return len(self._subscribers)
-
-    def publish(self, event: Event) -> None:
-        self.history.append(event)
-        for outbox in list(self._subscribers):
-            try:
-                outbox.send_nowait(event)
-            except anyio.WouldBlock:
-                pass  # a reader this far behind misses messages rather than stalling the room
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._subscribers.discard(outbox)
-
-    @asynccontextmanager
-    async def subscribe(
-        self,
-    ) -> AsyncIterator[tuple[MemoryObjectSendStream[Event], MemoryObjectReceiveStream[Event]]]:
-        """A private queue receiving every message published while the block runs."""
-        outbox, inbox = anyio.create_memory_object_stream[Event](QUEUE_SIZE)
-        self._subscribers.add(outbox)
-        try:
-            yield outbox, inbox
-        finally:
-            self._subscribers.discard(outbox)
-            outbox.close()
-            inbox.close()
+    Start it in the app's lifespan and yield it as `broadcast`: the routes read it from
+    `request.state.broadcast`.
+    """
+    return Broadcast(url, queue_size=QUEUE_SIZE, history={CHANNEL: HISTORY})
 
 
 def parse_message(raw: str) -> Event:
@@ -70,7 +46,7 @@ def parse_message(raw: str) -> Event:
     try:
         data = json.loads(raw)
     except ValueError:
-        raise ValueError("send JSON: {\"author\": \"...\", \"text\": \"...\"}") from None
+        raise ValueError('send JSON: {"author": "...", "text": "..."}') from None
     if not isinstance(data, dict):
         raise ValueError("the message must be a JSON object")
     text = data.get("text")
@@ -87,27 +63,38 @@ def parse_message(raw: str) -> Event:
     }
 
 
-def chat_routes(hub: Hub) -> list[BaseRoute]:
-    """The WebSocket endpoint (`/ws`) and the event stream (`/events`) over one hub."""
+def chat_routes() -> list[BaseRoute]:
+    """The WebSocket endpoint (`/ws`) and the event stream (`/events`) of the chat room."""
 
     async def chat_socket(websocket: WebSocket) -> None:
+        broadcast: Broadcast = websocket.state.broadcast
         await websocket.accept()
-        async with hub.subscribe() as (outbox, inbox), anyio.create_task_group() as tasks:
+        sending = anyio.Lock()  # two tasks write to this socket: one frame at a time
+
+        async def send(text: str) -> None:
+            async with sending:
+                await websocket.send_text(text)
+
+        async with (
+            broadcast.subscribe(CHANNEL, history=True) as messages,
+            anyio.create_task_group() as tasks,
+        ):
 
             async def forward() -> None:
-                async for event in inbox:
-                    await websocket.send_json(event)
+                async for event in messages:
+                    await send(str(event.message))
 
-            for event in list(hub.history):
-                await websocket.send_json(event)
             tasks.start_soon(forward)
             try:
                 while True:
                     raw = await websocket.receive_text()
                     try:
-                        hub.publish(parse_message(raw))
+                        await broadcast.publish_json(CHANNEL, parse_message(raw))
                     except ValueError as exc:
-                        outbox.send_nowait({"type": "error", "detail": str(exc)})
+                        await send(json.dumps({"type": "error", "detail": str(exc)}))
+                    except BroadcastUnavailable:
+                        detail = "the chat is unavailable right now; try again shortly"
+                        await send(json.dumps({"type": "error", "detail": detail}))
             except WebSocketDisconnect:
                 pass
             finally:
@@ -119,22 +106,22 @@ def chat_routes(hub: Hub) -> list[BaseRoute]:
             return PlainTextResponse("limit must be a positive integer", status_code=400)
         # Stop after `limit` events: handy for scripts and tests; browsers follow forever.
         limit = int(limit_param) if limit_param else None
+        broadcast: Broadcast = request.state.broadcast
 
         async def stream() -> AsyncIterator[str]:
             sent = 0
-            async with hub.subscribe() as (_, inbox):
-                backlog = list(hub.history)
+            async with broadcast.subscribe(CHANNEL, history=True) as messages:
                 while limit is None or sent < limit:
-                    if backlog:
-                        event: Event | None = backlog.pop(0)
-                    else:
-                        event = None
-                        with anyio.move_on_after(KEEPALIVE_SECONDS):
-                            event = await inbox.receive()
-                    if event is None:
+                    message: str | bytes | None = None
+                    with anyio.move_on_after(KEEPALIVE_SECONDS):
+                        try:
+                            message = (await messages.receive()).message
+                        except BroadcastError:
+                            return  # the server is stopping
+                    if message is None:
                         yield ": keep-alive\n\n"
                         continue
-                    yield f"event: message\ndata: {json.dumps(event)}\n\n"
+                    yield f"event: message\ndata: {message!s}\n\n"
                     sent += 1
 
         return StreamingResponse(
