@@ -17,6 +17,12 @@ from asgiforge.errors import ScaffoldError, UsageError
 HOSTILE = "{{ 7*7 }} {% if x %}\"double\" 'single' \\back\\slash\nnew line\ttab \u2028 é 🚀"
 
 
+@pytest.fixture(autouse=True)
+def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
+    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
+
+
 def snapshot(root: Path) -> dict[str, tuple[str, bytes | str]]:
     """Every entry under root (not following links): kind plus content or link target."""
     found: dict[str, tuple[str, bytes | str]] = {}
@@ -163,15 +169,15 @@ def test_every_template_parses_with_hostile_values(template: str, tmp_path: Path
 
 def test_unknown_and_invalid_options_are_refused() -> None:
     info = scaffold.load_template("minimal")
-    with pytest.raises(UsageError, match="unknown option 'colour' for template 'minimal'"):
+    with pytest.raises(UsageError, match="unknown question 'colour' for template 'minimal'"):
         scaffold.resolve_answers(info, {"colour": "red"})
     with pytest.raises(
-        UsageError, match=re.escape("'python_version' must be one of 3.11, 3.12, 3.13")
+        UsageError, match=re.escape("question 'python_version' must be one of 3.11, 3.12, 3.13")
     ):
         scaffold.resolve_answers(info, {"python_version": "2.7"})
-    with pytest.raises(UsageError, match="'description' contains a control character"):
+    with pytest.raises(UsageError, match="question 'description' contains a control character"):
         scaffold.resolve_answers(info, {"description": "bell\x07"})
-    with pytest.raises(UsageError, match="--option expects key=value, got 'novalue'"):
+    with pytest.raises(UsageError, match="--data expects key=value, got 'novalue'"):
         scaffold.parse_options(["novalue"])
 
 

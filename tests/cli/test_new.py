@@ -37,6 +37,12 @@ def run(
     return code, captured.out, captured.err
 
 
+@pytest.fixture(autouse=True)
+def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
+    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
+
+
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
     monkeypatch.chdir(tmp_path)
@@ -126,16 +132,19 @@ def test_missing_name_is_a_usage_error(cli) -> None:
 def test_unknown_template(cli) -> None:
     code, _, err = cli("new", "demo", "-t", "nope")
     assert code == 2
-    assert err == "error: unknown template 'nope'; choose one of: api, full, minimal, realtime\n"
+    assert err == (
+        "error: unknown template 'nope'; choose one of: api, full, minimal, realtime, "
+        "or give a folder, a git repository path or git+URL\n"
+    )
 
 
 def test_unknown_option_and_bad_option_syntax(cli) -> None:
-    code, _, err = cli("new", "demo", "--option", "colour=red")
+    code, _, err = cli("new", "demo", "--data", "colour=red")
     assert code == 2
-    assert err.startswith("error: unknown option 'colour' for template 'minimal'; known options:")
+    assert err.startswith("error: unknown question 'colour' for template 'minimal'; its questions:")
     code, _, err = cli("new", "demo", "-o", "description")
     assert code == 2
-    assert err == "error: --option expects key=value, got 'description'\n"
+    assert err == "error: --data expects key=value, got 'description'\n"
 
 
 def test_dry_run_shows_the_files_and_writes_nothing(cli, tmp_path: Path) -> None:
@@ -164,7 +173,7 @@ def test_generation_prints_the_tree_and_next_commands(cli, tmp_path: Path) -> No
     assert code == 0
     assert "Created my-app (template realtime, app my_app.app:app)" in out
     assert "chat.js" in out and "test_chat.py" in out
-    assert "cd my-app && pip install -e '.[dev]'" in out
+    assert "cd my-app && pip install --find-links wheels -e '.[dev]'" in out
     assert out.rstrip().endswith("asgiforge dev")
     assert (tmp_path / "my-app" / "my_app" / "chat.py").is_file()
 

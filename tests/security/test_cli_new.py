@@ -11,6 +11,12 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
+    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
+
+
 def new(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "asgiforge", "new", "--no-input", *args],
@@ -75,6 +81,8 @@ def test_template_syntax_in_values_stays_data(tmp_path: Path) -> None:
     payload = "{% include '/etc/passwd' %}{{ ''.__class__.__mro__ }}{{ 7*7 }}"
     result = new(tmp_path, "svc", "-t", "minimal", "-o", f"description={payload}")
     assert result.returncode == 0, result.stderr
-    text = "\n".join(p.read_text() for p in (tmp_path / "svc").rglob("*") if p.is_file())
+    text = "\n".join(
+        p.read_text() for p in (tmp_path / "svc").rglob("*") if p.is_file() and p.suffix != ".whl"
+    )
     assert payload in text or repr(payload)[1:-1] in text
     assert "root:" not in text
