@@ -328,3 +328,125 @@ def test_a_missing_parent_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match=r"the parent directory .* does not exist"):
         scaffold.write(_plan(tmp_path / "no" / "such" / "demo-app"))
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------ template sources and answers
+
+
+def test_template_sources_are_classified(tmp_path: Path) -> None:
+    from asgiforge.template_source import resolve
+
+    names = scaffold.template_names()
+    assert resolve("api", vcs_ref=None, builtin_names=names).kind == "builtin"
+    git_source = resolve("git+https://example.com/org/tpl.git@v2", vcs_ref=None, builtin_names=names)
+    assert (git_source.kind, git_source.location, git_source.ref) == (
+        "git",
+        "https://example.com/org/tpl.git",
+        "v2",
+    )
+    ssh = resolve("git+git@example.com:org/tpl.git", vcs_ref="main", builtin_names=names)
+    assert (ssh.location, ssh.ref) == ("git@example.com:org/tpl.git", "main")
+    folder = tmp_path / "tpl"
+    folder.mkdir()
+    (folder / "template.toml").write_text("")
+    assert resolve(str(folder), vcs_ref=None, builtin_names=names).kind == "path"
+    (folder / ".git").mkdir()
+    assert resolve(str(folder), vcs_ref=None, builtin_names=names).kind == "git"
+    with pytest.raises(UsageError, match="--vcs-ref '--upload-pack=x' is not a valid git ref"):
+        resolve(str(folder), vcs_ref="--upload-pack=x", builtin_names=names)
+    with pytest.raises(UsageError, match="has no template.toml"):
+        resolve(str(tmp_path), vcs_ref=None, builtin_names=names)
+    with pytest.raises(UsageError, match="the template folder './missing' does not exist"):
+        resolve("./missing", vcs_ref=None, builtin_names=names)
+
+
+def test_a_folder_template_with_layers(tmp_path: Path) -> None:
+    root = tmp_path / "tpl"
+    (root / "common").mkdir(parents=True)
+    (root / "common" / "shared.txt").write_text("common\n")
+    (root / "common" / "over.txt").write_text("from layer\n")
+    (root / "over.txt").write_text("from template\n")
+    (root / "template.toml").write_text(
+        'layers = ["common"]\n[[questions]]\nkey = "port"\ndefault = "8000"\npattern = "[0-9]+"\n'
+    )
+    (root / "port.txt.jinja").write_text("{{ port }}\n")
+    plan = scaffold.plan_project("demo", template=str(root), target=tmp_path / "out")
+    files = _files(plan)
+    assert files["shared.txt"] == b"common\n"
+    assert files["over.txt"] == b"from template\n"
+    assert files["port.txt"] == b"8000\n"
+    assert "common/shared.txt" not in files  # a layer is not copied as a folder
+    assert "wheels" not in {p.split("/")[0] for p in files}  # the template did not ask for it
+    with pytest.raises(UsageError, match=r"question 'port' must match '\[0-9\]\+'; got 'x'"):
+        scaffold.plan_project(
+            "demo", template=str(root), target=tmp_path / "out", options={"port": "x"}
+        )
+
+
+def test_questions_may_not_hide_built_in_values(tmp_path: Path) -> None:
+    root = tmp_path / "tpl"
+    root.mkdir()
+    (root / "template.toml").write_text('[[questions]]\nkey = "package"\n')
+    with pytest.raises(ScaffoldError, match="question 'package' would hide the built-in value"):
+        scaffold.plan_project("demo", template=str(root), target=tmp_path / "out")
+
+
+def test_the_answers_file_round_trips(tmp_path: Path) -> None:
+    from asgiforge import answers
+
+    plan = scaffold.plan_project(
+        "demo-app", template="minimal", target=tmp_path / "p", options={"description": HOSTILE}
+    )
+    (tmp_path / "p").mkdir()
+    recorded = _files(plan)[answers.ANSWERS_FILE]
+    (tmp_path / "p" / answers.ANSWERS_FILE).write_bytes(recorded)
+    loaded = answers.load(tmp_path / "p")
+    assert loaded.source.kind == "builtin" and loaded.source.location == "minimal"
+    assert loaded.name == "demo-app"
+    assert loaded.answers["description"] == HOSTILE
+    assert loaded.bundled is True
+
+
+def test_data_file_accepts_a_table_or_an_answers_file(tmp_path: Path) -> None:
+    flat = tmp_path / "flat.toml"
+    flat.write_text('description = "from a file"\nport = 8000\n')
+    assert scaffold.read_data_file(flat) == {"description": "from a file", "port": "8000"}
+    recorded = tmp_path / "answers.toml"
+    recorded.write_text('[template]\nkind = "builtin"\n[answers]\nauthor = "me"\n')
+    assert scaffold.read_data_file(recorded) == {"author": "me"}
+    broken = tmp_path / "broken.toml"
+    broken.write_text("= nope")
+    with pytest.raises(UsageError, match="is not valid TOML"):
+        scaffold.read_data_file(broken)
+    with pytest.raises(UsageError, match="cannot be read"):
+        scaffold.read_data_file(tmp_path / "missing.toml")
+
+
+def test_asgiforge_from_an_index_is_an_ordinary_dependency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asgiforge import bundle
+
+    monkeypatch.setattr(bundle, "from_index", lambda: True)
+    plan = scaffold.plan_project("demo", template="minimal", target=tmp_path / "p")
+    files = _files(plan)
+    pyproject = tomllib.loads(files["pyproject.toml"].decode())
+    assert pyproject["project"]["dependencies"] == [f"asgiforge>={scaffold.__version__}"]
+    assert not any(path.startswith("wheels/") for path in files)
+    assert "--find-links" not in files["README.md"].decode()
+    assert "RUN pip install .\n" in files["Dockerfile"].decode()
+
+
+def test_a_source_checkout_bundles_its_own_wheel(tmp_path: Path) -> None:
+    from asgiforge import bundle
+
+    assert not bundle.from_index()  # these tests run asgiforge from its source tree
+    plan = scaffold.plan_project("demo", template="minimal", target=tmp_path / "p")
+    files = _files(plan)
+    wheels = [path for path in files if path.startswith("wheels/")]
+    assert wheels == [f"wheels/asgiforge-{scaffold.__version__}-py3-none-any.whl"]
+    pyproject = tomllib.loads(files["pyproject.toml"].decode())
+    assert pyproject["project"]["dependencies"] == [f"asgiforge=={scaffold.__version__}"]
+    assert "pip install --find-links wheels -e '.[dev]'" in files["README.md"].decode()
+    assert "COPY wheels/ ./wheels/\n" in files["Dockerfile"].decode()
+    assert "RUN pip install --find-links wheels .\n" in files["Dockerfile"].decode()

@@ -86,3 +86,95 @@ def test_template_syntax_in_values_stays_data(tmp_path: Path) -> None:
     )
     assert payload in text or repr(payload)[1:-1] in text
     assert "root:" not in text
+
+
+# ------------------------------------------------------------------------- hostile templates
+
+
+def make_template(root: Path, files: dict[str, str], toml: str = 'summary = "x"\n') -> Path:
+    root.mkdir(parents=True)
+    (root / "template.toml").write_text(toml)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def refused_and_nothing_written(tmp_path: Path, template: Path, *extra: str) -> str:
+    work = tmp_path / "work"
+    work.mkdir()
+    before = snapshot(tmp_path)
+    result = new(work, "svc", "--template", str(template), *extra)
+    assert result.returncode != 0, result.stdout
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ")
+    assert "Traceback" not in result.stderr
+    assert snapshot(tmp_path) == before
+    return result.stderr
+
+
+@pytest.mark.parametrize("evil", ["../../x", "/tmp/abs-x", "..", "~/x", "a\\..\\..\\x"])
+def test_a_file_name_that_renders_outside_is_refused(tmp_path: Path, evil: str) -> None:
+    toml = f'[[questions]]\nkey = "where"\ndefault = {evil!r}\n'.replace("'", '"')
+    toml = toml.replace("\\", "\\\\")
+    template = make_template(tmp_path / "tpl", {"{{ where }}.jinja": "owned\n"}, toml)
+    err = refused_and_nothing_written(tmp_path, template)
+    assert "renders to an unsafe name" in err
+
+
+def test_a_symlinked_file_out_of_the_template_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret\n")
+    template = make_template(tmp_path / "tpl", {"ok.txt": "ok\n"})
+    (template / "leak.txt").symlink_to(secret)
+    err = refused_and_nothing_written(tmp_path, template)
+    assert "is a symlink; refusing it" in err
+
+
+def test_a_symlinked_folder_out_of_the_template_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "id_rsa").write_text("key\n")
+    template = make_template(tmp_path / "tpl", {"ok.txt": "ok\n"})
+    (template / "dir").symlink_to(outside, target_is_directory=True)
+    err = refused_and_nothing_written(tmp_path, template)
+    assert "is a symlink; refusing it" in err
+
+
+@pytest.mark.parametrize("layer", ["/etc", "../outside", "inside/../../outside"])
+def test_a_layer_outside_the_template_is_refused(tmp_path: Path, layer: str) -> None:
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "x.txt").write_text("x\n")
+    template = make_template(tmp_path / "tpl", {"inside/a.txt": "a\n"}, f'layers = ["{layer}"]\n')
+    err = refused_and_nothing_written(tmp_path, template)
+    assert "is not a folder inside the template" in err
+
+
+def test_an_include_of_a_file_outside_the_template_fails(tmp_path: Path) -> None:
+    template = make_template(tmp_path / "tpl", {"a.txt.jinja": "{% include '../../etc/passwd' %}"})
+    err = refused_and_nothing_written(tmp_path, template)
+    assert "a.txt.jinja failed to render" in err
+
+
+def test_tasks_without_trust_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    template = make_template(
+        tmp_path / "tpl", {"a.txt": "a\n"}, f'tasks = [["touch", "{marker}"]]\n'
+    )
+    err = refused_and_nothing_written(tmp_path, template)
+    assert err.startswith("error: the template 'tpl' wants to run 1 command(s) (touch ")
+    assert "pass --trust" in err
+    assert not marker.exists()
+
+
+def test_tasks_run_in_the_project_with_trust(tmp_path: Path) -> None:
+    template = make_template(
+        tmp_path / "tpl", {"a.txt": "a\n"}, 'tasks = ["touch made-by-task", ["ls"]]\n'
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    result = new(work, "svc", "--template", str(template), "--trust")
+    assert result.returncode == 0, result.stderr
+    assert (work / "svc" / "made-by-task").is_file()
+    assert (work / "svc" / "a.txt").read_text() == "a\n"
