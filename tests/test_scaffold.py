@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from asgiforge import scaffold
-from asgiforge.errors import ScaffoldError, UsageError
+from asgiforge.errors import ScaffoldError, UntrustedTemplateError, UsageError
 
 HOSTILE = "{{ 7*7 }} {% if x %}\"double\" 'single' \\back\\slash\nnew line\ttab \u2028 é 🚀"
 
@@ -338,7 +338,9 @@ def test_template_sources_are_classified(tmp_path: Path) -> None:
 
     names = scaffold.template_names()
     assert resolve("api", vcs_ref=None, builtin_names=names).kind == "builtin"
-    git_source = resolve("git+https://example.com/org/tpl.git@v2", vcs_ref=None, builtin_names=names)
+    git_source = resolve(
+        "git+https://example.com/org/tpl.git@v2", vcs_ref=None, builtin_names=names
+    )
     assert (git_source.kind, git_source.location, git_source.ref) == (
         "git",
         "https://example.com/org/tpl.git",
@@ -354,9 +356,9 @@ def test_template_sources_are_classified(tmp_path: Path) -> None:
     assert resolve(str(folder), vcs_ref=None, builtin_names=names).kind == "git"
     with pytest.raises(UsageError, match="--vcs-ref '--upload-pack=x' is not a valid git ref"):
         resolve(str(folder), vcs_ref="--upload-pack=x", builtin_names=names)
-    with pytest.raises(UsageError, match="has no template.toml"):
+    with pytest.raises(UsageError, match=r"has no template\.toml"):
         resolve(str(tmp_path), vcs_ref=None, builtin_names=names)
-    with pytest.raises(UsageError, match="the template folder './missing' does not exist"):
+    with pytest.raises(UsageError, match=r"the template folder '\./missing' does not exist"):
         resolve("./missing", vcs_ref=None, builtin_names=names)
 
 
@@ -450,3 +452,64 @@ def test_a_source_checkout_bundles_its_own_wheel(tmp_path: Path) -> None:
     assert "pip install --find-links wheels -e '.[dev]'" in files["README.md"].decode()
     assert "COPY wheels/ ./wheels/\n" in files["Dockerfile"].decode()
     assert "RUN pip install --find-links wheels .\n" in files["Dockerfile"].decode()
+
+
+def _documented_example(tmp_path: Path) -> Path:
+    """Build the example template of docs/templates.md from the page's own code blocks."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "templates.md").read_text()
+    section = doc.split("## A complete example\n", 1)[1]
+    root = tmp_path / "worker-template"
+    for match in re.finditer(r"^`([^`\n]+)`:\n\n```[a-z]*\n(.*?)^```\n", section, re.M | re.S):
+        path = root / match.group(1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(match.group(2))
+    (root / "dot-gitignore").write_text("__pycache__/\n")
+    (root / "{{ package }}" / "__init__.py").write_text("")
+    assert {p.name for p in root.iterdir()} >= {"template.toml", "README.md.jinja", "tests"}
+    return root
+
+
+def test_the_documented_example_template_works(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    template = _documented_example(tmp_path)
+    plan = scaffold.plan_project(
+        "billing-worker",
+        template=str(template),
+        target=tmp_path / "billing-worker",
+        options={"queue": "billing"},
+    )
+    with pytest.raises(UsageError, match="question 'queue' must match"):
+        scaffold.plan_project("w", template=str(template), options={"queue": "Jobs"})
+    scaffold.require_trust(plan.template, trusted=True)
+    scaffold.write(plan)
+    scaffold.run_tasks(plan.template, plan.target)
+    project = tmp_path / "billing-worker"
+    assert (project / ".git").is_dir()  # the task ran
+    assert (project / ".gitignore").read_text() == "__pycache__/\n"
+    assert "Consumes the `billing` queue." in (project / "README.md").read_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "PYTHONPATH": str(project)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
+def test_a_failing_task_stops_the_list(tmp_path: Path) -> None:
+    root = tmp_path / "tpl"
+    root.mkdir()
+    (root / "template.toml").write_text('tasks = ["false", "touch never"]\n')
+    plan = scaffold.plan_project("demo", template=str(root), target=tmp_path / "out")
+    with pytest.raises(UntrustedTemplateError, match=r"wants to run 2 command\(s\) \(false; touch"):
+        scaffold.require_trust(plan.template, trusted=False)
+    scaffold.write(plan)
+    with pytest.raises(ScaffoldError, match="the project was written, but task 'false' failed"):
+        scaffold.run_tasks(plan.template, plan.target)
+    assert not (tmp_path / "out" / "never").exists()

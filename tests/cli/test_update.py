@@ -110,6 +110,10 @@ def answers(project: Path) -> dict[str, dict[str, str]]:
         return tomllib.load(fh)
 
 
+def files_of(project: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+
+
 def commit_all(project: Path) -> None:
     git(project, "commit", "-q", "-am", "my edit")
 
@@ -189,7 +193,9 @@ def test_a_dirty_work_tree_is_refused_unless_forced(cli, project: Path) -> None:
 
 
 def test_dry_run_shows_changes_and_writes_nothing(cli, project: Path) -> None:
-    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+    before = {
+        p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
     code, out, err = cli("update", str(project), "--vcs-ref", "v2", "--dry-run", "--json")
     assert code == 0, err
     document = json.loads(out)
@@ -198,7 +204,7 @@ def test_dry_run_shows_changes_and_writes_nothing(cli, project: Path) -> None:
     assert changes["config.txt"] == "add"
     assert changes["old.txt"] == "delete"
     assert document["new_questions"] == ["colour"]
-    after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+    after = files_of(project)
     assert after == before
 
 
@@ -225,11 +231,13 @@ def test_a_failure_while_writing_changes_nothing(
         real_move(src, dest)
 
     monkeypatch.setattr(scaffold, "_move", failing_move)
-    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+    before = {
+        p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
     code, _, err = cli("update", str(project), "--vcs-ref", "v2", "--no-input")
     assert code == 1
     assert "nothing was changed: No space left on device" in err
-    after = {p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts}
+    after = files_of(project)
     assert after == before
     assert calls["n"] >= 4
     assert [p.name for p in project.parent.iterdir() if "asgiforge-update" in p.name] == []
