@@ -567,9 +567,12 @@ class Plan:
 
 
 def _environment(layers: Sequence[Path]) -> Any:
+    """Jinja's sandboxed environment: a template (possibly someone else's) can compute strings
+    but not reach Python internals (`''.__class__...`) to run code outside its `tasks`."""
     import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
-    env = jinja2.Environment(
+    env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(p) for p in reversed(layers)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

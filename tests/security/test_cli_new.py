@@ -178,3 +178,11 @@ def test_tasks_run_in_the_project_with_trust(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (work / "svc" / "made-by-task").is_file()
     assert (work / "svc" / "a.txt").read_text() == "a\n"
+
+
+def test_a_template_cannot_reach_python_internals(tmp_path: Path) -> None:
+    gadget = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    template = make_template(tmp_path / "tpl", {"a.txt.jinja": gadget})
+    err = refused_and_nothing_written(tmp_path, template)
+    assert "a.txt.jinja failed to render" in err
+    assert "unsafe" in err
