@@ -479,3 +479,29 @@ def test_the_dockerfile_run_steps_work_in_a_fresh_venv(cli, tmp_path: Path, temp
     assert any(step.startswith("pip install") for step in ran)
     routes = _run_script("asgiforge routes --json", workdir, env)
     assert "/healthz" in routes
+
+
+def test_data_file_and_data_answer_questions(cli, tmp_path: Path) -> None:
+    (tmp_path / "answers.toml").write_text('description = "From the file."\nauthor = "File"\n')
+    code, out, err = cli(
+        "new", "svc", "--data-file", "answers.toml", "--data", "author=Flag", "--json"
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["source"] == "minimal" and document["commit"] == ""
+    assert ".asgiforge-answers.toml" in document["files"]
+    recorded = tomllib.loads((tmp_path / "svc" / ".asgiforge-answers.toml").read_text())
+    assert recorded["answers"]["description"] == "From the file."
+    assert recorded["answers"]["author"] == "Flag"  # --data wins over the file
+    # Another project's answers file works as a data file as it is.
+    code, _, err = cli("new", "svc2", "--data-file", "svc/.asgiforge-answers.toml")
+    assert code == 0, err
+    again = tomllib.loads((tmp_path / "svc2" / ".asgiforge-answers.toml").read_text())
+    assert again["answers"] == recorded["answers"]
+
+
+def test_a_bad_answer_names_the_question(cli, tmp_path: Path) -> None:
+    code, _, err = cli("new", "svc", "--data", "python_version=2.7")
+    assert code == 2
+    assert err == ("error: question 'python_version' must be one of 3.11, 3.12, 3.13; got '2.7'\n")
+    assert list(tmp_path.iterdir()) == []
