@@ -505,3 +505,25 @@ def test_a_bad_answer_names_the_question(cli, tmp_path: Path) -> None:
     assert code == 2
     assert err == ("error: question 'python_version' must be one of 3.11, 3.12, 3.13; got '2.7'\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("reply", "ran"), [("y", True), ("n", False)])
+def test_tasks_are_shown_and_confirmed_on_a_tty(tmp_path: Path, reply: str, ran: bool) -> None:
+    template = tmp_path / "tpl"
+    template.mkdir()
+    (template / "template.toml").write_text('tasks = ["touch from-task"]\n')
+    (template / "a.txt").write_text("a\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    term = Terminal(
+        [sys.executable, "-m", "asgiforge", "new", "svc", "--template", str(template)], cwd=work
+    )
+    try:
+        term.expect("touch from-task")
+        term.expect("Run these commands in the new project?")
+        term.answer(reply)
+    finally:
+        code = term.close()
+    assert (code == 0) is ran, term.seen
+    assert (work / "svc" / "from-task").is_file() is ran
+    assert (work / "svc").exists() is ran  # refused: nothing written

@@ -284,3 +284,30 @@ def test_builtin_template_update_with_changed_answers(
     text = readme.read_text()
     assert "Better words." in text and text.endswith("\nMy notes.\n")
     assert answers(tmp_path / "svc")["answers"]["description"] == "Better words."
+
+
+def test_project_deletions_and_edits_of_removed_files_are_kept(cli, project: Path) -> None:
+    (project / "README.md").unlink()  # the project deleted a file the template changes
+    (project / "old.txt").write_text("removed in v2\nbut I use it\n")  # edited; v2 removes it
+    git(project, "add", "-A")
+    commit_all(project)
+    code, out, err = cli("update", str(project), "--vcs-ref", "v2", "--no-input", "--json")
+    assert code == 0, err
+    changes = {c["path"]: (c["action"], c["note"]) for c in json.loads(out)["changes"]}
+    assert changes["README.md"] == (
+        "kept",
+        "deleted in the project; the template's change is skipped",
+    )
+    assert changes["old.txt"] == ("kept", "removed by the template but edited in the project")
+    assert not (project / "README.md").exists()
+    assert (project / "old.txt").read_text() == "removed in v2\nbut I use it\n"
+
+
+def test_update_defaults_to_the_current_folder_and_head(
+    cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    code, _, err = cli("update", "--no-input")
+    assert code == 0, err
+    assert (project / "config.txt").is_file()  # HEAD of the template repository is v2
+    assert answers(project)["template"]["ref"] == ""
