@@ -577,7 +577,7 @@ def _environment(layers: Sequence[Path]) -> Any:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         # Code, not HTML: user values reach files only through the `py`/`toml` literal filters.
-        autoescape=False,  # noqa: S701
+        autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
