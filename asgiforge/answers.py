@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asgiforge.errors import ScaffoldError
+from asgiforge.literals import toml_literal
 from asgiforge.template_source import TemplateSource
 
 ANSWERS_FILE = ".asgiforge-answers.toml"
@@ -45,8 +46,6 @@ class Answers:
 
 
 def _toml(value: str) -> str:
-    from asgiforge.scaffold import toml_literal
-
     return toml_literal(value)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from asgiforge import scaffold
+from asgiforge import scaffold, staged_write
 from asgiforge.errors import ScaffoldError, UntrustedTemplateError, UsageError
 
 HOSTILE = "{{ 7*7 }} {% if x %}\"double\" 'single' \\back\\slash\nnew line\ttab \u2028 é 🚀"
@@ -282,7 +282,7 @@ def test_a_failure_while_rendering_files_changes_nothing(
     (target / "README.md").write_text("old readme")
     before = snapshot(tmp_path)
     calls = 0
-    real = scaffold._write_file
+    real = staged_write._write_file
 
     def failing(root: Path, planned: scaffold.PlannedFile) -> None:
         nonlocal calls
@@ -291,7 +291,7 @@ def test_a_failure_while_rendering_files_changes_nothing(
             raise OSError(28, "No space left on device")
         real(root, planned)
 
-    monkeypatch.setattr(scaffold, "_write_file", failing)
+    monkeypatch.setattr(staged_write, "_write_file", failing)
     with pytest.raises(ScaffoldError, match="nothing was changed: No space left on device"):
         scaffold.write(_plan(target), force=True)
     assert snapshot(tmp_path) == before
@@ -309,7 +309,7 @@ def test_a_failure_while_moving_into_place_is_rolled_back(
         (target / "mine.txt").write_text("keep me")
     before = snapshot(tmp_path)
     calls = 0
-    real = scaffold._move
+    real = staged_write._move
 
     def failing(src: Path, dest: Path) -> None:
         nonlocal calls
@@ -318,7 +318,7 @@ def test_a_failure_while_moving_into_place_is_rolled_back(
             raise OSError(5, "Input/output error")
         real(src, dest)
 
-    monkeypatch.setattr(scaffold, "_move", failing)
+    monkeypatch.setattr(staged_write, "_move", failing)
     with pytest.raises(ScaffoldError, match="nothing was changed"):
         scaffold.write(_plan(target), force=True)
     assert snapshot(tmp_path) == before

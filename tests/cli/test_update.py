@@ -219,10 +219,10 @@ def test_an_unknown_ref_is_one_line_and_writes_nothing(cli, project: Path) -> No
 def test_a_failure_while_writing_changes_nothing(
     cli, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from asgiforge import scaffold
+    from asgiforge import staged_write
 
     calls = {"n": 0}
-    real_move = scaffold._move
+    real_move = staged_write._move
 
     def failing_move(src: Path, dest: Path) -> None:
         calls["n"] += 1
@@ -230,7 +230,7 @@ def test_a_failure_while_writing_changes_nothing(
             raise OSError(28, "No space left on device")
         real_move(src, dest)
 
-    monkeypatch.setattr(scaffold, "_move", failing_move)
+    monkeypatch.setattr(staged_write, "_move", failing_move)
     before = {
         p: p.read_bytes() for p in project.rglob("*") if p.is_file() and ".git" not in p.parts
     }
