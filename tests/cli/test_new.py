@@ -422,9 +422,14 @@ def test_the_readme_steps_install_the_project_and_its_tests_pass(
     steps = [*run_it, *_sh_blocks(readme, "Test it")]
     assert {"pytest", "ruff check .", "ruff format --check ."} <= set(steps)
     check = "python -c 'import asgiforge; print(\"FROM\", asgiforge.__file__)'"
-    output = _run_script("\n".join(["set -eu", *steps, check]), project, _fresh_machine_env())
+    # The asgiforge installed from the bundled wheel makes projects that install too.
+    nested = tmp_path / "nested"
+    again = f"asgiforge new again --no-input --dir {nested} > /dev/null && ls {nested}/wheels"
+    script = "\n".join(["set -eu", *steps, check, again])
+    output = _run_script(script, project, _fresh_machine_env())
     assert " passed" in output
     assert f"FROM {project}/.venv/lib/" in output  # the bundled wheel, not our source tree
+    assert f"asgiforge-{scaffold.__version__}-py3-none-any.whl" in output.splitlines()[-1]
 
 
 def _dockerfile_instructions(text: str) -> list[tuple[str, str]]:
