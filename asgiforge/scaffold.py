@@ -764,14 +764,21 @@ def require_trust(template: TemplateInfo, *, trusted: bool) -> None:
         )
 
 
-def run_tasks(template: TemplateInfo, target: Path) -> None:
+def run_tasks(template: TemplateInfo, target: Path, *, output_to_stderr: bool = False) -> None:
     """Run the template's `tasks` in the written project, in order; stop at the first failure.
 
     Call only after the user confirmed them (a prompt, or `--trust`): a task is any command.
+    `output_to_stderr` keeps stdout for a JSON document (`--json`).
     """
     for argv in template.tasks:
         try:
-            result = subprocess.run(list(argv), cwd=target, stdin=subprocess.DEVNULL, check=False)
+            result = subprocess.run(
+                list(argv),
+                cwd=target,
+                stdin=subprocess.DEVNULL,
+                stdout=sys.stderr if output_to_stderr else None,
+                check=False,
+            )
         except OSError as exc:
             raise ScaffoldError(
                 f"the project was written, but task {shlex.join(argv)!r} could not start: "

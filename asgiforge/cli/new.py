@@ -152,7 +152,7 @@ def new_command(
     else:
         _print_result(plan, overwritten, next_steps, dry_run)
     if not dry_run and plan.template.tasks:
-        scaffold.run_tasks(plan.template, plan.target)
+        scaffold.run_tasks(plan.template, plan.target, output_to_stderr=as_json)
 
 
 def _confirm_tasks(plan: Plan) -> bool:

@@ -3,6 +3,7 @@ nothing is ever written outside the target, through a symlink, or as template so
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -174,8 +175,10 @@ def test_tasks_run_in_the_project_with_trust(tmp_path: Path) -> None:
     )
     work = tmp_path / "work"
     work.mkdir()
-    result = new(work, "svc", "--template", str(template), "--trust")
+    result = new(work, "svc", "--template", str(template), "--trust", "--json")
     assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tasks"] == [["touch", "made-by-task"], ["ls"]]
+    assert "made-by-task" in result.stderr  # the output of `ls`, kept off the JSON
     assert (work / "svc" / "made-by-task").is_file()
     assert (work / "svc" / "a.txt").read_text() == "a\n"
 
