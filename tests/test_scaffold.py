@@ -333,35 +333,6 @@ def test_a_missing_parent_is_refused(tmp_path: Path) -> None:
 # ------------------------------------------------------------ template sources and answers
 
 
-def test_template_sources_are_classified(tmp_path: Path) -> None:
-    from asgiforge.template_source import resolve
-
-    names = scaffold.template_names()
-    assert resolve("api", vcs_ref=None, builtin_names=names).kind == "builtin"
-    git_source = resolve(
-        "git+https://example.com/org/tpl.git@v2", vcs_ref=None, builtin_names=names
-    )
-    assert (git_source.kind, git_source.location, git_source.ref) == (
-        "git",
-        "https://example.com/org/tpl.git",
-        "v2",
-    )
-    ssh = resolve("git+git@example.com:org/tpl.git", vcs_ref="main", builtin_names=names)
-    assert (ssh.location, ssh.ref) == ("git@example.com:org/tpl.git", "main")
-    folder = tmp_path / "tpl"
-    folder.mkdir()
-    (folder / "template.toml").write_text("")
-    assert resolve(str(folder), vcs_ref=None, builtin_names=names).kind == "path"
-    (folder / ".git").mkdir()
-    assert resolve(str(folder), vcs_ref=None, builtin_names=names).kind == "git"
-    with pytest.raises(UsageError, match="--vcs-ref '--upload-pack=x' is not a valid git ref"):
-        resolve(str(folder), vcs_ref="--upload-pack=x", builtin_names=names)
-    with pytest.raises(UsageError, match=r"has no template\.toml"):
-        resolve(str(tmp_path), vcs_ref=None, builtin_names=names)
-    with pytest.raises(UsageError, match=r"the template folder '\./missing' does not exist"):
-        resolve("./missing", vcs_ref=None, builtin_names=names)
-
-
 def test_a_folder_template_with_layers(tmp_path: Path) -> None:
     root = tmp_path / "tpl"
     (root / "common").mkdir(parents=True)
@@ -391,22 +362,6 @@ def test_questions_may_not_hide_built_in_values(tmp_path: Path) -> None:
     (root / "template.toml").write_text('[[questions]]\nkey = "package"\n')
     with pytest.raises(ScaffoldError, match="question 'package' would hide the built-in value"):
         scaffold.plan_project("demo", template=str(root), target=tmp_path / "out")
-
-
-def test_the_answers_file_round_trips(tmp_path: Path) -> None:
-    from asgiforge import answers
-
-    plan = scaffold.plan_project(
-        "demo-app", template="minimal", target=tmp_path / "p", options={"description": HOSTILE}
-    )
-    (tmp_path / "p").mkdir()
-    recorded = _files(plan)[answers.ANSWERS_FILE]
-    (tmp_path / "p" / answers.ANSWERS_FILE).write_bytes(recorded)
-    loaded = answers.load(tmp_path / "p")
-    assert loaded.source.kind == "builtin" and loaded.source.location == "minimal"
-    assert loaded.name == "demo-app"
-    assert loaded.answers["description"] == HOSTILE
-    assert loaded.bundled is True
 
 
 def test_data_file_accepts_a_table_or_an_answers_file(tmp_path: Path) -> None:

@@ -313,24 +313,6 @@ def test_update_defaults_to_the_current_folder_and_head(
     assert answers(project)["template"]["ref"] == ""
 
 
-def test_binary_files_changed_on_both_sides_are_conflicts_keeping_the_project(
-    tmp_path: Path,
-) -> None:
-    from pathlib import PurePosixPath
-
-    from asgiforge import updater
-    from asgiforge.scaffold import PlannedFile
-
-    (tmp_path / "logo.png").write_bytes(b"\x89PNG mine \x00\xff")
-    rel = PurePosixPath("logo.png")
-    old = PlannedFile(path=rel, content=b"\x89PNG v1 \x00\xff")
-    new = PlannedFile(path=rel, content=b"\x89PNG v2 \x00\xff")
-    change = updater._decide(tmp_path, rel, old, new, ("project", "old", "new"))
-    assert change is not None
-    assert (change.action, change.content) == ("conflict", None)
-    assert change.note == "binary file changed in the project and in the template"
-
-
 def test_new_from_a_repository_without_a_ref_renders_its_head(
     cli, tmp_path: Path, template_repo: Path
 ) -> None:
