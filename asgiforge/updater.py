@@ -244,6 +244,13 @@ def plan_update(
         change = _decide(project, rel, old_files.get(rel), new_files.get(rel), labels)
         if change is not None:
             changes.append(change)
+    if record.bundled and install.wheel is not None:
+        # The pin moved to the new wheel: the previous one would only sit there unused.
+        previous = PurePosixPath(
+            bundle.WHEELS_DIR, f"asgiforge-{record.asgiforge_version}-py3-none-any.whl"
+        )
+        if previous != install.wheel.path and _read_current(project, previous) is not None:
+            changes.append(Change(previous, "delete", note="replaced by the new asgiforge wheel"))
     return UpdatePlan(
         project=project,
         source=new_source,

@@ -64,6 +64,12 @@ def commit_files(repo: Path, files: dict[str, str], tag: str) -> None:
     git(repo, "tag", tag)
 
 
+@pytest.fixture(autouse=True)
+def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
+    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
+
+
 @pytest.fixture
 def template_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "tpl"
@@ -271,10 +277,7 @@ def test_a_plain_folder_template_cannot_be_updated(cli, tmp_path: Path) -> None:
     assert "is a plain folder, not versioned" in err
 
 
-def test_builtin_template_update_with_changed_answers(
-    cli, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
+def test_builtin_template_update_with_changed_answers(cli, tmp_path: Path) -> None:
     code, _, err = cli("new", "svc", "-t", "minimal", "--no-input")
     assert code == 0, err
     readme = tmp_path / "svc" / "README.md"
@@ -326,3 +329,34 @@ def test_new_from_a_repository_without_a_ref_renders_its_head(
     assert code == 0, err
     assert json.loads(out)["commit"] == git(template_repo, "rev-parse", "v1")
     assert not (tmp_path / "tagged" / "config.txt").exists()
+
+
+def test_a_bundled_wheel_of_an_older_asgiforge_is_replaced(cli, tmp_path: Path) -> None:
+    from asgiforge import __version__
+
+    repo = tmp_path / "bundling"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    toml = "bundle_asgiforge = true\n"
+    files = {"template.toml": toml, "req.txt.jinja": "asgiforge{{ asgiforge_spec }}\n"}
+    commit_files(repo, files, "v1")
+    code, _, err = cli("new", "old-one", "--template", str(repo))
+    assert code == 0, err
+    project = tmp_path / "old-one"
+    assert (project / "req.txt").read_text() == f"asgiforge=={__version__}\n"
+    # Pretend an older asgiforge made it: its wheel, its pin, its version in the answers file.
+    current = project / "wheels" / f"asgiforge-{__version__}-py3-none-any.whl"
+    older = current.with_name("asgiforge-0.0.9-py3-none-any.whl")
+    current.rename(older)
+    (project / "req.txt").write_text("asgiforge==0.0.9\n")
+    recorded = project / ".asgiforge-answers.toml"
+    text = recorded.read_text().replace(f'"{__version__}"', '"0.0.9"')
+    recorded.write_text(text)
+    code, out, err = cli("update", "old-one", "--force", "--no-input", "--json")
+    assert code == 0, err
+    changes = {c["path"]: c["action"] for c in json.loads(out)["changes"]}
+    assert changes["wheels/asgiforge-0.0.9-py3-none-any.whl"] == "delete"
+    assert changes[f"wheels/{current.name}"] == "update"
+    assert changes["req.txt"] == "update"
+    assert sorted(p.name for p in (project / "wheels").iterdir()) == [current.name]
+    assert (project / "req.txt").read_text() == f"asgiforge=={__version__}\n"
