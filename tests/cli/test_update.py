@@ -360,3 +360,34 @@ def test_a_bundled_wheel_of_an_older_asgiforge_is_replaced(cli, tmp_path: Path) 
     assert changes["req.txt"] == "update"
     assert sorted(p.name for p in (project / "wheels").iterdir()) == [current.name]
     assert (project / "req.txt").read_text() == f"asgiforge=={__version__}\n"
+
+
+def test_vcs_ref_takes_a_branch_or_a_commit(cli, tmp_path: Path, template_repo: Path) -> None:
+    sha = git(template_repo, "rev-parse", "v1")
+    code, out, err = cli(
+        "new", "by-sha", "--template", str(template_repo), "--vcs-ref", sha, "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["commit"] == sha
+    git(template_repo, "branch", "-q", "old-line", "v1")
+    code, out, err = cli(
+        "new", "by-branch", "--template", str(template_repo), "--vcs-ref", "old-line", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["commit"] == sha
+
+
+def test_update_never_runs_tasks(cli, tmp_path: Path) -> None:
+    repo = tmp_path / "with-tasks"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    toml = 'tasks = ["touch task-ran"]\n'
+    commit_files(repo, {"template.toml": toml, "a.txt": "one\n"}, "v1")
+    code, _, err = cli("new", "tasked", "--template", str(repo), "--trust")
+    assert code == 0, err
+    (tmp_path / "tasked" / "task-ran").unlink()
+    commit_files(repo, {"template.toml": toml, "a.txt": "two\n"}, "v2")
+    code, _, err = cli("update", "tasked", "--force", "--no-input")
+    assert code == 0, err
+    assert (tmp_path / "tasked" / "a.txt").read_text() == "two\n"
+    assert not (tmp_path / "tasked" / "task-ran").exists()
