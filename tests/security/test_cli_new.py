@@ -189,3 +189,39 @@ def test_a_template_cannot_reach_python_internals(tmp_path: Path) -> None:
     err = refused_and_nothing_written(tmp_path, template)
     assert "a.txt.jinja failed to render" in err
     assert "unsafe" in err
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+    }
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env, timeout=60)
+
+
+def test_a_symlink_committed_in_a_git_template_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret\n")
+    repo = make_template(tmp_path / "repo", {"ok.txt": "ok\n"})
+    (repo / "leak.txt").symlink_to(secret)
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "v1")
+    err = refused_and_nothing_written(tmp_path, repo)
+    assert "leak.txt is a symlink; refusing it" in err
+
+
+def test_a_git_url_cannot_run_a_command(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    work = tmp_path / "work"
+    work.mkdir()
+    result = new(work, "svc", "--template", f"git+ext::sh -c touch% {marker}")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: git clone failed:")
+    assert result.stderr.count("\n") == 1
+    assert not marker.exists()
+    assert list(work.iterdir()) == []
