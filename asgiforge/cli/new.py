@@ -114,10 +114,11 @@ def new_command(
         bool, typer.Option("--json", help="Print JSON (with --list: the templates).")
     ] = False,
 ) -> None:
-    """Create a project: app package, tests, README, Dockerfile and Kubernetes manifests.
+    """Create a project from a template: a built-in one, a folder or a git repository.
 
     Renders in memory and writes through a staging directory, so a refusal or a failure leaves
-    your files exactly as they were.
+    your files exactly as they were. The project records its template and answers in
+    .asgiforge-answers.toml for `asgiforge update`.
     """
     from asgiforge import scaffold
 
