@@ -7,6 +7,8 @@ or newlines is written literally and the files still parse.
 
 from __future__ import annotations
 
+import unicodedata
+
 
 def py_literal(value: object) -> str:
     """A double-quoted Python string literal for `value` that parses back to exactly it."""
@@ -51,3 +53,22 @@ def _code_escape(ch: str) -> str:
     if code < 0x10000:
         return f"\\u{code:04x}"
     return f"\\U{code:08x}"
+
+
+def _display_width(text: str) -> int:
+    """Columns a formatter counts: East Asian wide and fullwidth characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def py_assignment(name: str, value: object, line_length: int = 100) -> str:
+    """`NAME = "value"` exactly as `ruff format` / black would write it.
+
+    The formatter moves a string that overflows the line into parentheses on its own indented
+    line, but only when it fits there; a string too long even for that stays on one line. Doing
+    the same here means a generated file passes `ruff format --check` whatever the answer is.
+    """
+    literal = py_literal(value)
+    statement = f"{name} = {literal}"
+    if _display_width(statement) <= line_length or 4 + _display_width(literal) > line_length:
+        return statement
+    return f"{name} = (\n    {literal}\n)"

@@ -47,6 +47,7 @@ from asgiforge import answers as answers_file
 from asgiforge.errors import ScaffoldError, UntrustedTemplateError, UsageError
 
 # Re-exported: `asgiforge.scaffold` stays the one import for callers (the CLI, tests, scripts).
+from asgiforge.literals import py_assignment as py_assignment
 from asgiforge.literals import py_literal as py_literal
 from asgiforge.literals import toml_literal as toml_literal
 from asgiforge.staged_write import PlannedFile as PlannedFile
@@ -541,6 +542,7 @@ def _environment(layers: Sequence[Path]) -> Any:
     )
     env.filters["py"] = py_literal
     env.filters["toml"] = toml_literal
+    env.globals["py_assign"] = py_assignment
     return env
 
 

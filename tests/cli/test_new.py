@@ -249,8 +249,19 @@ def _check_project(project: Path) -> None:
 
 
 @pytest.mark.parametrize("template", scaffold.template_names())
-def test_every_template_passes_ruff_check_and_ruff_format(cli, tmp_path: Path, template: str):
-    code, _, err = cli("new", f"svc-{template}", "-t", template, "--no-input")
+@pytest.mark.parametrize("description", ["Short.", HOSTILE, HOSTILE * 3])
+def test_every_template_passes_ruff_check_and_ruff_format(
+    cli, tmp_path: Path, template: str, description: str
+):
+    code, _, err = cli(
+        "new",
+        f"svc-{template}",
+        "-t",
+        template,
+        "--no-input",
+        "--data",
+        f"description={description}",
+    )
     assert code == 0, err
     _check_ruff(tmp_path / f"svc-{template}")
 
