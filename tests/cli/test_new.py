@@ -249,7 +249,9 @@ def _check_project(project: Path) -> None:
 
 
 @pytest.mark.parametrize("template", scaffold.template_names())
-@pytest.mark.parametrize("description", ["Short.", HOSTILE, HOSTILE * 3])
+@pytest.mark.parametrize(
+    "description", ["Short.", HOSTILE, HOSTILE * 3], ids=["short", "hostile", "long"]
+)
 def test_every_template_passes_ruff_check_and_ruff_format(
     cli, tmp_path: Path, template: str, description: str
 ):
