@@ -47,3 +47,15 @@ class RouteCheckError(AsgiforgeError):
     """`asgiforge routes --check` found problems CI should fail on."""
 
     exit_code = 1
+
+
+class UpdateConflictError(AsgiforgeError):
+    """`asgiforge update` wrote its merge but some files hold conflict markers to resolve."""
+
+    exit_code = 1
+
+
+class UntrustedTemplateError(AsgiforgeError):
+    """A template wants to run commands (`tasks`) and the user has not trusted it."""
+
+    exit_code = 1

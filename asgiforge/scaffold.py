@@ -6,6 +6,11 @@ whole project is rendered into memory (`render`), the target is inspected (`insp
 only then `write` renders the files into a staging directory *next to* the target and moves them
 into place. A failure at any point leaves the user's files exactly as they were.
 
+Around this module: `template_source` resolves `--template` (built-in, folder, git) and clones,
+`answers` reads and writes the project's answers file, `bundle` provides a wheel of the running
+asgiforge, `literals` the `py`/`toml` filters, `staged_write` the all-or-nothing writing (its
+names are re-exported here), and `updater` builds `asgiforge update` on top of all of them.
+
 Templates live in `asgiforge/templates/<name>/` with a `template.toml`. Directories whose name
 starts with `_` are layers shared by several templates (`_base` is under every template; a
 template lists more in `layers`). Only `*.jinja` files are rendered (the suffix is stripped); other
@@ -23,23 +28,36 @@ This module imports neither typer nor rich; it raises `asgiforge.errors` excepti
 
 from __future__ import annotations
 
-import contextlib
-import enum
+import dataclasses
 import functools
 import keyword
 import os
 import re
-import shutil
+import shlex
+import subprocess
 import sys
-import tempfile
 import tomllib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from asgiforge import __version__
-from asgiforge.errors import ScaffoldError, UsageError
+from asgiforge import __version__, bundle, template_source
+from asgiforge import answers as answers_file
+from asgiforge.errors import ScaffoldError, UntrustedTemplateError, UsageError
+
+# Re-exported: `asgiforge.scaffold` stays the one import for callers (the CLI, tests, scripts).
+from asgiforge.literals import py_assignment as py_assignment
+from asgiforge.literals import py_literal as py_literal
+from asgiforge.literals import toml_literal as toml_literal
+from asgiforge.staged_write import PlannedFile as PlannedFile
+from asgiforge.staged_write import TargetState as TargetState
+from asgiforge.staged_write import WriteResult as WriteResult
+from asgiforge.staged_write import apply_changes as apply_changes
+from asgiforge.staged_write import existing_paths as existing_paths
+from asgiforge.staged_write import inspect_target as inspect_target
+from asgiforge.staged_write import write as write
+from asgiforge.template_source import TemplateSource
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 BASE_LAYER = "_base"
@@ -194,12 +212,14 @@ def validate_name(name: str) -> ProjectName:
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """One value a template asks for: prompted on a TTY, else `--option key=value` or default."""
+    """One value a template asks for: prompted on a TTY, else `--data key=value` or default."""
 
     key: str
     prompt: str
     default: str
     choices: tuple[str, ...] = ()
+    pattern: str = ""
+    """A regular expression the whole answer must match (empty: anything)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +234,14 @@ class TemplateInfo:
     layers: tuple[Path, ...]
     """Directories rendered in order, later ones overriding earlier paths; the last is its own."""
     questions: tuple[Question, ...] = field(default=())
+    tasks: tuple[tuple[str, ...], ...] = ()
+    """Commands (argument lists) run in the new project, only once the user trusts them."""
+    excluded: frozenset[Path] = frozenset()
+    """Folders inside the template's own layer that are not project files (its other layers)."""
+    bundle_asgiforge: bool = False
+    """Put a wheel of the running asgiforge into `wheels/` when it did not come from an index."""
+    root: Path | None = None
+    """The template's own folder (its `template.toml` lives here)."""
 
     def app_target(self, package: str) -> str:
         """The `module:attr` string that `[tool.asgiforge] app` declares."""
@@ -241,16 +269,64 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ScaffoldError(f"the template description {path} is unreadable: {exc}") from exc
 
 
-def _questions(data: Mapping[str, Any]) -> list[Question]:
-    return [
-        Question(
-            key=str(q["key"]),
-            prompt=str(q.get("prompt", q["key"])),
-            default=str(q.get("default", "")),
-            choices=tuple(str(c) for c in q.get("choices", ())),
+def _questions(data: Mapping[str, Any], where: Path) -> list[Question]:
+    raw = data.get("questions", [])
+    if not isinstance(raw, list):
+        raise ScaffoldError(f"{where}: 'questions' must be an array of tables ([[questions]])")
+    questions: list[Question] = []
+    for q in raw:
+        if not isinstance(q, dict) or not _OPTION_KEY.match(str(q.get("key", ""))):
+            raise ScaffoldError(f"{where}: every question needs a key made of letters, digits, _")
+        key = str(q["key"])
+        if key in RESERVED_CONTEXT_KEYS:
+            raise ScaffoldError(f"{where}: question {key!r} would hide the built-in value {key!r}")
+        choices = q.get("choices", [])
+        if not isinstance(choices, list):
+            raise ScaffoldError(f"{where}: question {key!r}: 'choices' must be an array")
+        pattern = str(q.get("pattern", ""))
+        if pattern:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ScaffoldError(f"{where}: question {key!r}: bad pattern: {exc}") from None
+        questions.append(
+            Question(
+                key=key,
+                prompt=str(q.get("prompt", key)),
+                default=str(q.get("default", "")),
+                choices=tuple(str(c) for c in choices),
+                pattern=pattern,
+            )
         )
-        for q in data.get("questions", ())
-    ]
+    return questions
+
+
+def _tasks(data: Mapping[str, Any], where: Path) -> tuple[tuple[str, ...], ...]:
+    raw = data.get("tasks", [])
+    if not isinstance(raw, list):
+        raise ScaffoldError(f"{where}: 'tasks' must be an array of commands")
+    tasks: list[tuple[str, ...]] = []
+    for task in raw:
+        if isinstance(task, str):
+            try:
+                argv = tuple(shlex.split(task))
+            except ValueError as exc:
+                raise ScaffoldError(f"{where}: task {task!r} cannot be parsed: {exc}") from None
+        elif isinstance(task, list) and all(isinstance(a, str) for a in task):
+            argv = tuple(task)
+        else:
+            raise ScaffoldError(f"{where}: each task is a string or an array of strings")
+        if not argv:
+            raise ScaffoldError(f"{where}: a task is empty")
+        tasks.append(argv)
+    return tuple(tasks)
+
+
+def _layout(data: Mapping[str, Any], name: str) -> str:
+    layout = str(data.get("layout", "package"))
+    if layout not in ("package", "module"):
+        raise ScaffoldError(f"template {name!r} has an unknown layout {layout!r}")
+    return layout
 
 
 @functools.cache
@@ -261,18 +337,60 @@ def _load(name: str) -> TemplateInfo:
     extra = [str(layer) for layer in data.get("layers", ())]
     layers = [TEMPLATES_DIR / BASE_LAYER, *(TEMPLATES_DIR / layer for layer in extra), root]
     questions: dict[str, Question] = {}
-    for q in [*_questions(base), *_questions(data)]:
+    for q in [*_questions(base, TEMPLATES_DIR / BASE_LAYER), *_questions(data, root)]:
         questions[q.key] = q
-    layout = str(data.get("layout", "package"))
-    if layout not in ("package", "module"):
-        raise ScaffoldError(f"template {name!r} has an unknown layout {layout!r}")
     return TemplateInfo(
         name=name,
         summary=str(data.get("summary", "")),
         features=tuple(str(f) for f in data.get("features", ())),
-        layout=layout,
+        layout=_layout(data, name),
         layers=tuple(layers),
         questions=tuple(questions.values()),
+        tasks=_tasks(data, root),
+        bundle_asgiforge=bool(base.get("bundle_asgiforge", data.get("bundle_asgiforge", False))),
+        root=root,
+    )
+
+
+def load_folder(root: Path, name: str) -> TemplateInfo:
+    """Load a template that is not built in: `root/template.toml` and the files beside it.
+
+    Its `layers` are folders *inside* `root` (rendered first, in order, then `root` itself minus
+    those folders); a layer that is absolute, climbs out with `..` or is a symlink is refused, so
+    an untrusted template cannot make us read files from elsewhere.
+    """
+    data = _read_toml(root / "template.toml")
+    real_root = root.resolve()
+    layers: list[Path] = []
+    excluded: set[Path] = set()
+    raw_layers = data.get("layers", [])
+    if not isinstance(raw_layers, list):
+        raise ScaffoldError(f"{root / 'template.toml'}: 'layers' must be an array of folders")
+    for entry in raw_layers:
+        rel = PurePosixPath(str(entry))
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts or "\\" in str(entry):
+            raise ScaffoldError(
+                f"the template layer {str(entry)!r} is not a folder inside the template"
+            )
+        layer = root.joinpath(*rel.parts)
+        if any(root.joinpath(*rel.parts[: i + 1]).is_symlink() for i in range(len(rel.parts))):
+            raise ScaffoldError(f"the template layer {str(entry)!r} is a symlink; refusing it")
+        if not layer.is_dir() or not layer.resolve().is_relative_to(real_root):
+            raise ScaffoldError(f"the template layer {str(entry)!r} is not a folder inside it")
+        layers.append(layer)
+        excluded.add(Path(*rel.parts))
+    layers.append(root)
+    return TemplateInfo(
+        name=name,
+        summary=str(data.get("summary", "")),
+        features=tuple(str(f) for f in data.get("features", ())),
+        layout=_layout(data, name),
+        layers=tuple(layers),
+        questions=tuple(_questions(data, root / "template.toml")),
+        tasks=_tasks(data, root / "template.toml"),
+        excluded=frozenset(excluded),
+        bundle_asgiforge=bool(data.get("bundle_asgiforge", False)),
+        root=root,
     )
 
 
@@ -301,31 +419,58 @@ def load_template(name: str) -> TemplateInfo:
 # ------------------------------------------------------------------------------------- answers
 
 
-def parse_options(pairs: Sequence[str]) -> dict[str, str]:
-    """Turn repeated `--option key=value` strings into a mapping (the last one wins)."""
+def parse_options(pairs: Sequence[str], flag: str = "--data") -> dict[str, str]:
+    """Turn repeated `--data key=value` strings into a mapping (the last one wins)."""
     options: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not _OPTION_KEY.match(key):
-            raise UsageError(f"--option expects key=value, got {pair!r}")
+            raise UsageError(f"{flag} expects key=value, got {pair!r}")
         options[key] = value
     return options
+
+
+def read_data_file(path: Path) -> dict[str, str]:
+    """Answers from a TOML file: a flat table of `key = value`, or an answers file's `[answers]`.
+
+    Another project's `.asgiforge-answers.toml` therefore works as a `--data-file` as it is.
+    """
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise UsageError(f"--data-file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"--data-file {str(path)!r} is not valid TOML: {exc}") from None
+    table = data.get("answers", data) if isinstance(data.get("answers"), dict) else data
+    answers: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, dict | list):
+            continue  # other tables of an answers file ([template], [project])
+        if not _OPTION_KEY.match(key):
+            raise UsageError(f"--data-file {str(path)!r}: {key!r} is not a question key")
+        answers[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return answers
 
 
 def _check_answer(question: Question, value: str) -> str:
     if question.choices and value not in question.choices:
         raise UsageError(
-            f"option {question.key!r} must be one of {', '.join(question.choices)}; got {value!r}"
+            f"question {question.key!r} must be one of {', '.join(question.choices)}; got {value!r}"
         )
     if len(value) > MAX_ANSWER_LENGTH:
-        raise UsageError(f"option {question.key!r} is longer than {MAX_ANSWER_LENGTH} characters")
+        raise UsageError(f"question {question.key!r} is longer than {MAX_ANSWER_LENGTH} characters")
     if _ANSWER_CONTROL.search(value):
-        raise UsageError(f"option {question.key!r} contains a control character")
+        raise UsageError(f"question {question.key!r} contains a control character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise UsageError(f"option {question.key!r} is not valid Unicode text") from None
+        raise UsageError(f"question {question.key!r} is not valid Unicode text") from None
+    if question.pattern and not re.fullmatch(question.pattern, value):
+        raise UsageError(
+            f"question {question.key!r} must match {question.pattern!r}; got {value!r}"
+        )
     return value
 
 
@@ -333,19 +478,24 @@ def resolve_answers(
     template: TemplateInfo,
     options: Mapping[str, str],
     ask: Callable[[Question], str] | None = None,
+    *,
+    recorded: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Pick each question's value: `--option` first, then `ask` (a TTY prompt) or the default."""
+    """Pick each question's value: `--data` first, then a `recorded` answer (`update`), then
+    `ask` (a TTY prompt) or the default. Every value is validated, recorded ones included."""
     known = {q.key for q in template.questions}
     unknown = sorted(set(options) - known)
     if unknown:
         raise UsageError(
-            f"unknown option {unknown[0]!r} for template {template.name!r}; "
-            f"known options: {', '.join(sorted(known))}"
+            f"unknown question {unknown[0]!r} for template {template.name!r}; "
+            f"its questions: {', '.join(sorted(known)) or 'none'}"
         )
     answers: dict[str, str] = {}
     for question in template.questions:
         if question.key in options:
             value = options[question.key]
+        elif recorded is not None and question.key in recorded:
+            value = recorded[question.key]
         elif ask is not None:
             value = ask(question)
         else:
@@ -357,60 +507,6 @@ def resolve_answers(
 # --------------------------------------------------------------------------------- rendering
 
 
-def py_literal(value: object) -> str:
-    """A double-quoted Python string literal for `value` that parses back to exactly it."""
-    parts = ['"']
-    for ch in str(value):
-        if ch in '"\\':
-            parts.append("\\" + ch)
-        elif ch == "\n":
-            parts.append("\\n")
-        elif ch == "\r":
-            parts.append("\\r")
-        elif ch == "\t":
-            parts.append("\\t")
-        elif ch.isprintable():
-            parts.append(ch)
-        else:
-            parts.append(_code_escape(ch))
-    parts.append('"')
-    return "".join(parts)
-
-
-def toml_literal(value: object) -> str:
-    """A TOML basic string for `value`: quotes, backslashes and control characters escaped."""
-    simple = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b"}
-    parts = ['"']
-    for ch in str(value):
-        if ch in simple:
-            parts.append(simple[ch])
-        elif ch.isprintable():
-            parts.append(ch)
-        else:
-            code = ord(ch)
-            parts.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    parts.append('"')
-    return "".join(parts)
-
-
-def _code_escape(ch: str) -> str:
-    code = ord(ch)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedFile:
-    """One file of the project: where it goes (relative, POSIX) and its exact bytes."""
-
-    path: PurePosixPath
-    content: bytes
-    executable: bool = False
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     """A fully rendered project, not yet written: what `--dry-run` shows and `write` writes."""
@@ -420,6 +516,9 @@ class Plan:
     target: Path
     files: tuple[PlannedFile, ...]
     context: Mapping[str, str]
+    source: TemplateSource | None = None
+    """Where the template came from (set once the answers file is added)."""
+    commit: str = ""
 
     @property
     def app_target(self) -> str:
@@ -427,30 +526,48 @@ class Plan:
 
 
 def _environment(layers: Sequence[Path]) -> Any:
+    """Jinja's sandboxed environment: a template (possibly someone else's) can compute strings
+    but not reach Python internals (`''.__class__...`) to run code outside its `tasks`."""
     import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
-    env = jinja2.Environment(
+    env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(p) for p in reversed(layers)]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         # Code, not HTML: user values reach files only through the `py`/`toml` literal filters.
-        autoescape=False,  # noqa: S701
+        autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["py"] = py_literal
     env.filters["toml"] = toml_literal
+    env.globals["py_assign"] = py_assignment
     return env
 
 
-def _source_files(layers: Sequence[Path]) -> dict[PurePosixPath, Path]:
-    """Relative template path → source file; a later layer overrides an earlier one."""
+def _source_files(template: TemplateInfo) -> dict[PurePosixPath, Path]:
+    """Relative template path → source file; a later layer overrides an earlier one.
+
+    Symlinks (files or folders) are refused rather than followed: a template could otherwise
+    copy any file of the machine into the project.
+    """
     found: dict[PurePosixPath, Path] = {}
-    for layer in layers:
+    for layer in template.layers:
+        own = layer == template.root
         for dirpath, dirnames, filenames in os.walk(layer):
-            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            here = Path(dirpath)
+            for d in dirnames:
+                if (here / d).is_symlink():
+                    raise ScaffoldError(f"the template folder {here / d} is a symlink; refusing it")
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if d not in ("__pycache__", ".git")
+                and not (own and (here / d).relative_to(layer) in template.excluded)
+            )
             for filename in sorted(filenames):
-                source = Path(dirpath, filename)
+                source = here / filename
                 rel = PurePosixPath(source.relative_to(layer).as_posix())
                 if rel == PurePosixPath("template.toml") or filename.endswith(".pyc"):
                     continue
@@ -471,6 +588,7 @@ def _output_path(env: Any, rel: PurePosixPath, context: Mapping[str, str]) -> Pu
             rendered = "." + rendered[len("dot-") :]
         if (
             rendered in ("", ".", "..")
+            or rendered.startswith("~")
             or "/" in rendered
             or "\\" in rendered
             or _CONTROL.search(rendered)
@@ -480,10 +598,43 @@ def _output_path(env: Any, rel: PurePosixPath, context: Mapping[str, str]) -> Pu
     return PurePosixPath(*segments)
 
 
+@dataclass(frozen=True, slots=True)
+class Install:
+    """How the generated project gets asgiforge (see `asgiforge.bundle`)."""
+
+    version: str = __version__
+    bundled: bool = False
+    """True: `asgiforge==version` from a wheel in `wheels/`; False: `asgiforge>=version`."""
+    wheel: PlannedFile | None = None
+    """The bundled wheel's file (None when re-rendering an old version for `update`)."""
+
+    @property
+    def spec(self) -> str:
+        return f"=={self.version}" if self.bundled else f">={self.version}"
+
+    @property
+    def find_links(self) -> str:
+        """The pip option the README and Dockerfile add (empty when nothing is bundled)."""
+        return f"--find-links {bundle.WHEELS_DIR}" if self.bundled else ""
+
+
+def asgiforge_install(*, bundled: bool) -> Install:
+    """Decide how a project depends on asgiforge: normally, or on a wheel shipped inside it."""
+    if not bundled or bundle.from_index():
+        return Install()
+    wheel = bundle.running_wheel()
+    path = PurePosixPath(bundle.WHEELS_DIR, wheel.filename)
+    return Install(bundled=True, wheel=PlannedFile(path=path, content=wheel.content))
+
+
 def build_context(
-    project: ProjectName, template: TemplateInfo, answers: Mapping[str, str]
+    project: ProjectName,
+    template: TemplateInfo,
+    answers: Mapping[str, str],
+    install: Install | None = None,
 ) -> dict[str, str]:
     """Everything a template can use; all values are strings passed as data."""
+    install = install or Install()
     return {
         **answers,
         "name": project.name,
@@ -492,233 +643,151 @@ def build_context(
         "k8s_name": project.k8s_name,
         "template": template.name,
         "app_target": template.app_target(project.package),
-        "asgiforge_version": __version__,
+        "asgiforge_version": install.version,
+        "asgiforge_spec": install.spec,
+        "pip_find_links": install.find_links,
+        "wheels_dir": bundle.WHEELS_DIR if install.bundled else "",
     }
 
 
+#: Names the context always has; a question may not take one of them.
+RESERVED_CONTEXT_KEYS = frozenset(
+    {
+        "name",
+        "slug",
+        "package",
+        "k8s_name",
+        "template",
+        "app_target",
+        "asgiforge_version",
+        "asgiforge_spec",
+        "pip_find_links",
+        "wheels_dir",
+    }
+)
+
+
 def render(
-    project: ProjectName, template: TemplateInfo, answers: Mapping[str, str], target: Path
+    project: ProjectName,
+    template: TemplateInfo,
+    answers: Mapping[str, str],
+    target: Path,
+    install: Install | None = None,
 ) -> Plan:
     """Render the whole project into memory; nothing is written."""
     import jinja2
 
-    context = build_context(project, template, answers)
+    context = build_context(project, template, answers, install)
     env = _environment(template.layers)
     files: dict[PurePosixPath, PlannedFile] = {}
-    for rel, source in _source_files(template.layers).items():
+    for rel, source in _source_files(template).items():
         out = _output_path(env, rel, context)
         if rel.name.endswith(".jinja"):
             try:
                 text = env.get_template(rel.as_posix()).render(context)
-            except jinja2.TemplateError as exc:
+            except (jinja2.TemplateError, RecursionError) as exc:
                 raise ScaffoldError(f"the template file {rel} failed to render: {exc}") from exc
             content = text.encode("utf-8")
         else:
             content = source.read_bytes()
         executable = os.access(source, os.X_OK)
         files[out] = PlannedFile(path=out, content=content, executable=executable)
+    if install is not None and install.wheel is not None:
+        files[install.wheel.path] = install.wheel
     ordered = tuple(files[p] for p in sorted(files))
     return Plan(project=project, template=template, target=target, files=ordered, context=context)
 
 
-# ------------------------------------------------------------------------------------ writing
-
-
-class TargetState(enum.Enum):
-    """What is at the target path before writing."""
-
-    MISSING = "missing"
-    EMPTY_DIR = "empty directory"
-    NON_EMPTY_DIR = "non-empty directory"
-    FILE = "file"
-    SYMLINK = "symlink"
-
-
-def inspect_target(target: Path, *, force: bool) -> TargetState:
-    """Say what is at `target`, refusing what `--force` is needed for."""
-    parent = target.parent
-    if not parent.is_dir():
-        raise ScaffoldError(f"the parent directory {str(parent)!r} does not exist")
-    if target.is_symlink():
-        if not force:
-            raise ScaffoldError(
-                f"{str(target)!r} is a symlink; refusing to write through it "
-                "(--force replaces the link itself, never what it points to)"
-            )
-        return TargetState.SYMLINK
-    if not target.exists():
-        return TargetState.MISSING
-    if not target.is_dir():
-        if not force:
-            raise ScaffoldError(
-                f"{str(target)!r} exists and is not a directory (--force replaces it)"
-            )
-        return TargetState.FILE
-    if any(target.iterdir()):
-        if not force:
-            raise ScaffoldError(
-                f"{str(target)!r} is not empty (--force writes into it; "
-                "files the template does not produce are kept)"
-            )
-        return TargetState.NON_EMPTY_DIR
-    return TargetState.EMPTY_DIR
-
-
-def _check_paths_inside(target: Path, files: Sequence[PlannedFile]) -> list[PurePosixPath]:
-    """Before writing into an existing directory, make sure no path goes through a symlink or
-    lands on a directory; returns the paths that will be overwritten."""
-    overwritten: list[PurePosixPath] = []
-    for planned in files:
-        current = target
-        for part in planned.path.parts[:-1]:
-            current = current / part
-            if current.is_symlink():
-                raise ScaffoldError(f"{str(current)!r} is a symlink; refusing to write through it")
-            if current.exists() and not current.is_dir():
-                raise ScaffoldError(f"{str(current)!r} exists and is not a directory")
-        dest = target / planned.path
-        if dest.is_symlink() or dest.exists():
-            if dest.is_dir() and not dest.is_symlink():
-                raise ScaffoldError(f"{str(dest)!r} is a directory where a file goes")
-            overwritten.append(planned.path)
-    return overwritten
-
-
-def existing_paths(plan: Plan) -> list[PurePosixPath]:
-    """Files of the plan that already exist in the target (what `--force` would overwrite)."""
-    if not plan.target.is_dir() or plan.target.is_symlink():
-        return []
-    return _check_paths_inside(plan.target, plan.files)
-
-
-def _write_file(root: Path, planned: PlannedFile) -> None:
-    """Write one file under the staging root (a seam the failure tests patch)."""
-    dest = root.joinpath(*planned.path.parts)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(planned.content)
-    if planned.executable:
-        dest.chmod(dest.stat().st_mode | 0o111)
-
-
-def _move(src: Path, dest: Path) -> None:
-    """Rename within one filesystem (a seam the failure tests patch)."""
-    os.replace(src, dest)
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What `write` did, for the CLI to report."""
-
-    target: Path
-    written: tuple[PurePosixPath, ...]
-    overwritten: tuple[PurePosixPath, ...]
-
-
-def write(plan: Plan, *, force: bool = False) -> WriteResult:
-    """Write a rendered plan: stage next to the target, then move into place, all or nothing."""
-    target = plan.target
-    state = inspect_target(target, force=force)
-    overwritten: list[PurePosixPath] = []
-    if state in (TargetState.EMPTY_DIR, TargetState.NON_EMPTY_DIR):
-        overwritten = _check_paths_inside(target, plan.files)
-    try:
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".asgiforge-new", dir=target.parent)
-        )
-    except OSError as exc:
-        raise ScaffoldError(
-            f"cannot create a staging directory next to {str(target)!r}: {exc}"
-        ) from exc
-    try:
-        build = staging / "project"
-        build.mkdir()
-        for planned in plan.files:
-            _write_file(build, planned)
-        if state is TargetState.MISSING:
-            _move(build, target)
-        elif state in (TargetState.FILE, TargetState.SYMLINK):
-            _replace_entry(build, target, staging)
-        else:
-            _merge_into(build, target, staging, plan.files)
-    except OSError as exc:
-        raise ScaffoldError(
-            f"writing the project failed, nothing was changed: {exc.strerror or exc}"
-        ) from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return WriteResult(
-        target=target,
-        written=tuple(f.path for f in plan.files),
-        overwritten=tuple(overwritten),
-    )
-
-
-def _replace_entry(build: Path, target: Path, staging: Path) -> None:
-    """Swap a file or a symlink (the link itself) for the built directory, undoing on failure."""
-    aside = staging / "replaced"
-    _move(target, aside)
-    try:
-        _move(build, target)
-    except BaseException:
-        os.replace(aside, target)
-        raise
-
-
-def _merge_into(build: Path, target: Path, staging: Path, files: Sequence[PlannedFile]) -> None:
-    """Move each built file into an existing directory, keeping backups to roll back on failure."""
-    backups = staging / "backups"
-    backups.mkdir()
-    created_dirs: list[Path] = []
-    moved: list[tuple[Path, Path | None]] = []  # (destination, its backup)
-    try:
-        for index, planned in enumerate(files):
-            dest = target.joinpath(*planned.path.parts)
-            for parent in _missing_parents(target, dest):
-                parent.mkdir()
-                created_dirs.append(parent)
-            backup: Path | None = None
-            if dest.is_symlink() or dest.exists():
-                backup = backups / str(index)
-                _move(dest, backup)
-            moved.append((dest, backup))
-            _move(build.joinpath(*planned.path.parts), dest)
-    except BaseException:
-        for dest, backup in reversed(moved):
-            if backup is None:
-                with contextlib.suppress(OSError):
-                    dest.unlink()
-            else:
-                with contextlib.suppress(OSError):
-                    os.replace(backup, dest)
-        for directory in reversed(created_dirs):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        raise
-
-
-def _missing_parents(target: Path, dest: Path) -> Iterator[Path]:
-    missing: list[Path] = []
-    parent = dest.parent
-    while parent != target and not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    yield from reversed(missing)
-
-
 # ---------------------------------------------------------------------------------- one call
+
+
+def load_checkout(source: TemplateSource, root: Path) -> TemplateInfo:
+    """The template at a resolved source's files (built-ins by name, others by folder)."""
+    if source.kind == "builtin":
+        return load_template(source.location)
+    if not (root / "template.toml").is_file():
+        raise ScaffoldError(f"the template {source.display!r} has no template.toml at its root")
+    name = source.display if source.kind == "git" else Path(source.location).name
+    return load_folder(root, name)
 
 
 def plan_project(
     name: str,
     *,
     template: str = DEFAULT_TEMPLATE,
+    vcs_ref: str | None = None,
     target: Path | None = None,
     options: Mapping[str, str] | None = None,
     ask: Callable[[Question], str] | None = None,
+    bundled: bool = True,
 ) -> Plan:
-    """Validate everything and render in memory: the one core call behind `new` and `--dry-run`."""
+    """Validate everything and render in memory: the one core call behind `new` and `--dry-run`.
+
+    `template` is a built-in name, a folder or a git source (`asgiforge.template_source`); a git
+    template is cloned for the duration of this call only. The plan includes the answers file.
+    """
     project = validate_name(name)
-    info = load_template(template)
-    answers = resolve_answers(info, options or {}, ask)
+    source = template_source.resolve(template, vcs_ref=vcs_ref, builtin_names=template_names())
     where = Path(target) if target is not None else Path(name)
-    return render(project, info, answers, Path(os.path.abspath(where)))
+    with template_source.checkout(source, TEMPLATES_DIR) as checkout:
+        info = load_checkout(source, checkout.root)
+        answers = resolve_answers(info, options or {}, ask)
+        install = asgiforge_install(bundled=bundled and info.bundle_asgiforge)
+        plan = render(project, info, answers, Path(os.path.abspath(where)), install)
+    record = answers_file.Answers(
+        source=source,
+        commit=checkout.commit,
+        asgiforge_version=__version__,
+        name=project.name,
+        answers=answers,
+        bundled=install.bundled,
+    )
+    return with_answers_file(plan, record)
+
+
+def with_answers_file(plan: Plan, record: answers_file.Answers) -> Plan:
+    """The plan plus its `.asgiforge-answers.toml`, which a template cannot override."""
+    path = PurePosixPath(answers_file.ANSWERS_FILE)
+    recorded = PlannedFile(path=path, content=answers_file.dumps(record))
+    files = sorted([*(f for f in plan.files if f.path != path), recorded], key=lambda f: f.path)
+    return dataclasses.replace(plan, files=tuple(files), source=record.source, commit=record.commit)
+
+
+# -------------------------------------------------------------------------------------- tasks
+
+
+def require_trust(template: TemplateInfo, *, trusted: bool) -> None:
+    """Refuse, before anything is written, a template with `tasks` the user has not trusted."""
+    if template.tasks and not trusted:
+        shown = "; ".join(shlex.join(argv) for argv in template.tasks)
+        raise UntrustedTemplateError(
+            f"the template {template.name!r} wants to run {len(template.tasks)} command(s) "
+            f"({shown}); nothing was written: review them and pass --trust to allow them"
+        )
+
+
+def run_tasks(template: TemplateInfo, target: Path, *, output_to_stderr: bool = False) -> None:
+    """Run the template's `tasks` in the written project, in order; stop at the first failure.
+
+    Call only after the user confirmed them (a prompt, or `--trust`): a task is any command.
+    `output_to_stderr` keeps stdout for a JSON document (`--json`).
+    """
+    for argv in template.tasks:
+        try:
+            result = subprocess.run(
+                list(argv),
+                cwd=target,
+                stdin=subprocess.DEVNULL,
+                stdout=sys.stderr if output_to_stderr else None,
+                check=False,
+            )
+        except OSError as exc:
+            raise ScaffoldError(
+                f"the project was written, but task {shlex.join(argv)!r} could not start: "
+                f"{exc.strerror or exc}"
+            ) from None
+        if result.returncode != 0:
+            raise ScaffoldError(
+                f"the project was written, but task {shlex.join(argv)!r} failed "
+                f"with exit status {result.returncode}"
+            )

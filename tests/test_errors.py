@@ -18,6 +18,8 @@ from asgiforge.errors import (
     RouteCheckError,
     ScaffoldError,
     ServeError,
+    UntrustedTemplateError,
+    UpdateConflictError,
     UsageError,
 )
 from tests.test_main import run_module
@@ -31,6 +33,8 @@ EXIT_CODES: dict[type[AsgiforgeError], int] = {
     ScaffoldError: 1,
     ServeError: 3,
     RouteCheckError: 1,
+    UpdateConflictError: 1,
+    UntrustedTemplateError: 1,
 }
 
 

@@ -11,10 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from asgiforge import scaffold
-from asgiforge.errors import ScaffoldError, UsageError
+from asgiforge import scaffold, staged_write
+from asgiforge.errors import ScaffoldError, UntrustedTemplateError, UsageError
 
 HOSTILE = "{{ 7*7 }} {% if x %}\"double\" 'single' \\back\\slash\nnew line\ttab \u2028 é 🚀"
+
+
+@pytest.fixture(autouse=True)
+def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
+    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, bytes | str]]:
@@ -163,15 +169,15 @@ def test_every_template_parses_with_hostile_values(template: str, tmp_path: Path
 
 def test_unknown_and_invalid_options_are_refused() -> None:
     info = scaffold.load_template("minimal")
-    with pytest.raises(UsageError, match="unknown option 'colour' for template 'minimal'"):
+    with pytest.raises(UsageError, match="unknown question 'colour' for template 'minimal'"):
         scaffold.resolve_answers(info, {"colour": "red"})
     with pytest.raises(
-        UsageError, match=re.escape("'python_version' must be one of 3.11, 3.12, 3.13")
+        UsageError, match=re.escape("question 'python_version' must be one of 3.11, 3.12, 3.13")
     ):
         scaffold.resolve_answers(info, {"python_version": "2.7"})
-    with pytest.raises(UsageError, match="'description' contains a control character"):
+    with pytest.raises(UsageError, match="question 'description' contains a control character"):
         scaffold.resolve_answers(info, {"description": "bell\x07"})
-    with pytest.raises(UsageError, match="--option expects key=value, got 'novalue'"):
+    with pytest.raises(UsageError, match="--data expects key=value, got 'novalue'"):
         scaffold.parse_options(["novalue"])
 
 
@@ -276,7 +282,7 @@ def test_a_failure_while_rendering_files_changes_nothing(
     (target / "README.md").write_text("old readme")
     before = snapshot(tmp_path)
     calls = 0
-    real = scaffold._write_file
+    real = staged_write._write_file
 
     def failing(root: Path, planned: scaffold.PlannedFile) -> None:
         nonlocal calls
@@ -285,7 +291,7 @@ def test_a_failure_while_rendering_files_changes_nothing(
             raise OSError(28, "No space left on device")
         real(root, planned)
 
-    monkeypatch.setattr(scaffold, "_write_file", failing)
+    monkeypatch.setattr(staged_write, "_write_file", failing)
     with pytest.raises(ScaffoldError, match="nothing was changed: No space left on device"):
         scaffold.write(_plan(target), force=True)
     assert snapshot(tmp_path) == before
@@ -303,7 +309,7 @@ def test_a_failure_while_moving_into_place_is_rolled_back(
         (target / "mine.txt").write_text("keep me")
     before = snapshot(tmp_path)
     calls = 0
-    real = scaffold._move
+    real = staged_write._move
 
     def failing(src: Path, dest: Path) -> None:
         nonlocal calls
@@ -312,7 +318,7 @@ def test_a_failure_while_moving_into_place_is_rolled_back(
             raise OSError(5, "Input/output error")
         real(src, dest)
 
-    monkeypatch.setattr(scaffold, "_move", failing)
+    monkeypatch.setattr(staged_write, "_move", failing)
     with pytest.raises(ScaffoldError, match="nothing was changed"):
         scaffold.write(_plan(target), force=True)
     assert snapshot(tmp_path) == before
@@ -322,3 +328,143 @@ def test_a_missing_parent_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ScaffoldError, match=r"the parent directory .* does not exist"):
         scaffold.write(_plan(tmp_path / "no" / "such" / "demo-app"))
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------ template sources and answers
+
+
+def test_a_folder_template_with_layers(tmp_path: Path) -> None:
+    root = tmp_path / "tpl"
+    (root / "common").mkdir(parents=True)
+    (root / "common" / "shared.txt").write_text("common\n")
+    (root / "common" / "over.txt").write_text("from layer\n")
+    (root / "over.txt").write_text("from template\n")
+    (root / "template.toml").write_text(
+        'layers = ["common"]\n[[questions]]\nkey = "port"\ndefault = "8000"\npattern = "[0-9]+"\n'
+    )
+    (root / "port.txt.jinja").write_text("{{ port }}\n")
+    plan = scaffold.plan_project("demo", template=str(root), target=tmp_path / "out")
+    files = _files(plan)
+    assert files["shared.txt"] == b"common\n"
+    assert files["over.txt"] == b"from template\n"
+    assert files["port.txt"] == b"8000\n"
+    assert "common/shared.txt" not in files  # a layer is not copied as a folder
+    assert "wheels" not in {p.split("/")[0] for p in files}  # the template did not ask for it
+    with pytest.raises(UsageError, match=r"question 'port' must match '\[0-9\]\+'; got 'x'"):
+        scaffold.plan_project(
+            "demo", template=str(root), target=tmp_path / "out", options={"port": "x"}
+        )
+
+
+def test_questions_may_not_hide_built_in_values(tmp_path: Path) -> None:
+    root = tmp_path / "tpl"
+    root.mkdir()
+    (root / "template.toml").write_text('[[questions]]\nkey = "package"\n')
+    with pytest.raises(ScaffoldError, match="question 'package' would hide the built-in value"):
+        scaffold.plan_project("demo", template=str(root), target=tmp_path / "out")
+
+
+def test_data_file_accepts_a_table_or_an_answers_file(tmp_path: Path) -> None:
+    flat = tmp_path / "flat.toml"
+    flat.write_text('description = "from a file"\nport = 8000\n')
+    assert scaffold.read_data_file(flat) == {"description": "from a file", "port": "8000"}
+    recorded = tmp_path / "answers.toml"
+    recorded.write_text('[template]\nkind = "builtin"\n[answers]\nauthor = "me"\n')
+    assert scaffold.read_data_file(recorded) == {"author": "me"}
+    broken = tmp_path / "broken.toml"
+    broken.write_text("= nope")
+    with pytest.raises(UsageError, match="is not valid TOML"):
+        scaffold.read_data_file(broken)
+    with pytest.raises(UsageError, match="cannot be read"):
+        scaffold.read_data_file(tmp_path / "missing.toml")
+
+
+def test_asgiforge_from_an_index_is_an_ordinary_dependency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asgiforge import bundle
+
+    monkeypatch.setattr(bundle, "from_index", lambda: True)
+    plan = scaffold.plan_project("demo", template="minimal", target=tmp_path / "p")
+    files = _files(plan)
+    pyproject = tomllib.loads(files["pyproject.toml"].decode())
+    assert pyproject["project"]["dependencies"] == [f"asgiforge>={scaffold.__version__}"]
+    assert not any(path.startswith("wheels/") for path in files)
+    assert "--find-links" not in files["README.md"].decode()
+    assert "RUN pip install .\n" in files["Dockerfile"].decode()
+
+
+def test_a_source_checkout_bundles_its_own_wheel(tmp_path: Path) -> None:
+    from asgiforge import bundle
+
+    assert not bundle.from_index()  # these tests run asgiforge from its source tree
+    plan = scaffold.plan_project("demo", template="minimal", target=tmp_path / "p")
+    files = _files(plan)
+    wheels = [path for path in files if path.startswith("wheels/")]
+    assert wheels == [f"wheels/asgiforge-{scaffold.__version__}-py3-none-any.whl"]
+    pyproject = tomllib.loads(files["pyproject.toml"].decode())
+    assert pyproject["project"]["dependencies"] == [f"asgiforge=={scaffold.__version__}"]
+    assert "pip install --find-links wheels -e '.[dev]'" in files["README.md"].decode()
+    assert "COPY wheels/ ./wheels/\n" in files["Dockerfile"].decode()
+    assert "RUN pip install --find-links wheels .\n" in files["Dockerfile"].decode()
+
+
+def _documented_example(tmp_path: Path) -> Path:
+    """Build the example template of docs/templates.md from the page's own code blocks."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "templates.md").read_text()
+    section = doc.split("## A complete example\n", 1)[1]
+    root = tmp_path / "worker-template"
+    for match in re.finditer(r"^`([^`\n]+)`:\n\n```[a-z]*\n(.*?)^```\n", section, re.M | re.S):
+        path = root / match.group(1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(match.group(2))
+    (root / "dot-gitignore").write_text("__pycache__/\n")
+    (root / "{{ package }}" / "__init__.py").write_text("")
+    assert {p.name for p in root.iterdir()} >= {"template.toml", "README.md.jinja", "tests"}
+    return root
+
+
+def test_the_documented_example_template_works(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    template = _documented_example(tmp_path)
+    plan = scaffold.plan_project(
+        "billing-worker",
+        template=str(template),
+        target=tmp_path / "billing-worker",
+        options={"queue": "billing"},
+    )
+    with pytest.raises(UsageError, match="question 'queue' must match"):
+        scaffold.plan_project("w", template=str(template), options={"queue": "Jobs"})
+    scaffold.require_trust(plan.template, trusted=True)
+    scaffold.write(plan)
+    scaffold.run_tasks(plan.template, plan.target)
+    project = tmp_path / "billing-worker"
+    assert (project / ".git").is_dir()  # the task ran
+    assert (project / ".gitignore").read_text() == "__pycache__/\n"
+    assert "Consumes the `billing` queue." in (project / "README.md").read_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", "."],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "PYTHONPATH": str(project)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
+def test_a_failing_task_stops_the_list(tmp_path: Path) -> None:
+    root = tmp_path / "tpl"
+    root.mkdir()
+    (root / "template.toml").write_text('tasks = ["false", "touch never"]\n')
+    plan = scaffold.plan_project("demo", template=str(root), target=tmp_path / "out")
+    with pytest.raises(UntrustedTemplateError, match=r"wants to run 2 command\(s\) \(false; touch"):
+        scaffold.require_trust(plan.template, trusted=False)
+    scaffold.write(plan)
+    with pytest.raises(ScaffoldError, match="the project was written, but task 'false' failed"):
+        scaffold.run_tasks(plan.template, plan.target)
+    assert not (tmp_path / "out" / "never").exists()

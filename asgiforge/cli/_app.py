@@ -47,7 +47,7 @@ def _register() -> None:
     """Attach each command module that exists; each module exposes `register(app)`."""
     import importlib
 
-    for name in ("new", "routes", "dev", "serve"):
+    for name in ("new", "update", "routes", "dev", "serve"):
         try:
             module = importlib.import_module(f"asgiforge.cli.{name}")
         except ModuleNotFoundError as exc:

@@ -1,15 +1,17 @@
 """`asgiforge new NAME`: scaffold a project from a template.
 
 A thin shell over `asgiforge.scaffold`: parse the options, make one core call to plan (validate +
-render in memory), then either show the plan (`--dry-run`) or write it, and print the tree made
-and the next two commands. Prompts appear only on a TTY and never with `--no-input`.
+render in memory, cloning a git template if asked), then either show the plan (`--dry-run`) or
+write it, run the template's `tasks` if the user trusts them, and print the tree made and the next
+commands. Prompts appear only on a TTY and never with `--no-input`.
 
 `--list --json` and `--json` print stable documents (plain `print`, never rich):
 
     --list --json: {"schema": 1, "templates": [{"name", "summary", "features", "layout",
                     "options": [{"key", "prompt", "default", "choices"}]}]}
-    --json:        {"schema": 1, "target", "template", "package", "app", "dry_run",
-                    "files": ["relative/path", ...], "overwritten": [...], "next": [cmd, cmd]}
+    --json:        {"schema": 1, "target", "template", "source", "commit", "package", "app",
+                    "dry_run", "files": ["relative/path", ...], "overwritten": [...],
+                    "tasks": [[argv...]], "next": [cmd, cmd]}
 """
 
 from __future__ import annotations
@@ -44,7 +46,16 @@ def new_command(
         typer.Option(
             "--template",
             "-t",
-            help="minimal, api, realtime or full (see --list).",
+            help="A built-in (minimal, api, realtime, full: see --list), a folder, a git "
+            "repository path or git+URL[@REF]. See docs/templates.md.",
+            show_default=False,
+        ),
+    ] = None,
+    vcs_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--vcs-ref",
+            help="Git templates: the tag, branch or commit to render.",
             show_default=False,
         ),
     ] = None,
@@ -72,25 +83,42 @@ def new_command(
         bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")
     ] = False,
     no_input: Annotated[
-        bool, typer.Option("--no-input", help="Never prompt: use --option values and defaults.")
+        bool, typer.Option("--no-input", help="Never prompt: use --data values and defaults.")
     ] = False,
     option: Annotated[
         list[str] | None,
         typer.Option(
+            "--data",
             "--option",
             "-o",
-            help="Answer a template question, key=value (repeatable), e.g. description=...",
+            help="Answer a template question, KEY=VALUE (repeatable), e.g. description=...",
             show_default=False,
         ),
     ] = None,
+    data_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-file",
+            help="Answers from a TOML file (key = value, or another project's answers file); "
+            "--data wins over it.",
+            show_default=False,
+        ),
+    ] = None,
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust", help="Allow the template's tasks (commands) to run without asking."
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON (with --list: the templates).")
     ] = False,
 ) -> None:
-    """Create a project: app package, tests, README, Dockerfile and Kubernetes manifests.
+    """Create a project from a template: a built-in one, a folder or a git repository.
 
     Renders in memory and writes through a staging directory, so a refusal or a failure leaves
-    your files exactly as they were.
+    your files exactly as they were. The project records its template and answers in
+    .asgiforge-answers.toml for `asgiforge update`.
     """
     from asgiforge import scaffold
 
@@ -99,13 +127,15 @@ def new_command(
         return
     if name is None:
         raise UsageError("give the project name: asgiforge new NAME (see --list for templates)")
-    options = scaffold.parse_options(option or [])
+    options = scaffold.read_data_file(data_file) if data_file is not None else {}
+    options.update(scaffold.parse_options(option or []))
     interactive = not no_input and not as_json and sys.stdin.isatty() and sys.stdout.isatty()
     if template is None:
         template = _ask_template() if interactive else scaffold.DEFAULT_TEMPLATE
     plan = scaffold.plan_project(
         name,
         template=template,
+        vcs_ref=vcs_ref,
         target=directory,
         options=options,
         ask=_ask if interactive else None,
@@ -114,12 +144,29 @@ def new_command(
         scaffold.inspect_target(plan.target, force=force)
         overwritten = scaffold.existing_paths(plan)
     else:
+        trusted = trust or (interactive and bool(plan.template.tasks) and _confirm_tasks(plan))
+        scaffold.require_trust(plan.template, trusted=trusted)
         overwritten = list(scaffold.write(plan, force=force).overwritten)
-    next_steps = _next_commands(plan.target)
+    next_steps = _next_commands(plan)
     if as_json:
         _print_json(plan, overwritten, next_steps, dry_run)
     else:
         _print_result(plan, overwritten, next_steps, dry_run)
+    if not dry_run and plan.template.tasks:
+        scaffold.run_tasks(plan.template, plan.target, output_to_stderr=as_json)
+
+
+def _confirm_tasks(plan: Plan) -> bool:
+    from rich.prompt import Confirm
+    from rich.text import Text
+
+    from asgiforge.cli.output import out
+
+    console = out()
+    console.print(Text(f"The template {plan.template.name} wants to run:", style="bold yellow"))
+    for argv in plan.template.tasks:
+        console.print(Text(f"  {shlex.join(argv)}"))
+    return Confirm.ask("Run these commands in the new project?", default=False, console=console)
 
 
 def _ask_template() -> str:
@@ -151,14 +198,22 @@ def _ask(question: Question) -> str:
     )
 
 
-def _next_commands(target: Path) -> list[str]:
-    """The two commands to run next, with the path relative to here when it is below it."""
+def _next_commands(plan: Plan) -> list[str]:
+    """The commands to run next, with the path relative to here when it is below it.
+
+    Built-in templates get the README's own install line (with `--find-links wheels` when a
+    wheel of asgiforge was bundled); other templates get just the `cd`.
+    """
+    target = plan.target
     cwd = Path.cwd()
     try:
         shown = str(target.relative_to(cwd)) if target != cwd else "."
     except ValueError:
         shown = str(target)
-    setup = "pip install -e '.[dev]'"
+    if plan.source is not None and plan.source.kind != "builtin":
+        return [] if shown == "." else [f"cd {shlex.quote(shown)}"]
+    links = plan.context.get("pip_find_links", "")
+    setup = f"pip install {links} -e '.[dev]'" if links else "pip install -e '.[dev]'"
     first = setup if shown == "." else f"cd {shlex.quote(shown)} && {setup}"
     return [first, "asgiforge dev"]
 
@@ -184,7 +239,9 @@ def _print_result(
     replaced = set(overwritten)
     verb = "Would create" if dry_run else "Created"
     heading = Text(f"{verb} {plan.project.name} ", style="bold green") + Text(
-        f"(template {plan.template.name}, app {plan.app_target}) in {plan.target}"
+        f"(template {plan.template.name}"
+        + (f" at {plan.commit[:12]}" if plan.commit else "")
+        + f", app {plan.app_target}) in {plan.target}"
     )
     root = Tree(Text(str(plan.target), style="bold"))
     sizes = {f.path: len(f.content) for f in plan.files}
@@ -208,6 +265,8 @@ def _print_result(
     if dry_run:
         console.print(Text("Dry run: nothing was written.", style="yellow"))
         return
+    if not next_steps:
+        return
     console.print(Text("Next:", style="bold"))
     for command in next_steps:
         console.print(Text(f"  {command}", style="cyan"))
@@ -220,11 +279,14 @@ def _print_json(
         "schema": JSON_SCHEMA_VERSION,
         "target": os.fspath(plan.target),
         "template": plan.template.name,
+        "source": plan.source.display if plan.source is not None else plan.template.name,
+        "commit": plan.commit,
         "package": plan.project.package,
         "app": plan.app_target,
         "dry_run": dry_run,
         "files": [str(f.path) for f in plan.files],
         "overwritten": [str(p) for p in overwritten],
+        "tasks": [list(argv) for argv in plan.template.tasks],
         "next": next_steps,
     }
     print(json.dumps(document, indent=2))
@@ -243,7 +305,7 @@ def _print_templates(templates: list[Any], as_json: bool) -> None:
     table = Table(title="Templates for asgiforge new", title_justify="left", show_lines=True)
     table.add_column("Template", style="bold cyan", no_wrap=True)
     table.add_column("What you get")
-    table.add_column("Options (--option key=value)", style="dim")
+    table.add_column("Questions (--data key=value)", style="dim")
     for info in templates:
         body = Text(info.summary) + Text("\n" + " · ".join(info.features), style="green")
         options = "\n".join(

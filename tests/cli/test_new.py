@@ -37,6 +37,12 @@ def run(
     return code, captured.out, captured.err
 
 
+@pytest.fixture(autouse=True)
+def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
+    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
+
+
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path):
     monkeypatch.chdir(tmp_path)
@@ -126,16 +132,19 @@ def test_missing_name_is_a_usage_error(cli) -> None:
 def test_unknown_template(cli) -> None:
     code, _, err = cli("new", "demo", "-t", "nope")
     assert code == 2
-    assert err == "error: unknown template 'nope'; choose one of: api, full, minimal, realtime\n"
+    assert err == (
+        "error: unknown template 'nope'; choose one of: api, full, minimal, realtime, "
+        "or give a folder, a git repository path or git+URL\n"
+    )
 
 
 def test_unknown_option_and_bad_option_syntax(cli) -> None:
-    code, _, err = cli("new", "demo", "--option", "colour=red")
+    code, _, err = cli("new", "demo", "--data", "colour=red")
     assert code == 2
-    assert err.startswith("error: unknown option 'colour' for template 'minimal'; known options:")
+    assert err.startswith("error: unknown question 'colour' for template 'minimal'; its questions:")
     code, _, err = cli("new", "demo", "-o", "description")
     assert code == 2
-    assert err == "error: --option expects key=value, got 'description'\n"
+    assert err == "error: --data expects key=value, got 'description'\n"
 
 
 def test_dry_run_shows_the_files_and_writes_nothing(cli, tmp_path: Path) -> None:
@@ -164,7 +173,7 @@ def test_generation_prints_the_tree_and_next_commands(cli, tmp_path: Path) -> No
     assert code == 0
     assert "Created my-app (template realtime, app my_app.app:app)" in out
     assert "chat.js" in out and "test_chat.py" in out
-    assert "cd my-app && pip install -e '.[dev]'" in out
+    assert "cd my-app && pip install --find-links wheels -e '.[dev]'" in out
     assert out.rstrip().endswith("asgiforge dev")
     assert (tmp_path / "my-app" / "my_app" / "chat.py").is_file()
 
@@ -211,15 +220,20 @@ def test_the_console_script_runs(tmp_path: Path) -> None:
 # --------------------------------------------------------------- generated projects for real
 
 
+def _check_ruff(project: Path) -> None:
+    for command in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        lint = subprocess.run(
+            [str(VENV_BIN / "ruff"), *command],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
 def _check_project(project: Path) -> None:
-    lint = subprocess.run(
-        [str(VENV_BIN / "ruff"), "check", "--no-cache", "."],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
+    _check_ruff(project)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
     tests = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
@@ -232,6 +246,26 @@ def _check_project(project: Path) -> None:
     )
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout
+
+
+@pytest.mark.parametrize("template", scaffold.template_names())
+@pytest.mark.parametrize(
+    "description", ["Short.", HOSTILE, HOSTILE * 3], ids=["short", "hostile", "long"]
+)
+def test_every_template_passes_ruff_check_and_ruff_format(
+    cli, tmp_path: Path, template: str, description: str
+):
+    code, _, err = cli(
+        "new",
+        f"svc-{template}",
+        "-t",
+        template,
+        "--no-input",
+        "--data",
+        f"description={description}",
+    )
+    assert code == 0, err
+    _check_ruff(tmp_path / f"svc-{template}")
 
 
 @pytest.mark.slow
@@ -337,3 +371,177 @@ def test_no_input_never_prompts_even_on_a_tty(tmp_path: Path) -> None:
     assert "Template" not in term.seen.split("quiet")[0]
     assert "One-line description" not in term.seen
     assert (tmp_path / "quiet" / "pyproject.toml").is_file()
+
+
+# ------------------------------------------- installing as the README and the Dockerfile say
+
+
+def _fresh_machine_env() -> dict[str, str]:
+    """The environment of a shell on a machine with Python and nothing of ours: no PYTHONPATH,
+    no active virtualenv, and the shared venv (which has asgiforge installed) off the PATH."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST", "PYTHON", "VIRTUAL_ENV", "ASGIFORGE"))
+    }
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p) != VENV_BIN]
+    env["PATH"] = os.pathsep.join(path)
+    return env
+
+
+def _sh_blocks(readme: str, heading: str) -> list[str]:
+    """The command lines of the ```sh blocks under one `## heading` of a README."""
+    section = readme.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    lines: list[str] = []
+    for block in section.split("```sh\n")[1:]:
+        lines.extend(line for line in block.split("```", 1)[0].splitlines() if line.strip())
+    return lines
+
+
+def _run_script(script: str, cwd: Path, env: dict[str, str]) -> str:
+    proc = subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait(5)
+    assert proc.returncode == 0, output[-6000:]
+    return output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", scaffold.template_names())
+def test_the_readme_steps_install_the_project_and_its_tests_pass(
+    cli, tmp_path: Path, template: str
+) -> None:
+    """Run the generated README's "Run it" and "Test it" blocks literally, in a fresh venv with no
+    package index holding asgiforge (only `asgiforge dev`, a server that runs until stopped, is
+    left out)."""
+    code, _, err = cli("new", f"svc-{template}", "-t", template, "--no-input")
+    assert code == 0, err
+    project = tmp_path / f"svc-{template}"
+    readme = (project / "README.md").read_text()
+    run_it = [line for line in _sh_blocks(readme, "Run it") if not line.startswith("asgiforge dev")]
+    assert run_it[0].startswith("python3 -m venv .venv")
+    steps = [*run_it, *_sh_blocks(readme, "Test it")]
+    assert {"pytest", "ruff check .", "ruff format --check ."} <= set(steps)
+    check = "python -c 'import asgiforge; print(\"FROM\", asgiforge.__file__)'"
+    # The asgiforge installed from the bundled wheel makes projects that install too.
+    nested = tmp_path / "nested"
+    again = f"asgiforge new again --no-input --dir {nested} > /dev/null && ls {nested}/wheels"
+    script = "\n".join(["set -eu", *steps, check, again])
+    output = _run_script(script, project, _fresh_machine_env())
+    assert " passed" in output
+    assert f"FROM {project}/.venv/lib/" in output  # the bundled wheel, not our source tree
+    assert f"asgiforge-{scaffold.__version__}-py3-none-any.whl" in output.splitlines()[-1]
+
+
+def _dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    joined = text.replace("\\\n", " ")
+    instructions = []
+    for line in joined.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            keyword, _, rest = line.strip().partition(" ")
+            instructions.append((keyword.upper(), rest.strip()))
+    return instructions
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", scaffold.template_names())
+def test_the_dockerfile_run_steps_work_in_a_fresh_venv(cli, tmp_path: Path, template: str) -> None:
+    """No Docker engine here: replay WORKDIR, ENV and COPY into a folder and run each RUN step
+    in a fresh venv (standing in for the python image), then load the app the CMD serves.
+    `useradd` needs root; the base image has it, so that step is the one not replayed."""
+    import shlex
+    import shutil
+
+    code, _, err = cli("new", f"img-{template}", "-t", template, "--no-input")
+    assert code == 0, err
+    project = tmp_path / f"img-{template}"
+    image = tmp_path / "image"
+    venv = tmp_path / "image-python"
+    env = _fresh_machine_env()
+    subprocess.run(["python3", "-m", "venv", str(venv)], check=True, env=env, timeout=300)
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+    workdir = image
+    ran = []
+    for keyword, rest in _dockerfile_instructions((project / "Dockerfile").read_text()):
+        if keyword == "WORKDIR":
+            workdir = image / rest.lstrip("/")
+            workdir.mkdir(parents=True, exist_ok=True)
+        elif keyword == "ENV":
+            for pair in shlex.split(rest):
+                key, _, value = pair.partition("=")
+                env[key] = value
+        elif keyword == "COPY":
+            *sources, dest = shlex.split(rest)
+            for source in sources:
+                src = project / source
+                if src.is_dir():
+                    shutil.copytree(src, workdir / dest, dirs_exist_ok=True)
+                else:
+                    (workdir / dest).mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, workdir / dest / src.name)
+        elif keyword == "RUN" and not rest.startswith("useradd "):
+            _run_script(f"set -eu\n{rest}", workdir, env)
+            ran.append(rest)
+    assert any(step.startswith("pip install") for step in ran)
+    routes = _run_script("asgiforge routes --json", workdir, env)
+    assert "/healthz" in routes
+
+
+def test_data_file_and_data_answer_questions(cli, tmp_path: Path) -> None:
+    (tmp_path / "answers.toml").write_text('description = "From the file."\nauthor = "File"\n')
+    code, out, err = cli(
+        "new", "svc", "--data-file", "answers.toml", "--data", "author=Flag", "--json"
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["source"] == "minimal" and document["commit"] == ""
+    assert ".asgiforge-answers.toml" in document["files"]
+    recorded = tomllib.loads((tmp_path / "svc" / ".asgiforge-answers.toml").read_text())
+    assert recorded["answers"]["description"] == "From the file."
+    assert recorded["answers"]["author"] == "Flag"  # --data wins over the file
+    # Another project's answers file works as a data file as it is.
+    code, _, err = cli("new", "svc2", "--data-file", "svc/.asgiforge-answers.toml")
+    assert code == 0, err
+    again = tomllib.loads((tmp_path / "svc2" / ".asgiforge-answers.toml").read_text())
+    assert again["answers"] == recorded["answers"]
+
+
+def test_a_bad_answer_names_the_question(cli, tmp_path: Path) -> None:
+    code, _, err = cli("new", "svc", "--data", "python_version=2.7")
+    assert code == 2
+    assert err == ("error: question 'python_version' must be one of 3.11, 3.12, 3.13; got '2.7'\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("reply", "ran"), [("y", True), ("n", False)])
+def test_tasks_are_shown_and_confirmed_on_a_tty(tmp_path: Path, reply: str, ran: bool) -> None:
+    template = tmp_path / "tpl"
+    template.mkdir()
+    (template / "template.toml").write_text('tasks = ["touch from-task"]\n')
+    (template / "a.txt").write_text("a\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    term = Terminal(
+        [sys.executable, "-m", "asgiforge", "new", "svc", "--template", str(template)], cwd=work
+    )
+    try:
+        term.expect("touch from-task")
+        term.expect("Run these commands in the new project?")
+        term.answer(reply)
+    finally:
+        code = term.close()
+    assert (code == 0) is ran, term.seen
+    assert (work / "svc" / "from-task").is_file() is ran
+    assert (work / "svc").exists() is ran  # refused: nothing written
