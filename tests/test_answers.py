@@ -10,11 +10,6 @@ from asgiforge import scaffold
 from tests.test_scaffold import HOSTILE
 
 
-@pytest.fixture(autouse=True)
-def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
-
-
 def test_the_answers_file_round_trips(tmp_path: Path) -> None:
     from asgiforge import answers
 

@@ -19,11 +19,6 @@ DIST_INFO = f"asgiforge-{__version__}.dist-info"
 PIP_INSTALL = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
-
-
 def check_record(path: Path) -> set[str]:
     """Every file of the wheel is in its RECORD with the right hash and size; returns the names."""
     with zipfile.ZipFile(path) as archive:

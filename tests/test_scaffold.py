@@ -17,12 +17,6 @@ from asgiforge.errors import ScaffoldError, UntrustedTemplateError, UsageError
 HOSTILE = "{{ 7*7 }} {% if x %}\"double\" 'single' \\back\\slash\nnew line\ttab \u2028 é 🚀"
 
 
-@pytest.fixture(autouse=True)
-def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
-    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
-
-
 def snapshot(root: Path) -> dict[str, tuple[str, bytes | str]]:
     """Every entry under root (not following links): kind plus content or link target."""
     found: dict[str, tuple[str, bytes | str]] = {}

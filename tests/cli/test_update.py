@@ -64,12 +64,6 @@ def commit_files(repo: Path, files: dict[str, str], tag: str) -> None:
     git(repo, "tag", tag)
 
 
-@pytest.fixture(autouse=True)
-def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
-    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
-
-
 @pytest.fixture
 def template_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "tpl"

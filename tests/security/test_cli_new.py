@@ -12,12 +12,6 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _wheel_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One wheel of asgiforge per test session (bundled into projects), outside the user's home."""
-    monkeypatch.setenv("ASGIFORGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wheel-cache"))
-
-
 def new(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "asgiforge", "new", "--no-input", *args],
