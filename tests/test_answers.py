@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from asgiforge import scaffold
 from tests.test_scaffold import HOSTILE
 

@@ -10,8 +10,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from asgiforge import __version__, bundle
 
 WHEEL = f"asgiforge-{__version__}-py3-none-any.whl"
