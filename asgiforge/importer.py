@@ -235,9 +235,13 @@ def _from_argument(
 
 
 def _split(text: str) -> tuple[str, str, str]:
-    """Split on the last colon that is not part of a Windows drive letter."""
+    """Split on the last colon that is not part of a Windows drive letter (``C:app.py``).
+
+    Only on Windows: elsewhere ``m:app`` is module ``m``, attribute ``app``.
+    """
     module_part, sep, attr = text.rpartition(":")
-    if not sep or (len(module_part) == 1 and module_part.isalpha()):
+    drive = os.name == "nt" and len(module_part) == 1 and module_part.isalpha()
+    if not sep or drive:
         return text, "", ""
     return module_part, sep, attr
 

@@ -43,6 +43,13 @@ def test_module_attr(tmp_path: Path) -> None:
     assert callable(load_app(target))
 
 
+def test_one_letter_module_is_a_module_not_a_drive_letter(tmp_path: Path) -> None:
+    write(tmp_path, "m.py", APP_SOURCE + "other = app\n")
+    target = resolve_target("m:other", app_dir=tmp_path)
+    assert target.import_string == "m:other"
+    assert load_app(target).__name__ == "app"
+
+
 def test_module_alone_means_attribute_app(tmp_path: Path) -> None:
     write(tmp_path, "svc2.py")
     assert resolve_target("svc2", app_dir=tmp_path).import_string == "svc2:app"

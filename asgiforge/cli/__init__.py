@@ -49,14 +49,11 @@ def main() -> None:
     import typer
 
     from asgiforge.cli import _app
-    from asgiforge.errors import AsgiforgeError
 
     try:
         result = _app.app(standalone_mode=False, prog_name=PROG_NAME)
-    except AsgiforgeError as exc:
-        _fail(exc)
     except typer.Abort:
-        _fail(AsgiforgeError("aborted"))
+        _fail(_error("aborted"))
     except typer.BadParameter as exc:
         _name_the_source(exc)
         _usage_error(exc)
@@ -64,6 +61,13 @@ def main() -> None:
         _usage_error(exc)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        # Imported here, not above: `--help` and every command that succeeds never need it.
+        from asgiforge.errors import AsgiforgeError
+
+        if not isinstance(exc, AsgiforgeError):
+            raise  # a bug is not the user's to fix: it keeps its traceback
+        _fail(exc)
     sys.exit(result if isinstance(result, int) else 0)
 
 
@@ -90,16 +94,20 @@ def _name_the_source(exc: Any) -> None:
         exc.param_hint = flags
 
 
-def _usage_error(exc: Any) -> None:
+def _usage_error(exc: Any) -> NoReturn:
     format_message = getattr(exc, "format_message", None)
     message = format_message() if callable(format_message) else str(exc)
     code = getattr(exc, "exit_code", 2)
     one_line = " ".join(str(message).split())
     if not one_line:  # e.g. no arguments: the help text has already been printed
         sys.exit(code)
+    _fail(_error(one_line), code)
+
+
+def _error(message: str) -> AsgiforgeError:
     from asgiforge.errors import AsgiforgeError
 
-    _fail(AsgiforgeError(one_line), code)
+    return AsgiforgeError(message)
 
 
 def _fail(exc: AsgiforgeError, code: int | None = None) -> NoReturn:

@@ -102,6 +102,11 @@ app = typer.Typer(
     cls=LazyCommands,
     help="Scaffold, develop, inspect and serve ASGI services.",
     no_args_is_help=True,
+    # The root's flags that were not given default to None, which Typer converts (importing
+    # pydantic, ~0.15 s) before any command runs, even `routes --help`; False is what they mean.
+    context_settings={
+        "default_map": {"help": False, "install_completion": False, "show_completion": False}
+    },
     **_TYPER_SETTINGS,
 )
 
