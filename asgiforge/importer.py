@@ -308,7 +308,10 @@ def import_module(module: str, app_dir: Path) -> Any:
 
 
 def _import_error(what: str, exc: BaseException) -> AppImportError:
-    """``WHAT: Type: message (at file:line)`` and the user's last frames, innermost last."""
+    """``WHAT: Type: message (file, line N)`` and the user's last frames, innermost last.
+
+    The location is written the way Python's own tracebacks and SyntaxError messages write it.
+    """
     frames = _user_frames(exc)
     description = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
@@ -316,7 +319,7 @@ def _import_error(what: str, exc: BaseException) -> AppImportError:
         source = (exc.text or "").strip()
         frames = [SourceFrame(_display_path(exc.filename), exc.lineno, "", source)]
         description = f"SyntaxError: {exc.msg}"
-    where = f" (at {frames[-1].file}:{frames[-1].line})" if frames else ""
+    where = f" ({frames[-1].file}, line {frames[-1].line})" if frames else ""
     return AppImportError(f"{what}: {description}{where}", frames[-USER_FRAMES:])
 
 

@@ -176,7 +176,7 @@ def test_import_error_inside_user_code_is_not_a_missing_module(tmp_path: Path) -
         load_app(resolve_target("broken:app", app_dir=tmp_path))
     assert str(info.value) == (
         "the import of 'broken' failed: "
-        f"ModuleNotFoundError: No module named 'not_installed_dependency' (at {path}:1)"
+        f"ModuleNotFoundError: No module named 'not_installed_dependency' ({path}, line 1)"
     )
     assert info.value.frames == (
         SourceFrame(str(path), 1, "<module>", "import not_installed_dependency"),
@@ -189,7 +189,7 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(AppImportError) as info:
         load_app(resolve_target("syn:app", app_dir=tmp_path))
     assert str(info.value) == (
-        f"the import of 'syn' failed: SyntaxError: invalid syntax (at {path}:2)"
+        f"the import of 'syn' failed: SyntaxError: invalid syntax ({path}, line 2)"
     )
     assert info.value.frames == (SourceFrame(str(path), 2, "", "def broken(:"),)
 
@@ -197,7 +197,7 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_exception_at_import_time(tmp_path: Path) -> None:
     write(tmp_path, "boom.py", "raise RuntimeError('database down')\n")
     with pytest.raises(
-        AppImportError, match=r"failed: RuntimeError: database down \(at .*boom\.py:1\)$"
+        AppImportError, match=r"failed: RuntimeError: database down \(.*boom\.py, line 1\)$"
     ):
         load_app(resolve_target("boom:app", app_dir=tmp_path))
 
@@ -218,7 +218,8 @@ def test_import_error_points_at_the_users_frames_only(tmp_path: Path) -> None:
     with pytest.raises(AppImportError) as info:
         load_app(resolve_target("mainq:app", app_dir=tmp_path))
     assert str(info.value) == (
-        f"the import of 'mainq' failed: KeyError: 'ASGIFORGE_TEST_UNSET_VARIABLE' (at {settings}:4)"
+        "the import of 'mainq' failed: KeyError: 'ASGIFORGE_TEST_UNSET_VARIABLE' "
+        f"({settings}, line 4)"
     )
     frames = info.value.frames
     assert len(frames) == USER_FRAMES
@@ -236,7 +237,7 @@ def test_paths_below_the_working_directory_are_relative(
 ) -> None:
     write(tmp_path, "relq.py", "x = 1\nraise ValueError('bad')\n")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(AppImportError, match=r"ValueError: bad \(at relq\.py:2\)$") as info:
+    with pytest.raises(AppImportError, match=r"ValueError: bad \(relq\.py, line 2\)$") as info:
         load_app(resolve_target("relq:app", app_dir=tmp_path))
     assert info.value.frames == (SourceFrame("relq.py", 2, "<module>", "raise ValueError('bad')"),)
 
@@ -246,7 +247,7 @@ def test_factory_raising(tmp_path: Path) -> None:
     with pytest.raises(AppImportError) as info:
         load_app(resolve_target("facboom:make()", app_dir=tmp_path))
     assert str(info.value) == (
-        f"calling the factory 'facboom:make()' failed: ValueError: no config (at {path}:2)"
+        f"calling the factory 'facboom:make()' failed: ValueError: no config ({path}, line 2)"
     )
     assert [f.function for f in info.value.frames] == ["make"]
 

@@ -273,7 +273,7 @@ def test_an_app_raising_at_import_points_at_the_users_code(tmp_path: Path) -> No
     assert result.returncode == 3
     assert result.stderr.splitlines() == [
         "error: the import of 'main' failed: KeyError: 'ASGIFORGE_TEST_DATABASE_URL' "
-        "(at settings.py:5)",
+        "(settings.py, line 5)",
         "  at main.py:3 in <module>: CONFIG = settings.load()",
         '  at settings.py:9 in load: return {"db": database_url()}',
         '  at settings.py:5 in database_url: return os.environ["ASGIFORGE_TEST_DATABASE_URL"]',
@@ -286,7 +286,7 @@ def test_a_syntax_error_shows_the_line(tmp_path: Path) -> None:
     result = run("routes", cwd=tmp_path)
     assert result.returncode == 3
     assert result.stderr.splitlines() == [
-        "error: the import of 'main' failed: SyntaxError: '[' was never closed (at main.py:2)",
+        "error: the import of 'main' failed: SyntaxError: '[' was never closed (main.py, line 2)",
         "  at main.py:2: routes = [",
     ]
 
