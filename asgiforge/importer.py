@@ -372,7 +372,10 @@ def _kind(obj: Any) -> str:
         return "None"
     name = type(obj).__name__
     article = "an" if name[:1].lower() in "aeiou" else "a"
-    shown = repr(obj)
+    try:
+        shown = repr(obj)
+    except Exception:  # the user's __repr__ is not ours to debug here
+        shown = "?"
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
     return f"{article} {name} ({shown})"
 
