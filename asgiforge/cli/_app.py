@@ -65,9 +65,10 @@ class LazyCommands(TyperGroup):
         command = self.commands.get(cmd_name)
         if command is not None:
             return command
-        summary = dict(COMMANDS).get(cmd_name, "")
-        if summary == "":  # not one of ours
+        summaries = dict(COMMANDS)
+        if cmd_name not in summaries:
             return None
+        summary = summaries[cmd_name]
         if self._listing and summary is not None:
             return TyperCommand(cmd_name, help=summary)
         self._load(cmd_name)
