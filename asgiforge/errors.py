@@ -6,6 +6,9 @@ themselves, so they stay usable as a library and the CLI stays a thin shell.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 
 class AsgiforgeError(Exception):
     """Base of every error that is the user's to fix: shown as one line, never a traceback."""
@@ -25,10 +28,34 @@ class AppNotFoundError(AsgiforgeError):
     exit_code = 2
 
 
+@dataclass(frozen=True, slots=True)
+class SourceFrame:
+    """One frame of the user's code, for an error that points at it: where, and the line there."""
+
+    file: str
+    line: int
+    function: str
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" + (f" in {self.function}" if self.function else "")
+        return f"{where}: {self.source}" if self.source else where
+
+
 class AppImportError(AsgiforgeError):
-    """The application's module was found but importing it (or calling its factory) failed."""
+    """The application's module was found but importing it (or calling its factory) failed.
+
+    The message is one line naming the exception and the file and line in the user's code where
+    it happened; `frames` holds the last few of the user's frames (innermost last) for a
+    renderer to show below it, so the error points at the user's code without a wall of
+    importlib and asgiforge frames.
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, frames: Iterable[SourceFrame] = ()) -> None:
+        super().__init__(message)
+        self.frames: tuple[SourceFrame, ...] = tuple(frames)
 
 
 class ScaffoldError(AsgiforgeError):

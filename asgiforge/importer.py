@@ -3,7 +3,10 @@
 Two steps, kept apart on purpose: `resolve_target` only looks at the file system (cheap, no user
 code runs, so a supervisor can resolve once and let each worker import), and `load_app` imports.
 Every error names exactly what was tried and tells a missing module apart from an import error
-raised *inside* the user's code, because those two need opposite fixes.
+raised *inside* the user's code, because those two need opposite fixes: a module that cannot be
+found at all is reported by `resolve_target` already (a typo on the command line, which no edit
+of the code can fix), while an error raised by the user's code names the file and line where it
+happened and carries the last few of the user's frames, not importlib's or ours.
 
 Resolution order for the APP argument (uvicorn-compatible where uvicorn has an opinion):
 
@@ -24,12 +27,15 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from asgiforge.errors import AppImportError, AppNotFoundError, UsageError
+from asgiforge.errors import AppImportError, AppNotFoundError, SourceFrame, UsageError
 from asgiforge.server.options import AppTarget
 
 __all__ = ["find_pyproject", "import_module", "load_app", "load_env_file", "resolve_target"]
 
 DEFAULT_ATTR = "app"
+# How many of the user's frames an import error carries: enough to see how the failing line was
+# reached, few enough to stay a short message.
+USER_FRAMES = 3
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # (relative file, module name) tried in order when no APP is given and pyproject names none.
 _CONVENTIONS: tuple[tuple[str, str], ...] = (
@@ -56,7 +62,15 @@ def resolve_target(
 
     ``module:factory()`` sets ``factory``; a file path is converted to a dotted module name
     rooted at the first directory above it that is not a package, which becomes ``app_dir``.
+    A module that cannot be found at all raises `AppNotFoundError` here: the search reads the
+    file system only, without running the user's code.
     """
+    target = _resolve(app, app_dir, factory, env_file)
+    _check_findable(target)
+    return target
+
+
+def _resolve(app: str | None, app_dir: Path, factory: bool, env_file: Path | None) -> AppTarget:
     base = app_dir.expanduser().resolve()
     if not base.is_dir():
         raise AppNotFoundError(f"--app-dir '{app_dir}' is not a directory")
@@ -81,6 +95,73 @@ def resolve_target(
         f"no application found in {base}: no APP argument, {where}, and none of {tried} exists "
         "(pass APP as module:attr or path/to/file.py:attr)"
     )
+
+
+def _check_findable(target: AppTarget) -> None:
+    """Raise `AppNotFoundError` unless the target's module can be found where it would be imported.
+
+    Looks the module up the way the import will (``app_dir`` first, then sys.path and every
+    import hook) but executes nothing: a package's submodule is looked for in the package's
+    directories without importing the package. Where that cannot be known without running the
+    package (a hook provides it, or its ``__init__`` changes ``__path__``), the import decides.
+    """
+    import importlib.machinery
+
+    module = target.import_string.partition(":")[0]
+    parts = module.split(".")
+    if parts[0] in sys.modules:
+        return
+    spec = importlib.machinery.PathFinder.find_spec(parts[0], [str(target.app_dir)])
+    for finder in sys.meta_path if spec is None else ():
+        try:
+            spec = finder.find_spec(parts[0], None)
+        except Exception:  # noqa: S112 - a hook that cannot answer is not an answer
+            continue
+        if spec is not None:
+            break
+    if spec is None:
+        raise _not_found(module, parts[0], target.app_dir)
+    directories = _package_directories(spec, parts[0])
+    for depth in range(1, len(parts)):
+        if directories is None:
+            return
+        name = ".".join(parts[: depth + 1])
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(name, directories)
+        except KeyError:
+            # Found, as a namespace package below a namespace package: importlib builds its
+            # path from the parent module, which is not imported. Its portions are known anyway.
+            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        if spec is None:
+            raise _not_found(module, name, target.app_dir)
+        directories = _package_directories(spec, parts[depth], directories)
+
+
+def _package_directories(
+    spec: Any, part: str, parents: list[str] | None = None
+) -> list[str] | None:
+    """Where the package's submodules live, or None when only importing it would tell."""
+    if spec.submodule_search_locations is None:
+        return None  # a plain module: the import reports "is not a package"
+    if spec.origin is None and parents is not None:
+        # A nested namespace package: its portions are the parents' subdirectories of that name.
+        return [path for path in (os.path.join(p, part) for p in parents) if os.path.isdir(path)]
+    if spec.origin and os.path.basename(spec.origin) == "__init__.py":
+        try:
+            with open(spec.origin, encoding="utf-8", errors="replace") as file:
+                if "__path__" in file.read():
+                    return None  # pkgutil.extend_path and the like: known after the import
+        except OSError:
+            return None
+    try:
+        return [str(path) for path in spec.submodule_search_locations]
+    except Exception:
+        return None
+
+
+def _not_found(module: str, missing: str, app_dir: Path) -> AppNotFoundError:
+    detail = f"; no module '{missing}'" if missing != module else ""
+    return AppNotFoundError(f"no module '{module}' (looked in {app_dir} and sys.path{detail})")
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -154,9 +235,13 @@ def _from_argument(
 
 
 def _split(text: str) -> tuple[str, str, str]:
-    """Split on the last colon that is not part of a Windows drive letter."""
+    """Split on the last colon that is not part of a Windows drive letter (``C:app.py``).
+
+    Only on Windows: elsewhere ``m:app`` is module ``m``, attribute ``app``.
+    """
     module_part, sep, attr = text.rpartition(":")
-    if not sep or (len(module_part) == 1 and module_part.isalpha()):
+    drive = os.name == "nt" and len(module_part) == 1 and module_part.isalpha()
+    if not sep or drive:
         return text, "", ""
     return module_part, sep, attr
 
@@ -216,19 +301,83 @@ def import_module(module: str, app_dir: Path) -> Any:
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if missing == module or module.startswith(missing + "."):
-            detail = f"; no module '{missing}'" if missing != module else ""
-            raise AppNotFoundError(
-                f"no module '{module}' (looked in {app_dir} and sys.path{detail})"
-            ) from exc
-        raise AppImportError(f"the import of '{module}' failed: {_describe(exc)}") from exc
+            raise _not_found(module, missing, app_dir) from exc
+        raise _import_error(f"the import of '{module}' failed", exc) from exc
     except Exception as exc:  # SyntaxError included: anything the user's module raised
-        raise AppImportError(f"the import of '{module}' failed: {_describe(exc)}") from exc
+        raise _import_error(f"the import of '{module}' failed", exc) from exc
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, SyntaxError) and exc.filename:
-        return f"SyntaxError: {exc.msg} ({exc.filename}, line {exc.lineno})"
-    return f"{type(exc).__name__}: {exc}"
+def _import_error(what: str, exc: BaseException) -> AppImportError:
+    """``WHAT: Type: message (file, line N)`` and the user's last frames, innermost last.
+
+    The location is written the way Python's own tracebacks and SyntaxError messages write it.
+    """
+    frames = _user_frames(exc)
+    description = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        # The offending line is not a frame of the traceback: the compiler reports it.
+        source = (exc.text or "").strip()
+        frames = [SourceFrame(_display_path(exc.filename), exc.lineno, "", source)]
+        description = f"SyntaxError: {exc.msg}"
+    where = f" ({frames[-1].file}, line {frames[-1].line})" if frames else ""
+    return AppImportError(f"{what}: {description}{where}", frames[-USER_FRAMES:])
+
+
+def _user_frames(exc: BaseException) -> list[SourceFrame]:
+    """The frames of `exc`'s traceback that are the user's code, outermost first.
+
+    Not the user's: importlib's bootstrap, asgiforge itself, the standard library and installed
+    packages. When none is left (an app installed into site-packages), every frame but
+    importlib's and asgiforge's counts, so the error still points somewhere.
+    """
+    import traceback
+
+    stack = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith("<") and not _is_ours(frame.filename)
+    ]
+    installed = _installed_prefixes()
+    users = [frame for frame in stack if not frame.filename.startswith(installed)] or stack
+    return [
+        SourceFrame(_display_path(f.filename), f.lineno or 0, f.name, (f.line or "").strip())
+        for f in users
+    ]
+
+
+def _is_ours(filename: str) -> bool:
+    package = os.path.dirname(os.path.abspath(__file__))
+    return os.path.abspath(filename).startswith(package + os.sep)
+
+
+def _installed_prefixes() -> tuple[str, ...]:
+    """Directories of the standard library and installed packages, each ending in a separator."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    found = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    return tuple(os.path.join(os.path.abspath(path), "") for path in found)
+
+
+def _display_path(filename: str) -> str:
+    """A path relative to the working directory when it lies below it: short and clickable."""
+    path = os.path.abspath(filename)
+    cwd = os.path.join(os.getcwd(), "")
+    return path[len(cwd) :] if path.startswith(cwd) else path
+
+
+def _kind(obj: Any) -> str:
+    """``None``, or the type with its article and a short repr: ``an int (42)``."""
+    if obj is None:
+        return "None"
+    name = type(obj).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    try:
+        shown = repr(obj)
+    except Exception:  # the user's __repr__ is not ours to debug here
+        shown = "?"
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return f"{article} {name} ({shown})"
 
 
 def load_app(target: AppTarget) -> Any:
@@ -252,17 +401,21 @@ def load_app(target: AppTarget) -> Any:
         obj = getattr(obj, part)
     if target.factory:
         if not callable(obj):
-            raise AppNotFoundError(f"'{target.import_string}' is not callable, so not a factory")
+            raise AppNotFoundError(
+                f"--factory: '{target.import_string}' is {_kind(obj)}, not a function to call"
+            )
         try:
             obj = obj()
         except Exception as exc:
-            raise AppImportError(
-                f"calling the factory '{target.import_string}()' failed: {_describe(exc)}"
-            ) from exc
+            what = f"calling the factory '{target.import_string}()' failed"
+            raise _import_error(what, exc) from exc
+        if not callable(obj):
+            raise AppNotFoundError(
+                f"the factory '{target.import_string}()' returned {_kind(obj)}, "
+                "not an ASGI application"
+            )
     if not callable(obj):
-        raise AppNotFoundError(
-            f"'{target.import_string}' is a {type(obj).__name__}, not an ASGI application"
-        )
+        raise AppNotFoundError(f"'{target.import_string}' is {_kind(obj)}, not an ASGI application")
     return obj
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from asgiforge.errors import AppImportError, AppNotFoundError, UsageError
-from asgiforge.importer import load_app, resolve_target
+from asgiforge.errors import AppImportError, AppNotFoundError, SourceFrame, UsageError
+from asgiforge.importer import USER_FRAMES, load_app, resolve_target
 from asgiforge.server.options import AppTarget
 
 APP_SOURCE = "async def app(scope, receive, send):\n    pass\n"
@@ -41,6 +41,13 @@ def test_module_attr(tmp_path: Path) -> None:
     target = resolve_target("svc:app", app_dir=tmp_path)
     assert target == AppTarget("svc:app", tmp_path.resolve(), False)
     assert callable(load_app(target))
+
+
+def test_one_letter_module_is_a_module_not_a_drive_letter(tmp_path: Path) -> None:
+    write(tmp_path, "m.py", APP_SOURCE + "other = app\n")
+    target = resolve_target("m:other", app_dir=tmp_path)
+    assert target.import_string == "m:other"
+    assert load_app(target).__name__ == "app"
 
 
 def test_module_alone_means_attribute_app(tmp_path: Path) -> None:
@@ -129,13 +136,50 @@ def test_missing_attribute_suggests_candidates(tmp_path: Path) -> None:
     assert str(info.value) == "module 'noattr' has no attribute 'app' (it has create_app)"
 
 
+def test_missing_module_is_found_missing_without_running_user_code(tmp_path: Path) -> None:
+    # The package exists and would raise if imported: resolving must not import it.
+    write(tmp_path, "pkgq/__init__.py", "raise RuntimeError('imported')\n")
+    write(tmp_path, "pkgq/real.py")
+    with pytest.raises(AppNotFoundError) as info:
+        resolve_target("pkgq.nothere:app", app_dir=tmp_path)
+    assert str(info.value) == (
+        f"no module 'pkgq.nothere' (looked in {tmp_path.resolve()} and sys.path)"
+    )
+    assert "pkgq" not in sys.modules
+    assert resolve_target("pkgq.real:app", app_dir=tmp_path).import_string == "pkgq.real:app"
+    assert "pkgq" not in sys.modules
+
+
+def test_namespace_package_and_sys_path_modules_are_found(tmp_path: Path) -> None:
+    write(tmp_path, "nsq/sub/web.py")  # no __init__.py anywhere: namespace packages
+    assert resolve_target("nsq.sub.web", app_dir=tmp_path).import_string == "nsq.sub.web:app"
+    assert callable(load_app(resolve_target("nsq.sub.web", app_dir=tmp_path)))
+    # Not in app_dir but importable from sys.path (an installed package): found too.
+    assert resolve_target("xmlrpc.client:app", app_dir=tmp_path).import_string == (
+        "xmlrpc.client:app"
+    )
+    with pytest.raises(AppNotFoundError, match=r"no module 'xmlrpc\.nothere'"):
+        resolve_target("xmlrpc.nothere:app", app_dir=tmp_path)
+
+
+def test_a_package_that_extends_its_path_is_left_to_the_import(tmp_path: Path) -> None:
+    # Its submodules may live anywhere once __init__ has run: only the import can tell.
+    write(tmp_path, "extq/__init__.py", "__path__.append('/somewhere/else')\n")
+    assert resolve_target("extq.later:app", app_dir=tmp_path).import_string == "extq.later:app"
+    with pytest.raises(AppNotFoundError, match=r"no module 'extq\.later'"):
+        load_app(resolve_target("extq.later:app", app_dir=tmp_path))
+
+
 def test_import_error_inside_user_code_is_not_a_missing_module(tmp_path: Path) -> None:
-    write(tmp_path, "broken.py", "import not_installed_dependency\n")
+    path = write(tmp_path, "broken.py", "import not_installed_dependency\n")
     with pytest.raises(AppImportError) as info:
         load_app(resolve_target("broken:app", app_dir=tmp_path))
     assert str(info.value) == (
         "the import of 'broken' failed: "
-        "ModuleNotFoundError: No module named 'not_installed_dependency'"
+        f"ModuleNotFoundError: No module named 'not_installed_dependency' ({path}, line 1)"
+    )
+    assert info.value.frames == (
+        SourceFrame(str(path), 1, "<module>", "import not_installed_dependency"),
     )
     assert isinstance(info.value.__cause__, ModuleNotFoundError)
 
@@ -144,26 +188,93 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "syn.py", "x = 1\ndef broken(:\n")
     with pytest.raises(AppImportError) as info:
         load_app(resolve_target("syn:app", app_dir=tmp_path))
-    assert "the import of 'syn' failed: SyntaxError" in str(info.value)
-    assert f"{path}, line 2" in str(info.value)
+    assert str(info.value) == (
+        f"the import of 'syn' failed: SyntaxError: invalid syntax ({path}, line 2)"
+    )
+    assert info.value.frames == (SourceFrame(str(path), 2, "", "def broken(:"),)
 
 
 def test_exception_at_import_time(tmp_path: Path) -> None:
     write(tmp_path, "boom.py", "raise RuntimeError('database down')\n")
-    with pytest.raises(AppImportError, match=r"failed: RuntimeError: database down$"):
+    with pytest.raises(
+        AppImportError, match=r"failed: RuntimeError: database down \(.*boom\.py, line 1\)$"
+    ):
         load_app(resolve_target("boom:app", app_dir=tmp_path))
 
 
+def test_import_error_points_at_the_users_frames_only(tmp_path: Path) -> None:
+    # Raised inside the standard library (os.environ), five user frames deep, under importlib:
+    # the message names the user's innermost line; the frames are the user's last few.
+    settings = write(
+        tmp_path,
+        "settingsq.py",
+        "import os\n\n"
+        "def level4():\n    return os.environ['ASGIFORGE_TEST_UNSET_VARIABLE']\n"
+        "def level3():\n    return level4()\n"
+        "def level2():\n    return level3()\n"
+        "def load():\n    return level2()\n",
+    )
+    main = write(tmp_path, "mainq.py", "import settingsq\n\nCONFIG = settingsq.load()\n")
+    with pytest.raises(AppImportError) as info:
+        load_app(resolve_target("mainq:app", app_dir=tmp_path))
+    assert str(info.value) == (
+        "the import of 'mainq' failed: KeyError: 'ASGIFORGE_TEST_UNSET_VARIABLE' "
+        f"({settings}, line 4)"
+    )
+    frames = info.value.frames
+    assert len(frames) == USER_FRAMES
+    assert [(f.file, f.line, f.function) for f in frames] == [
+        (str(settings), 8, "level2"),
+        (str(settings), 6, "level3"),
+        (str(settings), 4, "level4"),
+    ]
+    assert frames[-1].source == "return os.environ['ASGIFORGE_TEST_UNSET_VARIABLE']"
+    assert str(main) not in {f.file for f in frames}  # outer frames beyond the last few: dropped
+
+
+def test_paths_below_the_working_directory_are_relative(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "relq.py", "x = 1\nraise ValueError('bad')\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AppImportError, match=r"ValueError: bad \(relq\.py, line 2\)$") as info:
+        load_app(resolve_target("relq:app", app_dir=tmp_path))
+    assert info.value.frames == (SourceFrame("relq.py", 2, "<module>", "raise ValueError('bad')"),)
+
+
 def test_factory_raising(tmp_path: Path) -> None:
-    write(tmp_path, "facboom.py", "def make():\n    raise ValueError('no config')\n")
-    with pytest.raises(AppImportError, match=r"calling the factory 'facboom:make\(\)' failed"):
+    path = write(tmp_path, "facboom.py", "def make():\n    raise ValueError('no config')\n")
+    with pytest.raises(AppImportError) as info:
         load_app(resolve_target("facboom:make()", app_dir=tmp_path))
+    assert str(info.value) == (
+        f"calling the factory 'facboom:make()' failed: ValueError: no config ({path}, line 2)"
+    )
+    assert [f.function for f in info.value.frames] == ["make"]
 
 
 def test_not_an_application(tmp_path: Path) -> None:
-    write(tmp_path, "notapp.py", "app = 42\n")
-    with pytest.raises(AppNotFoundError, match=r"'notapp:app' is a int, not an ASGI application"):
+    write(tmp_path, "notapp.py", "app = 42\nnothing = None\n")
+    with pytest.raises(AppNotFoundError) as info:
         load_app(resolve_target("notapp:app", app_dir=tmp_path))
+    assert str(info.value) == "'notapp:app' is an int (42), not an ASGI application"
+    with pytest.raises(AppNotFoundError) as info:
+        load_app(resolve_target("notapp:nothing", app_dir=tmp_path))
+    assert str(info.value) == "'notapp:nothing' is None, not an ASGI application"
+
+
+def test_factory_that_is_not_callable_or_returns_no_app(tmp_path: Path) -> None:
+    write(tmp_path, "facnot.py", "settings = 'x' * 100\ndef make():\n    return [1]\n")
+    with pytest.raises(AppNotFoundError) as info:
+        load_app(resolve_target("facnot:settings", app_dir=tmp_path, factory=True))
+    assert str(info.value) == (
+        "--factory: 'facnot:settings' is a str ('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...), "
+        "not a function to call"
+    )
+    with pytest.raises(AppNotFoundError) as info:
+        load_app(resolve_target("facnot:make()", app_dir=tmp_path))
+    assert str(info.value) == (
+        "the factory 'facnot:make()' returned a list ([1]), not an ASGI application"
+    )
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -9,7 +9,11 @@ import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from rich.console import Console
+
+    from asgiforge.errors import SourceFrame
 
 
 @functools.cache
@@ -33,6 +37,26 @@ def print_error(message: str) -> None:
     from rich.text import Text
 
     first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    err().print(Text("error: ", style="bold red") + Text(_printable(first_line)))
+
+
+def print_frames(frames: Iterable[SourceFrame]) -> None:
+    """The user's frames under an error, innermost last: one line each, location then code.
+
+    Long enough to find the line to fix, short enough to stay on screen: the core hands over
+    only the last few frames of the user's own code.
+    """
+    from rich.text import Text
+
+    for frame in frames:
+        line = Text("  at ", style="dim") + Text(_printable(f"{frame.file}:{frame.line}"), "bold")
+        if frame.function:
+            line += Text(_printable(f" in {frame.function}"), style="dim")
+        if frame.source:
+            line += Text(": ") + Text(_printable(frame.source), style="cyan")
+        err().print(line)
+
+
+def _printable(text: str) -> str:
     # Messages carry user-controlled text (module names, paths): never let it drive the terminal.
-    safe = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in first_line)
-    err().print(Text("error: ", style="bold red") + Text(safe))
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
