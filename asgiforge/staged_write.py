@@ -131,14 +131,7 @@ def write(plan: Plan, *, force: bool = False) -> WriteResult:
     overwritten: list[PurePosixPath] = []
     if state in (TargetState.EMPTY_DIR, TargetState.NON_EMPTY_DIR):
         overwritten = _check_paths_inside(target, plan.files)
-    try:
-        staging = Path(
-            tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".asgiforge-new", dir=target.parent)
-        )
-    except OSError as exc:
-        raise ScaffoldError(
-            f"cannot create a staging directory next to {str(target)!r}: {exc}"
-        ) from exc
+    staging = _staging_dir(target, ".asgiforge-new")
     try:
         build = staging / "project"
         build.mkdir()
@@ -233,16 +226,7 @@ def apply_changes(
     """
     _check_paths_inside(target, files)
     _check_paths_inside(target, [PlannedFile(path=p, content=b"") for p in deletes])
-    try:
-        staging = Path(
-            tempfile.mkdtemp(
-                prefix=f".{target.name}.", suffix=".asgiforge-update", dir=target.parent
-            )
-        )
-    except OSError as exc:
-        raise ScaffoldError(
-            f"cannot create a staging directory next to {str(target)!r}: {exc}"
-        ) from exc
+    staging = _staging_dir(target, ".asgiforge-update")
     try:
         build = staging / "project"
         build.mkdir()
@@ -264,3 +248,13 @@ def _missing_parents(target: Path, dest: Path) -> Iterator[Path]:
         missing.append(parent)
         parent = parent.parent
     yield from reversed(missing)
+
+
+def _staging_dir(target: Path, suffix: str) -> Path:
+    """A fresh directory beside `target`, on its file system, so the final move is one rename."""
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
+    except OSError as exc:
+        raise ScaffoldError(
+            f"cannot create a staging directory next to {str(target)!r}: {exc}"
+        ) from exc
