@@ -1,0 +1,160 @@
+"""The one place that reaches into uvicorn's internals; everything else in `server/` uses this.
+
+uvicorn's public API is `Config`, `Server` and `run`. Serving the way `asgiforge serve` does
+(draining without losing requests, ending streams when a worker drains, hardened protocols)
+needs more than that: the connection objects in `ServerState`, their request-response cycles,
+the protocol classes and the loop/protocol tables. Each such use is a function or a name here,
+so a new uvicorn release that moves something breaks this module and its tests
+(`tests/server/test_uvicorn_boundary.py`, run by CI against the lowest and the highest uvicorn
+of the declared range), not code spread over the package.
+
+Cycle attributes read here, the same on both HTTP protocols since uvicorn 0.30:
+``response_started``, ``response_complete``, ``disconnected``, ``message_event``,
+``default_headers``, ``transport``; the httptools cycle's ``chunked_encoding``; the h11 cycle's
+``conn`` (an `h11.Connection`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+import h11
+from uvicorn import config as _config
+from uvicorn.config import Config
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import Server, ServerState
+
+__all__ = [
+    "Config",
+    "H11Protocol",
+    "Server",
+    "ServerState",
+    "end_streams",
+    "httptools_protocol",
+    "in_flight",
+    "pending_cycles",
+    "preimport_names",
+    "set_shutdown_timeout",
+]
+
+
+def httptools_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol class; ImportError when httptools is not installed."""
+    import httptools  # noqa: F401  (uvicorn's module imports it lazily on some versions)
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    return HttpToolsProtocol
+
+
+def preimport_names(http: str, ws: str, loop: str) -> list[str]:
+    """The modules uvicorn will import for these ``--http``/``--ws``/``--loop`` choices."""
+    names = ["uvicorn.server", "uvicorn.lifespan.on", "uvicorn.middleware.proxy_headers"]
+    # LOOP_FACTORIES (0.36+) replaced LOOP_SETUPS; either maps a choice to "module:attr".
+    loops = getattr(_config, "LOOP_FACTORIES", None) or getattr(_config, "LOOP_SETUPS", {})
+    for table, key in ((_config.HTTP_PROTOCOLS, http), (_config.WS_PROTOCOLS, ws), (loops, loop)):
+        spec = table.get(key)
+        if isinstance(spec, str):
+            names.append(spec.partition(":")[0])
+    if http == "auto":
+        names += ["httptools", "uvicorn.protocols.http.httptools_impl"]
+    if loop == "auto":
+        names.append("uvloop")
+    return names
+
+
+def pending_cycles(connection: Any) -> list[Any]:
+    """The request cycles of an HTTP connection that have not started a response (the current
+    one and any pipelined behind it); [] for other connections (WebSockets)."""
+    cycles = [getattr(connection, "cycle", None)]
+    cycles += [cycle for cycle, _app in getattr(connection, "pipeline", ())]
+    return [cycle for cycle in cycles if cycle is not None and not cycle.response_started]
+
+
+def in_flight(connections: Iterable[Any]) -> int:
+    """Requests read on HTTP connections whose response is not complete."""
+    count = 0
+    for connection in connections:
+        cycle = getattr(connection, "cycle", None)
+        if cycle is not None and not cycle.response_complete:
+            count += 1
+    return count
+
+
+def set_shutdown_timeout(config: Config, seconds: float) -> None:
+    """What uvicorn's shutdown gives running tasks before cancelling them.
+
+    Annotated ``int`` in uvicorn but used only as a delay, so a fraction of a second keeps the
+    user's ``--graceful-timeout`` exact instead of rounding it up.
+    """
+    config.timeout_graceful_shutdown = seconds  # type: ignore[assignment]
+
+
+def _is_stream(cycle: Any) -> bool:
+    """Whether a started response has no declared length: chunked, or ended by closing."""
+    chunked = getattr(cycle, "chunked_encoding", None)
+    if chunked is not None:  # httptools
+        return bool(chunked)
+    conn = getattr(cycle, "conn", None)
+    writer = getattr(conn, "_writer", None)  # h11: which framing the response got
+    return writer is not None and type(writer).__name__ != "ContentLengthWriter"
+
+
+def end_streams(state: ServerState) -> int:
+    """Tell every application streaming a response without a declared length that the client
+    is gone, then end that response properly once the application returns; the count.
+
+    For the application this is a client disconnect (``receive()`` answers
+    ``http.disconnect``, so `Request.is_disconnected()` turns true and a `StreamingResponse`
+    stops its iterator), which is what a draining worker needs: a server-sent-events stream
+    never finishes by itself. uvicorn then drops what the application still sends and logs no
+    error for a response left incomplete by a disconnect; the chunked terminator (or h11's end of
+    message) is written here when the application's task is done, and the connection closed,
+    so the client sees a complete response and reconnects elsewhere.
+
+    Responses with a Content-Length are finite and left to finish within the graceful timeout.
+    """
+    ending: dict[int, Any] = {}
+    for connection in state.connections:
+        cycle = getattr(connection, "cycle", None)
+        if (
+            cycle is not None
+            and cycle.response_started
+            and not cycle.response_complete
+            and not cycle.disconnected
+            and _is_stream(cycle)
+        ):
+            ending[id(cycle)] = cycle
+    if not ending:
+        return 0
+    # Each request runs as a task of ``cycle.run_asgi(app)``: the coroutine's ``self``.
+    for task in state.tasks:
+        frame = getattr(task.get_coro(), "cr_frame", None)
+        owner = frame.f_locals.get("self") if frame is not None else None
+        if owner is not None and id(owner) in ending:
+            task.add_done_callback(functools.partial(_finish_stream, owner))
+    for cycle in ending.values():
+        cycle.disconnected = True
+        cycle.message_event.set()
+    return len(ending)
+
+
+def _finish_stream(cycle: Any, _task: asyncio.Task[None]) -> None:
+    transport = cycle.transport
+    if transport.is_closing():
+        return
+    end = b""
+    if getattr(cycle, "chunked_encoding", None):
+        end = b"0\r\n\r\n"
+    else:
+        conn = getattr(cycle, "conn", None)
+        if isinstance(conn, h11.Connection):
+            try:
+                end = conn.send(h11.EndOfMessage()) or b""
+            except h11.LocalProtocolError:
+                end = b""
+    if end:
+        transport.write(end)
+    transport.close()
