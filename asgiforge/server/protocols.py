@@ -30,11 +30,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import h11
-from uvicorn.config import Config
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.server import ServerState
 
 from asgiforge.runtime.middleware.trustedhost import parse_host
+from asgiforge.server._uvicorn import Config, H11Protocol, ServerState, httptools_protocol
 from asgiforge.server.options import HeadLimits
 
 # What the mixin's super() calls reach at run time is uvicorn's protocol; for the type checker,
@@ -424,21 +422,19 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         self._send_rejection(rejection)
 
 
-# Header names the httptools protocol notes while llhttp reports them: the framing ones, and
-# Expect (uvicorn's own `on_header` looks for ``100-continue``).
-_NOTED_NAMES = _FRAMING_NAMES | {b"expect"}
+# Trailing whitespace llhttp leaves in a header value (one byte, as slices compare).
+_OWS = frozenset((b" ", b"\t"))
 
 
 def _httptools_class() -> type[asyncio.Protocol]:
     """Defined on demand: httptools is optional in uvicorn (`uvicorn[standard]` brings it)."""
-    import httptools
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
+    HttpToolsProtocol: Any = httptools_protocol()
     headers_complete = HttpToolsProtocol.on_headers_complete
-    parser_error = httptools.HttpParserError
-    parser_upgrade = httptools.HttpParserUpgrade
+    message_begin = HttpToolsProtocol.on_message_begin
+    on_header = HttpToolsProtocol.on_header
+    data_received = HttpToolsProtocol.data_received
 
-    class GuardedHttpToolsProtocol(_Hardening, HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_Hardening, HttpToolsProtocol):  # type: ignore[misc]
         """uvicorn's httptools protocol with `HeadLimits`, the deadline, Host checks and a cap
         on chunk-extension bytes.
 
@@ -493,18 +489,8 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 self._head_continues(scope, data)
 
         def _parse(self, data: bytes) -> None:
-            """uvicorn's `data_received` without its keep-alive timer (never armed here)."""
-            try:
-                self.parser.feed_data(data)
-            except parser_error:
-                msg = "Invalid HTTP request received."
-                self.logger.warning(msg)
-                self.send_400_response(msg)
-            except parser_upgrade:
-                if self._should_upgrade():
-                    self.handle_websocket_upgrade()
-                else:
-                    self._unsupported_upgrade_warning()
+            """uvicorn's `data_received` (its keep-alive timer is never armed here)."""
+            data_received(self, data)
 
         def _head_continues(self, scope: Any, data: bytes) -> None:
             """After a read that ended inside a head: the limits on what is buffered so far."""
@@ -551,30 +537,20 @@ def _httptools_class() -> type[asyncio.Protocol]:
             self._send_rejection(self._rejection or Rejection(400, msg))
 
         def on_message_begin(self) -> None:
-            self.url = b""
-            self.expect_100_continue = False
-            self.headers = []
+            message_begin(self)
             self._noted = []
-            self.scope = {  # type: ignore[typeddict-item]
-                "type": "http",
-                "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
-                "http_version": "1.1",
-                "server": self.server,
-                "client": self.client,
-                "scheme": self.scheme,  # type: ignore[typeddict-item]
-                "root_path": self.root_path,
-                "headers": self.headers,
-                "state": self.app_state.copy(),
-            }
 
         def on_header(self, name: bytes, value: bytes) -> None:
-            name = name.lower()
-            if name in _NOTED_NAMES:
-                if name != b"expect":
-                    self._noted.append((name, value))
-                elif value.lower() == b"100-continue":
-                    self.expect_100_continue = True
-            self.headers.append((name, value))
+            # uvicorn's: lower-cases the name, notes ``Expect: 100-continue``; from 0.55 it
+            # also strips trailing whitespace (RFC 9110 §5.5), done here for older versions
+            # so a value reaches the app the same under h11 and httptools.
+            on_header(self, name, value)
+            headers = self.headers
+            entry = headers[-1]
+            if entry[1][-1:] in _OWS:
+                entry = headers[-1] = (entry[0], entry[1].rstrip(b" \t"))
+            if entry[0] in _FRAMING_NAMES:
+                self._noted.append(entry)
 
         def on_headers_complete(self) -> None:
             self._waiting_since = None
