@@ -125,6 +125,14 @@ def serve(
     limit_request_field_size: Annotated[
         int, typer.Option(help="Longest header field, name and value, in bytes (431 beyond).")
     ] = _LIMITS.max_header_size,
+    limit_request_body: Annotated[
+        int,
+        typer.Option(help="Largest request body in bytes, declared or chunked (413; 0: none)."),
+    ] = _LIMITS.max_body_size or 0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(help="Answer 408 and close when a request body stalls this long (s)."),
+    ] = _LIMITS.body_timeout,
     ws_max_size: Annotated[
         int, typer.Option(help="Largest WebSocket message in bytes (closed with 1009 beyond).")
     ] = _HTTP.ws_max_size,
@@ -156,6 +164,8 @@ def serve(
             max_headers=limit_request_fields,
             max_header_size=limit_request_field_size,
             header_timeout=header_timeout,
+            max_body_size=limit_request_body or None,
+            body_timeout=body_timeout,
         ),
     )
     binds = listen_addresses(host, port, bind or (), fd or ())

@@ -32,6 +32,7 @@ __all__ = [
     "H11Protocol",
     "Server",
     "ServerState",
+    "disconnect",
     "end_streams",
     "httptools_protocol",
     "in_flight",
@@ -136,9 +137,15 @@ def end_streams(state: ServerState) -> int:
         if owner is not None and id(owner) in ending:
             task.add_done_callback(functools.partial(_finish_stream, owner))
     for cycle in ending.values():
-        cycle.disconnected = True
-        cycle.message_event.set()
+        disconnect(cycle)
     return len(ending)
+
+
+def disconnect(cycle: Any) -> None:
+    """What uvicorn does for a request whose client left: ``receive()`` answers
+    ``http.disconnect`` from now on and what the application sends is dropped."""
+    cycle.disconnected = True
+    cycle.message_event.set()
 
 
 def _finish_stream(cycle: Any, _task: asyncio.Task[None]) -> None:

@@ -66,7 +66,8 @@ class AppTarget:
 
 @dataclass(frozen=True, slots=True)
 class HeadLimits:
-    """Bounds on one request head; enforced by `asgiforge.server.protocols` (see SECURITY.md)."""
+    """Bounds on one request (its head, and its body's size and pace); enforced by
+    `asgiforge.server.protocols` before the application sees the request (see SECURITY.md)."""
 
     # Bytes in the request target (path and query): beyond it, 414.
     max_request_line: int = 8 * 1024
@@ -81,12 +82,20 @@ class HeadLimits:
     header_timeout: float = 10.0
     # Bytes of chunk-extension and framing overhead allowed per chunk of a chunked body.
     max_chunk_overhead: int = 4 * 1024
+    # Bytes in one request body, declared (Content-Length: 413 before the app runs) or
+    # streamed (chunked: 413 and the connection closed once it passes); None: no limit.
+    max_body_size: int | None = 100 * 1024 * 1024
+    # Seconds a request body may make no progress (no byte arrives while the server is ready
+    # to read one) before the client gets 408 and the connection is closed.
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         at_least_one("--limit-request-line", self.max_request_line)
         at_least_one("--limit-request-fields", self.max_headers)
         at_least_one("--limit-request-field-size", self.max_header_size)
         positive("--header-timeout", self.header_timeout)
+        at_least_one("--limit-request-body", self.max_body_size)
+        positive("--body-timeout", self.body_timeout)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any
 import h11
 
 from asgiforge.runtime.middleware.trustedhost import parse_host
-from asgiforge.server._uvicorn import Config, H11Protocol, ServerState, httptools_protocol
+from asgiforge.server._uvicorn import (
+    Config,
+    H11Protocol,
+    ServerState,
+    disconnect,
+    httptools_protocol,
+)
 from asgiforge.server.options import HeadLimits
 
 # What the mixin's super() calls reach at run time is uvicorn's protocol; for the type checker,
@@ -91,7 +97,9 @@ def check_head(
     are closed in its subclass.
     """
     _check_sizes(target, headers, limits)
-    flags = _check_framing(target, target == b"*" and method == b"OPTIONS", headers)
+    flags = _check_framing(
+        target, target == b"*" and method == b"OPTIONS", headers, limits.max_body_size
+    )
     return bool(flags) and _check_version(flags, http_version)
 
 
@@ -126,13 +134,17 @@ def _fast_read_limit(limits: HeadLimits) -> int:
     )
 
 
-def _check_framing(target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes]]) -> int:
+def _check_framing(
+    target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes]], max_body: int | None
+) -> int:
     """The target form and the Host / Content-Length / Transfer-Encoding checks that need
     neither the method nor the HTTP version; returns the `_NO_HOST` / `_CHUNKED` flags for
     `_check_version`. `fields` may hold only the framing headers (names lower-cased);
-    `star_ok`: the target is ``*`` and the method OPTIONS.
+    `star_ok`: the target is ``*`` and the method OPTIONS; `max_body`: the declared length
+    beyond which the request is refused with 413 (None: no limit).
     """
     host: bytes | None = None
+    length = b""
     hosts = lengths = 0
     encodings: list[bytes] | None = None
     for name, value in fields:
@@ -142,6 +154,7 @@ def _check_framing(target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes
                 host = value
             elif name == b"content-length":
                 lengths += 1
+                length = value
             elif encodings is None:
                 encodings = [value]
             else:
@@ -156,6 +169,9 @@ def _check_framing(target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes
         raise Rejection(400, "Invalid Host header")
     if lengths > 1:
         raise Rejection(400, "Duplicate Content-Length header")
+    # Answered at once: the client need not send (nor the server wait for) the body.
+    if max_body is not None and length.isdigit() and int(length) > max_body:
+        raise Rejection(413, "Request body too large")
     flags = _NO_HOST if host is None else 0
     if encodings is None:
         return flags
@@ -217,16 +233,21 @@ class _Hardening(_ProtocolBase):
     transport: asyncio.Transport
     cycle: Any
     timeout_keep_alive: int
+    flow: Any
     _deadline: asyncio.TimerHandle | None
     _waiting_since: float | None
     _idle: bool
     _lingering: bool
+    _last_data: float
+    _body_bytes: int
 
     def _init_hardening(self) -> None:
         self._deadline = None
         self._waiting_since = None
         self._idle = False  # a fresh connection has the header deadline, not keep-alive
         self._lingering = False
+        self._last_data = 0.0
+        self._body_bytes = 0  # of the current chunked request body
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -238,7 +259,8 @@ class _Hardening(_ProtocolBase):
         super().connection_lost(exc)
 
     def _timer_step(self) -> float:
-        return min(self.limits.header_timeout, float(self.timeout_keep_alive))
+        limits = self.limits
+        return min(limits.header_timeout, float(self.timeout_keep_alive), limits.body_timeout)
 
     def _stop_deadline(self) -> None:
         if self._deadline is not None:
@@ -259,7 +281,19 @@ class _Hardening(_ProtocolBase):
         since = self._waiting_since
         cycle = self.cycle
         if since is None or (cycle is not None and not cycle.response_complete):
-            delay = step  # a request is being served: look again later
+            # A request is being served: its pace is the application's, except while its
+            # body is awaited and nothing holds the client back (reading is not paused).
+            delay = step
+            if cycle is not None and cycle.more_body and self.flow.read_paused:
+                self._last_data = self.loop.time()  # waiting on the app is not silence
+            elif cycle is not None and cycle.more_body:
+                silent = self.loop.time() - self._last_data
+                timeout = self.limits.body_timeout
+                if silent >= timeout:
+                    logger.info("closing a connection whose request body stalled")
+                    self._abort_request(cycle, Rejection(408, "Request body timeout"))
+                    return
+                delay = min(step, timeout - silent)
         else:
             now = self.loop.time()
             header_end = since + self.limits.header_timeout
@@ -273,6 +307,26 @@ class _Hardening(_ProtocolBase):
                 return
             delay = min(min(idle_end, header_end) - now, step)
         self._deadline = self.loop.call_later(delay, self._check_deadline)
+
+    def _count_body(self, cycle: Any, received: int) -> None:
+        """`received` more bytes of a chunked body: 413 once it passes the body limit."""
+        self._body_bytes += received
+        limit = self.limits.max_body_size
+        if limit is not None and self._body_bytes > limit:
+            logger.warning("refused a request: chunked body over %d bytes (413)", limit)
+            self._abort_request(cycle, Rejection(413, "Request body too large"))
+
+    def _abort_request(self, cycle: Any, rejection: Rejection) -> None:
+        """End a request the application is already serving: the client gets `rejection`
+        (unless a response has begun), the application a disconnect, and the connection
+        is closed."""
+        self._stop_deadline()
+        transport = self.transport
+        if not transport.is_closing():
+            if not cycle.response_started:
+                transport.write(_reject_bytes(rejection.status, rejection.reason))
+            transport.close()
+        disconnect(cycle)
 
     def _finish_unread_body(self) -> None:
         self._lingering = True
@@ -303,6 +357,7 @@ class _GuardedH11Connection(h11.Connection):
         self.rejection: Rejection | None = None
         self._new_line = False
         self._at_head = True
+        self.chunked = False  # the current request's body
 
     def receive_data(self, data: bytes) -> None:
         if b"\n" in data:
@@ -341,7 +396,9 @@ class _GuardedH11Connection(h11.Connection):
                     if full is not None
                     else list(event.headers)
                 )
-                check_head(event.method, event.target, event.http_version, fields, self.limits)
+                self.chunked = check_head(
+                    event.method, event.target, event.http_version, fields, self.limits
+                )
             return event
         except Rejection as rejection:
             self.rejection = rejection
@@ -390,12 +447,20 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         if self._lingering:
             return
         self._idle = False
+        self._last_data = self.loop.time()
         guarded = self.guarded
         heads = guarded.heads
+        cycle = self.cycle
+        before = len(cycle.body) if guarded.chunked and cycle is not None else -1
         guarded.receive_data(data)
         self.handle_events()
         if guarded.heads != heads:
             self._waiting_since = None
+            self._body_bytes = 0
+            if guarded.chunked and self.cycle is not None:
+                self._count_body(self.cycle, len(self.cycle.body))
+        elif before >= 0 and self.cycle is cycle:
+            self._count_body(cycle, len(cycle.body) - before)
 
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
@@ -479,11 +544,14 @@ def _httptools_class() -> type[asyncio.Protocol]:
             if self._lingering:
                 return
             self._idle = False
+            self._last_data = self.loop.time()
             self._read_size = len(data)
             if self._chunked:
                 self._read_chunked(data)
                 return
             self._parse(data)
+            if self._chunked and self.cycle is not None:  # body bytes read with the head
+                self._count_body(self.cycle, len(self.cycle.body))
             scope = self.scope
             if scope is not None and "method" not in scope:
                 self._head_continues(scope, data)
@@ -523,8 +591,12 @@ def _httptools_class() -> type[asyncio.Protocol]:
             if self.transport.is_closing():
                 return
             if self.cycle is cycle:
+                received = len(cycle.body) - before
+                self._count_body(cycle, received)
+                if self.transport.is_closing():
+                    return
                 if cycle.more_body:
-                    self._overhead += len(data) - (len(cycle.body) - before)
+                    self._overhead += len(data) - received
                     if self._overhead > self.limits.max_chunk_overhead * (self._chunks + 1):
                         self._send_rejection(Rejection(400, "Chunk extensions too large"))
                     return
@@ -565,7 +637,10 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 # The method and version are asked of the parser only in the rare cases that
                 # need them (each call costs about as much as the checks).
                 flags = _check_framing(
-                    url, url == b"*" and self.parser.get_method() == b"OPTIONS", self._noted
+                    url,
+                    url == b"*" and self.parser.get_method() == b"OPTIONS",
+                    self._noted,
+                    limits.max_body_size,
                 )
                 chunked = bool(flags) and _check_version(
                     flags, self.parser.get_http_version().encode("ascii")
@@ -574,7 +649,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 self._rejection = rejection
                 raise
             if chunked:
-                self._chunks = self._overhead = 0
+                self._chunks = self._overhead = self._body_bytes = 0
             self._chunked = chunked
             headers_complete(self)
 
