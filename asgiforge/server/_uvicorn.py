@@ -39,6 +39,8 @@ __all__ = [
     "pending_cycles",
     "preimport_names",
     "set_shutdown_timeout",
+    "shutdown_connections",
+    "swap_app",
 ]
 
 
@@ -64,6 +66,29 @@ def preimport_names(http: str, ws: str, loop: str) -> list[str]:
     if loop == "auto":
         names.append("uvloop")
     return names
+
+
+def swap_app(
+    config: Config, connections: Iterable[Any], wrap: Any, header: tuple[bytes, bytes]
+) -> None:
+    """Serve ``wrap(app)`` from now on: to connections made later (`Config.loaded_app`) and to
+    requests read later on open HTTP connections (each connection's ``app``); requests already
+    read but not yet answered get `header` added to their response instead."""
+    app = wrap(config.loaded_app)
+    config.loaded_app = app
+    for connection in connections:
+        if not hasattr(connection, "cycle"):
+            continue  # not an HTTP connection
+        connection.app = app
+        for cycle in pending_cycles(connection):
+            cycle.default_headers = [*cycle.default_headers, header]
+
+
+def shutdown_connections(state: ServerState) -> None:
+    """uvicorn's per-connection shutdown: idle keep-alive connections close, busy ones after
+    their response, WebSockets get 1012."""
+    for connection in list(state.connections):
+        connection.shutdown()
 
 
 def pending_cycles(connection: Any) -> list[Any]:

@@ -144,6 +144,8 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
 
     import uvicorn
 
+    from asgiforge.server import _uvicorn
+
     class _Server(uvicorn.Server):
         """uvicorn, plus: say when serving, and let go of clients the instant a signal arrives.
 
@@ -170,9 +172,10 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
             for server in getattr(self, "servers", ()):
                 server.close()
             # Idle keep-alive connections close now (browsers reconnect, to the new code);
-            # busy ones close after their response; WebSockets get 1012 "service restart".
-            for connection in list(self.server_state.connections):
-                connection.shutdown()
+            # busy ones close after their response; WebSockets get 1012 "service restart";
+            # streams (server-sent events) are told their client left, so they end too.
+            _uvicorn.shutdown_connections(self.server_state)
+            _uvicorn.end_streams(self.server_state)
 
     config = uvicorn.Config(
         app,

@@ -233,6 +233,7 @@ class _Hardening(_ProtocolBase):
     transport: asyncio.Transport
     cycle: Any
     timeout_keep_alive: int
+    timeout_keep_alive_task: asyncio.TimerHandle | None
     flow: Any
     _deadline: asyncio.TimerHandle | None
     _waiting_since: float | None
@@ -261,6 +262,13 @@ class _Hardening(_ProtocolBase):
     def _timer_step(self) -> float:
         limits = self.limits
         return min(limits.header_timeout, float(self.timeout_keep_alive), limits.body_timeout)
+
+    def _drop_keep_alive_timer(self) -> None:
+        """Cancel the keep-alive timer uvicorn's `on_response_complete` arms (ours keeps it)."""
+        task = self.timeout_keep_alive_task
+        if task is not None:
+            task.cancel()
+            self.timeout_keep_alive_task = None
 
     def _stop_deadline(self) -> None:
         if self._deadline is not None:
@@ -423,11 +431,15 @@ class _GuardedH11Connection(h11.Connection):
             raise Rejection(400, "Duplicate Content-Length header")
 
 
+_h11_response_complete = H11Protocol.on_response_complete
+_h11_data_received = H11Protocol.data_received
+
+
 class GuardedH11Protocol(_Hardening, H11Protocol):
     """uvicorn's h11 protocol with `HeadLimits`, the deadline and strict framing.
 
-    `data_received` and `on_response_complete` are written here in full rather than wrapped,
-    so uvicorn's per-request keep-alive timer is never armed (`_Hardening` keeps that timeout).
+    `data_received` and `on_response_complete` call uvicorn's, then add the checks; the
+    keep-alive timer uvicorn arms per response is dropped (`_Hardening` keeps that timeout).
     """
 
     limits = HeadLimits()
@@ -452,8 +464,7 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         heads = guarded.heads
         cycle = self.cycle
         before = len(cycle.body) if guarded.chunked and cycle is not None else -1
-        guarded.receive_data(data)
-        self.handle_events()
+        _h11_data_received(self, data)  # uvicorn's: feeds h11, handles its events
         if guarded.heads != heads:
             self._waiting_since = None
             self._body_bytes = 0
@@ -463,24 +474,21 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
             self._count_body(cycle, len(cycle.body) - before)
 
     def on_response_complete(self) -> None:
-        self.server_state.total_requests += 1
+        conn = self.guarded
+        unread = conn.their_state is h11.SEND_BODY  # the request body was not read to its end
+        heads = conn.heads
+        # uvicorn's: counts the request, resumes reading, starts a pipelined request.
+        _h11_response_complete(self)
+        self._drop_keep_alive_timer()
         if self.transport.is_closing():
             return
-        self.flow.resume_reading()
-        conn = self.guarded
-        their_state = conn.their_state
-        if their_state is h11.SEND_BODY:  # the request body was not read to its end
+        if unread:
             self._finish_unread_body()
-            return
-        self._begin_waiting()
-        if their_state is h11.DONE and conn.our_state is h11.DONE:
-            # A request may be pipelined behind this one: h11 paused on it until now.
-            heads = conn.heads
-            conn.start_next_cycle()
-            self.handle_events()
-            if conn.heads != heads:
-                self._waiting_since = None
-                self._idle = False
+        elif conn.heads != heads:  # a pipelined request is being served
+            self._waiting_since = None
+            self._idle = False
+        else:
+            self._begin_waiting()
 
     def send_400_response(self, msg: str) -> None:
         rejection = self.guarded.rejection or Rejection(400, msg)
@@ -498,22 +506,22 @@ def _httptools_class() -> type[asyncio.Protocol]:
     message_begin = HttpToolsProtocol.on_message_begin
     on_header = HttpToolsProtocol.on_header
     data_received = HttpToolsProtocol.data_received
+    response_complete = HttpToolsProtocol.on_response_complete
 
     class GuardedHttpToolsProtocol(_Hardening, HttpToolsProtocol):  # type: ignore[misc]
         """uvicorn's httptools protocol with `HeadLimits`, the deadline, Host checks and a cap
         on chunk-extension bytes.
 
-        llhttp calls `on_message_begin` and `on_header` from C; they replace uvicorn's (same
-        scope, same header list) rather than wrap them, and `on_header` also notes the few
-        framing headers, so the checks in `on_headers_complete` need no pass over the whole
+        Every override calls uvicorn's method, then adds its checks. `on_header` also notes
+        the few framing headers, so the checks in `on_headers_complete` need no pass over the whole
         header list. A head that arrived whole in one read of at most `_fast_read_limit`
         bytes cannot exceed a size limit, so only its header count is checked; other heads
         get `_check_sizes` once complete, and a head spanning reads is checked after each
         read (`_head_continues`), so what one connection buffers stays within one read
         (uvloop: 256 KiB) plus the limits. Chunked bodies, which are rare, take the slower
-        `_read_chunked` path that caps the framing bytes. `data_received` and
-        `on_response_complete` are written in full, so uvicorn's per-request keep-alive timer
-        is never armed (`_Hardening` keeps that timeout).
+        `_read_chunked` path that caps the framing bytes (and counts the body against
+        ``max_body_size``). The keep-alive timer uvicorn arms per response is dropped
+        (`_Hardening` keeps that timeout).
         """
 
         limits = HeadLimits()
@@ -557,7 +565,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 self._head_continues(scope, data)
 
         def _parse(self, data: bytes) -> None:
-            """uvicorn's `data_received` (its keep-alive timer is never armed here)."""
+            """uvicorn's `data_received`: feeds llhttp, answers parser errors, upgrades."""
             data_received(self, data)
 
         def _head_continues(self, scope: Any, data: bytes) -> None:
@@ -657,16 +665,14 @@ def _httptools_class() -> type[asyncio.Protocol]:
             self._chunks += 1
 
         def on_response_complete(self) -> None:
-            self.server_state.total_requests += 1
-            if self.transport.is_closing():
+            pipelined = bool(self.pipeline)
+            # uvicorn's: counts the request, resumes reading, starts a pipelined request
+            # (whose body was then read to its end) or arms the keep-alive timer, dropped here.
+            response_complete(self)
+            self._drop_keep_alive_timer()
+            if self.transport.is_closing() or pipelined:
                 return
-            self.flow.resume_reading()
-            pipeline = self.pipeline
-            if pipeline:
-                # The next request was read (so this one's body was, to its end): start it.
-                cycle, app = pipeline.pop()
-                self._start_asgi_task(cycle, app)
-            elif self.cycle.more_body:  # the request body was not read to its end
+            if self.cycle.more_body:  # the request body was not read to its end
                 self._finish_unread_body()
             else:
                 self._begin_waiting()

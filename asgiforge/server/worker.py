@@ -104,14 +104,7 @@ def retire(config: uvicorn.Config, connections: Iterable[Any]) -> None:
     app; requests already read get ``Connection: close`` added to their cycle's default
     headers, which uvicorn sends with the response (and then closes, per the header).
     """
-    app = Draining(config.loaded_app)
-    config.loaded_app = app
-    for connection in connections:
-        if not hasattr(connection, "cycle"):
-            continue  # not an HTTP connection
-        connection.app = app
-        for cycle in _uvicorn.pending_cycles(connection):
-            cycle.default_headers = [*cycle.default_headers, CLOSE]
+    _uvicorn.swap_app(config, connections, Draining, CLOSE)
 
 
 def shutdown_reserve(graceful_timeout: float) -> float:
