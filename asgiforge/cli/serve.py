@@ -136,6 +136,10 @@ def serve(
     ws_max_size: Annotated[
         int, typer.Option(help="Largest WebSocket message in bytes (closed with 1009 beyond).")
     ] = _HTTP.ws_max_size,
+    ws_max_unread: Annotated[
+        int,
+        typer.Option(help="Stop reading a WebSocket whose client leaves this much output unread."),
+    ] = _HTTP.ws_max_unread,
     pid: Annotated[Path | None, typer.Option(help="Write the master's PID to this file.")] = None,
     app_dir: AppDirOption = APP_DIR,
 ) -> None:
@@ -159,6 +163,7 @@ def serve(
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_keep_alive=timeout_keep_alive,
         ws_max_size=ws_max_size,
+        ws_max_unread=ws_max_unread,
         limits=HeadLimits(
             max_request_line=limit_request_line,
             max_headers=limit_request_fields,

@@ -32,6 +32,7 @@ __all__ = [
     "H11Protocol",
     "Server",
     "ServerState",
+    "bounded_ws_protocol",
     "disconnect",
     "end_streams",
     "httptools_protocol",
@@ -89,6 +90,55 @@ def shutdown_connections(state: ServerState) -> None:
     their response, WebSockets get 1012."""
     for connection in list(state.connections):
         connection.shutdown()
+
+
+def bounded_ws_protocol(ws: str, max_unread: int) -> type[asyncio.Protocol] | str:
+    """uvicorn's WebSocket protocol for ``--ws``, reading paused while the client leaves more
+    than `max_unread` bytes of our output unread; `ws` itself when there is no class to wrap.
+
+    uvicorn's WebSocket protocols answer each ping with a pong written at once, whatever the
+    transport already holds: a client that sends pings and never reads grows the worker
+    without bound (400,000 pings: +46 MiB). Pausing reading is TCP's own backpressure: the
+    client's sends block until it reads. Reading resumes when the transport reports its buffer
+    drained (`resume_writing`, which follows `pause_writing`: the threshold is never below the
+    transport's high-water mark).
+    """
+    from uvicorn.importer import import_from_string
+
+    spec = _config.WS_PROTOCOLS.get(ws, ws)
+    if spec is None:
+        return ws
+    try:
+        base = import_from_string(spec)
+    except Exception:  # a missing library: let uvicorn report it as it does
+        return ws
+    if base is None:  # "auto" with neither websockets nor wsproto installed
+        return ws
+
+    class BoundedOutput(base):  # type: ignore[misc, valid-type]
+        _af_held = False
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            transport = self.transport
+            if (
+                not self._af_held
+                and transport.get_write_buffer_size()
+                > max(max_unread, transport.get_write_buffer_limits()[1])
+                and not transport.is_closing()
+            ):
+                self._af_held = True
+                transport.pause_reading()
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if self._af_held:
+                self._af_held = False
+                if not self.transport.is_closing():
+                    self.transport.resume_reading()
+
+    BoundedOutput.__name__ = BoundedOutput.__qualname__ = f"Bounded{base.__name__}"
+    return BoundedOutput
 
 
 def pending_cycles(connection: Any) -> list[Any]:

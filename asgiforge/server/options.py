@@ -118,6 +118,9 @@ class HTTPOptions:
     # 1 MiB, the `websockets` library's own default: uvicorn's 16 MiB, times its queue of 32
     # messages, let one connection pin 512 MiB.
     ws_max_size: int = 1024 * 1024
+    # Bytes of our WebSocket output a client may leave unread before we stop reading from it
+    # (pongs to a ping flood, messages to a client that does not read).
+    ws_max_unread: int = 256 * 1024
     # Request-head bounds and the header-read deadline (SECURITY.md has the reasoning).
     limits: HeadLimits = field(default_factory=HeadLimits)
 
@@ -139,6 +142,7 @@ class HTTPOptions:
         if self.ssl_keyfile and not self.ssl_certfile:
             raise UsageError("--ssl-keyfile needs --ssl-certfile")
         at_least_one("--ws-max-size", self.ws_max_size)
+        at_least_one("--ws-max-unread", self.ws_max_unread)
         at_least_one("--timeout-keep-alive", self.timeout_keep_alive)
         at_least_one("--limit-concurrency", self.limit_concurrency)
 
@@ -153,13 +157,14 @@ class HTTPOptions:
         ``http`` is a protocol class, not a name: uvicorn's protocols hardened by
         `asgiforge.server.protocols` (``auto`` picks httptools when installed, else h11).
         """
+        from asgiforge.server._uvicorn import bounded_ws_protocol
         from asgiforge.server.protocols import protocol_class
 
         return {
             "loop": self.loop,
             "http": protocol_class(self.http, self.limits),
             "h11_max_incomplete_event_size": self.limits.max_head_size,
-            "ws": self.ws,
+            "ws": bounded_ws_protocol(self.ws, self.ws_max_unread),
             "proxy_headers": self.proxy_headers,
             "forwarded_allow_ips": self.forwarded_allow_ips or "",
             "root_path": self.root_path,

@@ -258,4 +258,7 @@ def run(
         if not server.started:
             channel.error(code, f"application startup failed: {capture.summary()}")
         return code
+    if not server.started:  # uvicorn 0.30 returns here instead of raising SystemExit
+        channel.error(STARTUP_FAILURE, f"application startup failed: {capture.summary()}")
+        return STARTUP_FAILURE
     return 0
