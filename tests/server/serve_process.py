@@ -10,12 +10,13 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from tests.harness import free_port, wait_until
+
+__all__ = ["APP", "ServeProcess", "free_port", "live_children", "wait_until", "write_app"]
 
 APP = """
 import asyncio, os, time
@@ -50,24 +51,9 @@ async def app(scope, receive, send):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def write_app(directory: Path) -> Path:
     (directory / "svcapp.py").write_text(APP)
     return directory
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
 
 
 class ServeProcess:
