@@ -41,6 +41,7 @@ __all__ = [
     "preimport_names",
     "set_shutdown_timeout",
     "shutdown_connections",
+    "start_cycle",
     "swap_app",
 ]
 
@@ -139,6 +140,18 @@ def bounded_ws_protocol(ws: str, max_unread: int) -> type[asyncio.Protocol] | st
 
     BoundedOutput.__name__ = BoundedOutput.__qualname__ = f"Bounded{base.__name__}"
     return BoundedOutput
+
+
+def start_cycle(protocol: Any, cycle: Any, app: Any) -> None:
+    """Run a pipelined request's cycle as uvicorn does: its `_start_asgi_task` where it has
+    one (added after 0.36, with opt-in context isolation), else the same task without it."""
+    start = getattr(protocol, "_start_asgi_task", None)
+    if start is not None:
+        start(cycle, app)
+        return
+    task = protocol.loop.create_task(cycle.run_asgi(app))
+    task.add_done_callback(protocol.tasks.discard)
+    protocol.tasks.add(task)
 
 
 def pending_cycles(connection: Any) -> list[Any]:
