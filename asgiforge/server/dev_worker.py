@@ -10,6 +10,7 @@ connection, and the next save replaces it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import os
@@ -206,11 +207,10 @@ def serve(sock: socket.socket, options: DevOptions, reporter: DevReporter, repor
     result = load(options, reporter)
     ready = _Reporter(report_fd, options, result)
     server = make_server(result.app, options, ready)
-    try:
+    # A lifespan start-up failure ends `run` with SystemExit, or (uvicorn 0.32) by returning.
+    with contextlib.suppress(SystemExit):
         server.run(sockets=[sock])
-    except SystemExit:
-        if server.started:
-            return 0
+    if not server.started:
         # Lifespan start-up failed (uvicorn already logged the traceback): show it and wait.
         fallback = ErrorApp(
             "the app's start-up failed",
