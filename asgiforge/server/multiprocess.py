@@ -264,7 +264,12 @@ class Master:
         logger.info("worker [%d] started", pid)
 
     def _become_worker(self) -> None:
-        """Drop everything that belongs to the master before running the worker."""
+        """Drop everything that belongs to the master before running the worker.
+
+        The one place where a forked worker's process state is prepared, after `fork` and
+        before `worker.run`: what workers must inherit from the master (an environment
+        variable naming a resource the master owns, say) is set here.
+        """
         signal.set_wakeup_fd(-1)
         for sig in (*HANDLED, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
