@@ -70,7 +70,7 @@ async def app(scope, receive, send):
         watcher = asyncio.ensure_future(watch())
         n = 0
         while not gone.is_set():
-            await send({"type": "http.response.body", "body": b"data: %d\n\n" % n,
+            await send({"type": "http.response.body", "body": b"data: %d\\n\\n" % n,
                         "more_body": True})
             n += 1
             try:
@@ -191,6 +191,7 @@ class Server:
             start_new_session=True,
         )
         if not wait_until(lambda: self.get("/") == 200 and len(self.workers()) >= WORKERS, 30):
+            self.close()  # never leave a half-started server group behind
             raise RuntimeError(f"{kind} did not start")
 
     def workers(self) -> set[int]:
