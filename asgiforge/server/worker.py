@@ -197,6 +197,7 @@ class WorkerServer(uvicorn.Server):
         """Stop accepting, retire keep-alive connections one response at a time, then return."""
         state = self.server_state
         retire(self.config, list(state.connections))
+        logger.info("worker [%d] retiring its connections", os.getpid())
         for server in self.servers:
             server.close()  # our copy of the listener only: the master and peers keep theirs
         loop = asyncio.get_running_loop()

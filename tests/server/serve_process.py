@@ -38,6 +38,8 @@ async def app(scope, receive, send):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
+    if path in ("/slow", "/block"):
+        print(f"started {path}", flush=True)  # the marker tests wait on (ServeProcess.wait_log)
     if path == "/slow":
         await asyncio.sleep(2)
     elif path == "/block":
@@ -114,6 +116,13 @@ class ServeProcess:
         if not wait_until(lambda: len(self.ready_pids()) >= count, timeout):
             raise AssertionError(f"{count} workers not ready in {timeout}s:\n{self.log()}")
         return self.ready_pids()
+
+    def wait_log(self, text: str, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `text` appears `count` times in the log (a marker, a worker's line)."""
+        if not wait_until(lambda: self.log().count(text) >= count, timeout):
+            raise AssertionError(
+                f"{text!r} not logged {count} time(s) in {timeout}s:\n{self.log()}"
+            )
 
     def signal(self, sig: int) -> None:
         os.kill(self.pid, sig)
