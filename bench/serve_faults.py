@@ -7,7 +7,9 @@ keep-alive connection closed under a request counts as a failure). Figures (issu
 2. in-flight 2-second requests completing across SIGHUP and across SIGTERM (goal all);
 3. time from a worker's SIGKILL to N live workers again (goal <= gunicorn's);
 4. time to replace a worker whose event loop is blocked, with a 5 s timeout (goal <= 6 s);
-5. requests failed while workers are recycled by --max-requests under load (goal 0).
+5. requests failed while workers are recycled by --max-requests under load (goal 0);
+6. SIGTERM with one open server-sent-events stream: seconds until the master exits, and whether
+   an ERROR was logged (goal: within 2 s, none; issue 14).
 
     python bench/serve_faults.py            # writes bench/RESULTS.md
 
@@ -55,6 +57,29 @@ async def app(scope, receive, send):
         await asyncio.sleep(2)
     elif scope["path"] == "/block":
         time.sleep(120)
+    elif scope["path"] == "/events":  # server-sent events until the client (or server) leaves
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        gone = asyncio.Event()
+
+        async def watch():
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
+        n = 0
+        while not gone.is_set():
+            await send({"type": "http.response.body", "body": b"data: %d\\n\\n" % n,
+                        "more_body": True})
+            n += 1
+            try:
+                await asyncio.wait_for(gone.wait(), 0.2)
+            except asyncio.TimeoutError:
+                pass
+        watcher.cancel()
+        await send({"type": "http.response.body", "body": b""})
+        return
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
 """
@@ -166,6 +191,7 @@ class Server:
             start_new_session=True,
         )
         if not wait_until(lambda: self.get("/") == 200 and len(self.workers()) >= WORKERS, 30):
+            self.close()  # never leave a half-started server group behind
             raise RuntimeError(f"{kind} did not start")
 
     def workers(self) -> set[int]:
@@ -322,6 +348,36 @@ def recycling(kind: str, workdir: Path) -> str:
         server.close()
 
 
+def sse_shutdown(kind: str, workdir: Path) -> str:
+    """SIGTERM to the master while one SSE stream is open: seconds to exit; ERROR if logged."""
+    server = Server(kind, workdir)
+    try:
+        log_path = workdir / f"{kind}.log"
+        logged_before = log_path.stat().st_size
+        with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+            sock.sendall(b"GET /events HTTP/1.1\r\nHost: bench\r\n\r\n")
+            seen = b""
+            while b"data: 0" not in seen:
+                piece = sock.recv(4096)
+                if not piece:
+                    return "stream never started"
+                seen += piece
+            start = time.monotonic()
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                server.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                return "still running after 60 s"
+            elapsed = time.monotonic() - start
+        with log_path.open("rb") as log:
+            log.seek(logged_before)
+            tail = log.read()
+        error = b"ERROR" in tail or b"Traceback" in tail
+        return f"{elapsed:.2f} s" + (", ERROR logged" if error else ", no ERROR")
+    finally:
+        server.close()
+
+
 def main() -> None:
     kinds = ["asgiforge", "uvicorn", "gunicorn"]
     rows: list[tuple[str, list[str]]] = []
@@ -341,6 +397,10 @@ def main() -> None:
             ("SIGKILL a worker → N live workers again", sigkill_recovery),
             (f"blocked event loop replaced (timeout {TIMEOUT} s)", blocked_loop),
             ("failed requests under --max-requests 200 recycling (10 s)", recycling),
+            (
+                "SIGTERM with one open SSE stream → master exited (graceful timeout 10 s)",
+                sse_shutdown,
+            ),
         ]
         for label, measure in measures:
             cells = []

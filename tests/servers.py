@@ -24,6 +24,8 @@ from typing import Any
 
 import uvicorn
 
+from tests.harness import free_port, wait_until
+
 __all__ = ["bound_socket", "free_port", "kill_group", "serve_in_thread", "spawn", "wait_for_port"]
 
 
@@ -34,13 +36,6 @@ def bound_socket() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     return sock
-
-
-def free_port() -> int:
-    """A port the OS just handed out, for programs that insist on binding it themselves."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -102,13 +97,12 @@ def wait_for_port(
     port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 15.0
 ) -> None:
     """Poll 127.0.0.1:port until it accepts a connection (at most `timeout` seconds)."""
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / 0.05) + 1):
+
+    def accepts() -> bool:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before listening")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
+        with socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+
+    if not wait_until(accepts, timeout, 0.05):
+        raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout} s")

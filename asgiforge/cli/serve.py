@@ -125,9 +125,21 @@ def serve(
     limit_request_field_size: Annotated[
         int, typer.Option(help="Longest header field, name and value, in bytes (431 beyond).")
     ] = _LIMITS.max_header_size,
+    limit_request_body: Annotated[
+        int,
+        typer.Option(help="Largest request body in bytes, declared or chunked (413; 0: none)."),
+    ] = _LIMITS.max_body_size or 0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(help="Answer 408 and close when a request body stalls this long (s)."),
+    ] = _LIMITS.body_timeout,
     ws_max_size: Annotated[
         int, typer.Option(help="Largest WebSocket message in bytes (closed with 1009 beyond).")
     ] = _HTTP.ws_max_size,
+    ws_max_unread: Annotated[
+        int,
+        typer.Option(help="Stop reading a WebSocket whose client leaves this much output unread."),
+    ] = _HTTP.ws_max_unread,
     pid: Annotated[Path | None, typer.Option(help="Write the master's PID to this file.")] = None,
     app_dir: AppDirOption = APP_DIR,
 ) -> None:
@@ -151,11 +163,14 @@ def serve(
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         timeout_keep_alive=timeout_keep_alive,
         ws_max_size=ws_max_size,
+        ws_max_unread=ws_max_unread,
         limits=HeadLimits(
             max_request_line=limit_request_line,
             max_headers=limit_request_fields,
             max_header_size=limit_request_field_size,
             header_timeout=header_timeout,
+            max_body_size=limit_request_body or None,
+            body_timeout=body_timeout,
         ),
     )
     binds = listen_addresses(host, port, bind or (), fd or ())

@@ -10,6 +10,7 @@ connection, and the next save replaces it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import os
@@ -144,6 +145,8 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
 
     import uvicorn
 
+    from asgiforge.server import _uvicorn
+
     class _Server(uvicorn.Server):
         """uvicorn, plus: say when serving, and let go of clients the instant a signal arrives.
 
@@ -170,9 +173,10 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
             for server in getattr(self, "servers", ()):
                 server.close()
             # Idle keep-alive connections close now (browsers reconnect, to the new code);
-            # busy ones close after their response; WebSockets get 1012 "service restart".
-            for connection in list(self.server_state.connections):
-                connection.shutdown()
+            # busy ones close after their response; WebSockets get 1012 "service restart";
+            # streams (server-sent events) are told their client left, so they end too.
+            _uvicorn.shutdown_connections(self.server_state)
+            _uvicorn.end_streams(self.server_state)
 
     config = uvicorn.Config(
         app,
@@ -203,11 +207,10 @@ def serve(sock: socket.socket, options: DevOptions, reporter: DevReporter, repor
     result = load(options, reporter)
     ready = _Reporter(report_fd, options, result)
     server = make_server(result.app, options, ready)
-    try:
+    # A lifespan start-up failure ends `run` with SystemExit, or (uvicorn 0.32) by returning.
+    with contextlib.suppress(SystemExit):
         server.run(sockets=[sock])
-    except SystemExit:
-        if server.started:
-            return 0
+    if not server.started:
         # Lifespan start-up failed (uvicorn already logged the traceback): show it and wait.
         fallback = ErrorApp(
             "the app's start-up failed",

@@ -48,8 +48,6 @@ logger = logging.getLogger("asgiforge.serve")
 HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU)
 # How long a timed-out (hung) worker gets between SIGTERM and SIGKILL.
 HUNG_KILL_GRACE = 1.0
-# Extra time a draining worker gets beyond --graceful-timeout for its lifespan shutdown.
-SHUTDOWN_SLACK = 1.0
 # Give up on booting when this many workers in a row die before ever becoming ready.
 MAX_BOOT_FAILURES = 5
 MAX_BACKOFF = 10.0
@@ -269,7 +267,12 @@ class Master:
         logger.info("worker [%d] started", pid)
 
     def _become_worker(self) -> None:
-        """Drop everything that belongs to the master before running the worker."""
+        """Drop everything that belongs to the master before running the worker.
+
+        The one place where a forked worker's process state is prepared, after `fork` and
+        before `worker.run`: what workers must inherit from the master (an environment
+        variable naming a resource the master owns, say) is set here.
+        """
         signal.set_wakeup_fd(-1)
         for sig in (*HANDLED, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
@@ -324,7 +327,9 @@ class Master:
         if info.draining:
             return
         info.draining = True
-        info.kill_at = time.monotonic() + self.options.graceful_timeout + SHUTDOWN_SLACK
+        # The user's deadline is the deadline: the worker keeps part of it for its lifespan
+        # shutdown (`worker.shutdown_reserve`), and is killed if it is still there at the end.
+        info.kill_at = time.monotonic() + self.options.graceful_timeout
         if why:
             logger.info("worker [%d] draining (%s)", info.pid, why)
         _signal(info.pid, signal.SIGTERM)
@@ -495,26 +500,10 @@ def _check_tls(options: ServeOptions) -> None:
 
 def _preimport(options: ServeOptions) -> None:
     """Import the server machinery (never the user's app) so forked workers start warm."""
-    from uvicorn import config as uvicorn_config
+    from asgiforge.server import _uvicorn
 
-    names = [
-        "uvicorn.server",
-        "uvicorn.lifespan.on",
-        "uvicorn.middleware.proxy_headers",
-        "asgiforge.importer",
-    ]
-    for table, key in (
-        (uvicorn_config.HTTP_PROTOCOLS, options.http.http),
-        (uvicorn_config.WS_PROTOCOLS, options.http.ws),
-        (uvicorn_config.LOOP_FACTORIES, options.http.loop),
-    ):
-        spec = table.get(key)
-        if spec:
-            names.append(spec.partition(":")[0])
-    if options.http.http == "auto":
-        names += ["httptools", "uvicorn.protocols.http.httptools_impl"]
-    if options.http.loop == "auto":
-        names.append("uvloop")
+    http = options.http
+    names = [*_uvicorn.preimport_names(http.http, http.ws, http.loop), "asgiforge.importer"]
     for name in names:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)

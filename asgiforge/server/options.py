@@ -66,7 +66,8 @@ class AppTarget:
 
 @dataclass(frozen=True, slots=True)
 class HeadLimits:
-    """Bounds on one request head; enforced by `asgiforge.server.protocols` (see SECURITY.md)."""
+    """Bounds on one request (its head, and its body's size and pace); enforced by
+    `asgiforge.server.protocols` before the application sees the request (see SECURITY.md)."""
 
     # Bytes in the request target (path and query): beyond it, 414.
     max_request_line: int = 8 * 1024
@@ -81,12 +82,20 @@ class HeadLimits:
     header_timeout: float = 10.0
     # Bytes of chunk-extension and framing overhead allowed per chunk of a chunked body.
     max_chunk_overhead: int = 4 * 1024
+    # Bytes in one request body, declared (Content-Length: 413 before the app runs) or
+    # streamed (chunked: 413 and the connection closed once it passes); None: no limit.
+    max_body_size: int | None = 100 * 1024 * 1024
+    # Seconds a request body may make no progress (no byte arrives while the server is ready
+    # to read one) before the client gets 408 and the connection is closed.
+    body_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         at_least_one("--limit-request-line", self.max_request_line)
         at_least_one("--limit-request-fields", self.max_headers)
         at_least_one("--limit-request-field-size", self.max_header_size)
         positive("--header-timeout", self.header_timeout)
+        at_least_one("--limit-request-body", self.max_body_size)
+        positive("--body-timeout", self.body_timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,9 @@ class HTTPOptions:
     # 1 MiB, the `websockets` library's own default: uvicorn's 16 MiB, times its queue of 32
     # messages, let one connection pin 512 MiB.
     ws_max_size: int = 1024 * 1024
+    # Bytes of our WebSocket output a client may leave unread before we stop reading from it
+    # (pongs to a ping flood, messages to a client that does not read).
+    ws_max_unread: int = 256 * 1024
     # Request-head bounds and the header-read deadline (SECURITY.md has the reasoning).
     limits: HeadLimits = field(default_factory=HeadLimits)
 
@@ -130,6 +142,7 @@ class HTTPOptions:
         if self.ssl_keyfile and not self.ssl_certfile:
             raise UsageError("--ssl-keyfile needs --ssl-certfile")
         at_least_one("--ws-max-size", self.ws_max_size)
+        at_least_one("--ws-max-unread", self.ws_max_unread)
         at_least_one("--timeout-keep-alive", self.timeout_keep_alive)
         at_least_one("--limit-concurrency", self.limit_concurrency)
 
@@ -144,13 +157,14 @@ class HTTPOptions:
         ``http`` is a protocol class, not a name: uvicorn's protocols hardened by
         `asgiforge.server.protocols` (``auto`` picks httptools when installed, else h11).
         """
+        from asgiforge.server._uvicorn import bounded_ws_protocol
         from asgiforge.server.protocols import protocol_class
 
         return {
             "loop": self.loop,
             "http": protocol_class(self.http, self.limits),
             "h11_max_incomplete_event_size": self.limits.max_head_size,
-            "ws": self.ws,
+            "ws": bounded_ws_protocol(self.ws, self.ws_max_unread),
             "proxy_headers": self.proxy_headers,
             "forwarded_allow_ips": self.forwarded_allow_ips or "",
             "root_path": self.root_path,

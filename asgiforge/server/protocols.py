@@ -30,11 +30,16 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import h11
-from uvicorn.config import Config
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.server import ServerState
 
 from asgiforge.runtime.middleware.trustedhost import parse_host
+from asgiforge.server._uvicorn import (
+    Config,
+    H11Protocol,
+    ServerState,
+    disconnect,
+    httptools_protocol,
+    start_cycle,
+)
 from asgiforge.server.options import HeadLimits
 
 # What the mixin's super() calls reach at run time is uvicorn's protocol; for the type checker,
@@ -93,7 +98,9 @@ def check_head(
     are closed in its subclass.
     """
     _check_sizes(target, headers, limits)
-    flags = _check_framing(target, target == b"*" and method == b"OPTIONS", headers)
+    flags = _check_framing(
+        target, target == b"*" and method == b"OPTIONS", headers, limits.max_body_size
+    )
     return bool(flags) and _check_version(flags, http_version)
 
 
@@ -128,13 +135,17 @@ def _fast_read_limit(limits: HeadLimits) -> int:
     )
 
 
-def _check_framing(target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes]]) -> int:
+def _check_framing(
+    target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes]], max_body: int | None
+) -> int:
     """The target form and the Host / Content-Length / Transfer-Encoding checks that need
     neither the method nor the HTTP version; returns the `_NO_HOST` / `_CHUNKED` flags for
     `_check_version`. `fields` may hold only the framing headers (names lower-cased);
-    `star_ok`: the target is ``*`` and the method OPTIONS.
+    `star_ok`: the target is ``*`` and the method OPTIONS; `max_body`: the declared length
+    beyond which the request is refused with 413 (None: no limit).
     """
     host: bytes | None = None
+    length = b""
     hosts = lengths = 0
     encodings: list[bytes] | None = None
     for name, value in fields:
@@ -144,6 +155,7 @@ def _check_framing(target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes
                 host = value
             elif name == b"content-length":
                 lengths += 1
+                length = value
             elif encodings is None:
                 encodings = [value]
             else:
@@ -158,6 +170,9 @@ def _check_framing(target: bytes, star_ok: bool, fields: list[tuple[bytes, bytes
         raise Rejection(400, "Invalid Host header")
     if lengths > 1:
         raise Rejection(400, "Duplicate Content-Length header")
+    # Answered at once: the client need not send (nor the server wait for) the body.
+    if max_body is not None and length.isdigit() and int(length) > max_body:
+        raise Rejection(413, "Request body too large")
     flags = _NO_HOST if host is None else 0
     if encodings is None:
         return flags
@@ -219,16 +234,21 @@ class _Hardening(_ProtocolBase):
     transport: asyncio.Transport
     cycle: Any
     timeout_keep_alive: int
+    flow: Any
     _deadline: asyncio.TimerHandle | None
     _waiting_since: float | None
     _idle: bool
     _lingering: bool
+    _last_data: float
+    _body_bytes: int
 
     def _init_hardening(self) -> None:
         self._deadline = None
         self._waiting_since = None
         self._idle = False  # a fresh connection has the header deadline, not keep-alive
         self._lingering = False
+        self._last_data = 0.0
+        self._body_bytes = 0  # of the current chunked request body
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -240,7 +260,8 @@ class _Hardening(_ProtocolBase):
         super().connection_lost(exc)
 
     def _timer_step(self) -> float:
-        return min(self.limits.header_timeout, float(self.timeout_keep_alive))
+        limits = self.limits
+        return min(limits.header_timeout, float(self.timeout_keep_alive), limits.body_timeout)
 
     def _stop_deadline(self) -> None:
         if self._deadline is not None:
@@ -261,7 +282,19 @@ class _Hardening(_ProtocolBase):
         since = self._waiting_since
         cycle = self.cycle
         if since is None or (cycle is not None and not cycle.response_complete):
-            delay = step  # a request is being served: look again later
+            # A request is being served: its pace is the application's, except while its
+            # body is awaited and nothing holds the client back (reading is not paused).
+            delay = step
+            if cycle is not None and cycle.more_body and self.flow.read_paused:
+                self._last_data = self.loop.time()  # waiting on the app is not silence
+            elif cycle is not None and cycle.more_body:
+                silent = self.loop.time() - self._last_data
+                timeout = self.limits.body_timeout
+                if silent >= timeout:
+                    logger.info("closing a connection whose request body stalled")
+                    self._abort_request(cycle, Rejection(408, "Request body timeout"))
+                    return
+                delay = min(step, timeout - silent)
         else:
             now = self.loop.time()
             header_end = since + self.limits.header_timeout
@@ -275,6 +308,26 @@ class _Hardening(_ProtocolBase):
                 return
             delay = min(min(idle_end, header_end) - now, step)
         self._deadline = self.loop.call_later(delay, self._check_deadline)
+
+    def _count_body(self, cycle: Any, received: int) -> None:
+        """`received` more bytes of a chunked body: 413 once it passes the body limit."""
+        self._body_bytes += received
+        limit = self.limits.max_body_size
+        if limit is not None and self._body_bytes > limit:
+            logger.warning("refused a request: chunked body over %d bytes (413)", limit)
+            self._abort_request(cycle, Rejection(413, "Request body too large"))
+
+    def _abort_request(self, cycle: Any, rejection: Rejection) -> None:
+        """End a request the application is already serving: the client gets `rejection`
+        (unless a response has begun), the application a disconnect, and the connection
+        is closed."""
+        self._stop_deadline()
+        transport = self.transport
+        if not transport.is_closing():
+            if not cycle.response_started:
+                transport.write(_reject_bytes(rejection.status, rejection.reason))
+            transport.close()
+        disconnect(cycle)
 
     def _finish_unread_body(self) -> None:
         self._lingering = True
@@ -305,6 +358,7 @@ class _GuardedH11Connection(h11.Connection):
         self.rejection: Rejection | None = None
         self._new_line = False
         self._at_head = True
+        self.chunked = False  # the current request's body
 
     def receive_data(self, data: bytes) -> None:
         if b"\n" in data:
@@ -343,7 +397,9 @@ class _GuardedH11Connection(h11.Connection):
                     if full is not None
                     else list(event.headers)
                 )
-                check_head(event.method, event.target, event.http_version, fields, self.limits)
+                self.chunked = check_head(
+                    event.method, event.target, event.http_version, fields, self.limits
+                )
             return event
         except Rejection as rejection:
             self.rejection = rejection
@@ -368,11 +424,15 @@ class _GuardedH11Connection(h11.Connection):
             raise Rejection(400, "Duplicate Content-Length header")
 
 
+_h11_data_received = H11Protocol.data_received
+
+
 class GuardedH11Protocol(_Hardening, H11Protocol):
     """uvicorn's h11 protocol with `HeadLimits`, the deadline and strict framing.
 
-    `data_received` and `on_response_complete` are written here in full rather than wrapped,
-    so uvicorn's per-request keep-alive timer is never armed (`_Hardening` keeps that timeout).
+    `data_received` calls uvicorn's, then adds the checks. `on_response_complete` is written
+    in full: uvicorn's arms a keep-alive timer per response (measured: +15 µs of CPU a
+    request), and `_Hardening` keeps that timeout with one timer per connection.
     """
 
     limits = HeadLimits()
@@ -392,14 +452,23 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         if self._lingering:
             return
         self._idle = False
+        self._last_data = self.loop.time()
         guarded = self.guarded
         heads = guarded.heads
-        guarded.receive_data(data)
-        self.handle_events()
+        cycle = self.cycle
+        before = len(cycle.body) if guarded.chunked and cycle is not None else -1
+        _h11_data_received(self, data)  # uvicorn's: feeds h11, handles its events
         if guarded.heads != heads:
             self._waiting_since = None
+            self._body_bytes = 0
+            if guarded.chunked and self.cycle is not None:
+                self._count_body(self.cycle, len(self.cycle.body))
+        elif before >= 0 and self.cycle is cycle:
+            self._count_body(cycle, len(cycle.body) - before)
 
     def on_response_complete(self) -> None:
+        # Written in full (uvicorn's arms a keep-alive timer per response, which costs more
+        # than the rest of this method; `_Hardening` keeps that timeout instead).
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
@@ -424,35 +493,59 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         self._send_rejection(rejection)
 
 
-# Header names the httptools protocol notes while llhttp reports them: the framing ones, and
-# Expect (uvicorn's own `on_header` looks for ``100-continue``).
-_NOTED_NAMES = _FRAMING_NAMES | {b"expect"}
+# Trailing whitespace llhttp leaves in a header value (one byte, as slices compare).
+_OWS = frozenset((b" ", b"\t"))
+
+
+def _strips_trailing_whitespace(protocol: Any) -> bool:
+    """Whether this uvicorn's httptools `on_header` drops trailing whitespace from a value
+    (RFC 9110 §5.5; h11 always has): asked of the method itself, once, not of a version."""
+
+    class Probe:
+        headers: list[tuple[bytes, bytes]]
+        expect_100_continue = False
+
+    probe = Probe()
+    probe.headers = []
+    protocol.on_header(probe, b"X", b"v \t")
+    return bool(probe.headers == [(b"x", b"v")])
+
+
+def _framing_fields(
+    headers: list[tuple[bytes, bytes]], stripped: bool
+) -> list[tuple[bytes, bytes]]:
+    """The framing headers of a complete head, for `_check_framing`; where uvicorn's
+    `on_header` keeps trailing whitespace, every value loses it here first (in place, so the
+    application sees the same values under h11 and httptools)."""
+    if not stripped:
+        for index, (name, value) in enumerate(headers):
+            if value[-1:] in _OWS:
+                headers[index] = (name, value.rstrip(b" \t"))
+    return [field for field in headers if field[0] in _FRAMING_NAMES]
 
 
 def _httptools_class() -> type[asyncio.Protocol]:
     """Defined on demand: httptools is optional in uvicorn (`uvicorn[standard]` brings it)."""
-    import httptools
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
+    HttpToolsProtocol: Any = httptools_protocol()
     headers_complete = HttpToolsProtocol.on_headers_complete
-    parser_error = httptools.HttpParserError
-    parser_upgrade = httptools.HttpParserUpgrade
+    strips = _strips_trailing_whitespace(HttpToolsProtocol)
+    data_received = HttpToolsProtocol.data_received
 
-    class GuardedHttpToolsProtocol(_Hardening, HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_Hardening, HttpToolsProtocol):  # type: ignore[misc]
         """uvicorn's httptools protocol with `HeadLimits`, the deadline, Host checks and a cap
         on chunk-extension bytes.
 
-        llhttp calls `on_message_begin` and `on_header` from C; they replace uvicorn's (same
-        scope, same header list) rather than wrap them, and `on_header` also notes the few
-        framing headers, so the checks in `on_headers_complete` need no pass over the whole
-        header list. A head that arrived whole in one read of at most `_fast_read_limit`
+        Every override but `on_response_complete` (written in full: uvicorn's arms a
+        keep-alive timer per response, +15 µs of CPU a request) calls uvicorn's method, then
+        adds its checks. The few framing headers
+        are picked from the complete head by one comprehension (`_framing_fields`). A head
+        that arrived whole in one read of at most `_fast_read_limit`
         bytes cannot exceed a size limit, so only its header count is checked; other heads
         get `_check_sizes` once complete, and a head spanning reads is checked after each
         read (`_head_continues`), so what one connection buffers stays within one read
         (uvloop: 256 KiB) plus the limits. Chunked bodies, which are rare, take the slower
-        `_read_chunked` path that caps the framing bytes. `data_received` and
-        `on_response_complete` are written in full, so uvicorn's per-request keep-alive timer
-        is never armed (`_Hardening` keeps that timeout).
+        `_read_chunked` path that caps the framing bytes (and counts the body against
+        ``max_body_size``).
         """
 
         limits = HeadLimits()
@@ -469,8 +562,6 @@ def _httptools_class() -> type[asyncio.Protocol]:
             self._rejection: Rejection | None = None
             self._fast_read = _fast_read_limit(self.limits)
             self._read_size = 0
-            # The framing headers of the current head, as `on_header` saw them.
-            self._noted: list[tuple[bytes, bytes]] = []
             # The scope of a head that spans reads, and its bytes from its second read on.
             self._head_scope: Any = None
             self._head_bytes = 0
@@ -483,28 +574,21 @@ def _httptools_class() -> type[asyncio.Protocol]:
             if self._lingering:
                 return
             self._idle = False
+            self._last_data = self.loop.time()
             self._read_size = len(data)
             if self._chunked:
                 self._read_chunked(data)
                 return
             self._parse(data)
+            if self._chunked and self.cycle is not None:  # body bytes read with the head
+                self._count_body(self.cycle, len(self.cycle.body))
             scope = self.scope
             if scope is not None and "method" not in scope:
                 self._head_continues(scope, data)
 
         def _parse(self, data: bytes) -> None:
-            """uvicorn's `data_received` without its keep-alive timer (never armed here)."""
-            try:
-                self.parser.feed_data(data)
-            except parser_error:
-                msg = "Invalid HTTP request received."
-                self.logger.warning(msg)
-                self.send_400_response(msg)
-            except parser_upgrade:
-                if self._should_upgrade():
-                    self.handle_websocket_upgrade()
-                else:
-                    self._unsupported_upgrade_warning()
+            """uvicorn's `data_received`: feeds llhttp, answers parser errors, upgrades."""
+            data_received(self, data)
 
         def _head_continues(self, scope: Any, data: bytes) -> None:
             """After a read that ended inside a head: the limits on what is buffered so far."""
@@ -537,8 +621,12 @@ def _httptools_class() -> type[asyncio.Protocol]:
             if self.transport.is_closing():
                 return
             if self.cycle is cycle:
+                received = len(cycle.body) - before
+                self._count_body(cycle, received)
+                if self.transport.is_closing():
+                    return
                 if cycle.more_body:
-                    self._overhead += len(data) - (len(cycle.body) - before)
+                    self._overhead += len(data) - received
                     if self._overhead > self.limits.max_chunk_overhead * (self._chunks + 1):
                         self._send_rejection(Rejection(400, "Chunk extensions too large"))
                     return
@@ -549,32 +637,6 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         def send_400_response(self, msg: str) -> None:
             self._send_rejection(self._rejection or Rejection(400, msg))
-
-        def on_message_begin(self) -> None:
-            self.url = b""
-            self.expect_100_continue = False
-            self.headers = []
-            self._noted = []
-            self.scope = {  # type: ignore[typeddict-item]
-                "type": "http",
-                "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
-                "http_version": "1.1",
-                "server": self.server,
-                "client": self.client,
-                "scheme": self.scheme,  # type: ignore[typeddict-item]
-                "root_path": self.root_path,
-                "headers": self.headers,
-                "state": self.app_state.copy(),
-            }
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            name = name.lower()
-            if name in _NOTED_NAMES:
-                if name != b"expect":
-                    self._noted.append((name, value))
-                elif value.lower() == b"100-continue":
-                    self.expect_100_continue = True
-            self.headers.append((name, value))
 
         def on_headers_complete(self) -> None:
             self._waiting_since = None
@@ -589,7 +651,10 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 # The method and version are asked of the parser only in the rare cases that
                 # need them (each call costs about as much as the checks).
                 flags = _check_framing(
-                    url, url == b"*" and self.parser.get_method() == b"OPTIONS", self._noted
+                    url,
+                    url == b"*" and self.parser.get_method() == b"OPTIONS",
+                    _framing_fields(headers, strips),
+                    limits.max_body_size,
                 )
                 chunked = bool(flags) and _check_version(
                     flags, self.parser.get_http_version().encode("ascii")
@@ -598,7 +663,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 self._rejection = rejection
                 raise
             if chunked:
-                self._chunks = self._overhead = 0
+                self._chunks = self._overhead = self._body_bytes = 0
             self._chunked = chunked
             headers_complete(self)
 
@@ -606,6 +671,8 @@ def _httptools_class() -> type[asyncio.Protocol]:
             self._chunks += 1
 
         def on_response_complete(self) -> None:
+            # Written in full (uvicorn's arms a keep-alive timer per response, which costs
+            # more than the rest of this method; `_Hardening` keeps that timeout instead).
             self.server_state.total_requests += 1
             if self.transport.is_closing():
                 return
@@ -614,7 +681,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
             if pipeline:
                 # The next request was read (so this one's body was, to its end): start it.
                 cycle, app = pipeline.pop()
-                self._start_asgi_task(cycle, app)
+                start_cycle(self, cycle, app)
             elif self.cycle.more_body:  # the request body was not read to its end
                 self._finish_unread_body()
             else:

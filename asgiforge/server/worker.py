@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import signal
 import socket
@@ -32,6 +31,7 @@ import uvicorn
 
 from asgiforge.errors import AsgiforgeError
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
+from asgiforge.server import _uvicorn
 from asgiforge.server.serve_options import ServeOptions
 
 HEARTBEAT = b"."
@@ -97,14 +97,6 @@ class Draining:
         await self.app(scope, receive, send_closing)
 
 
-def _http_cycles(connection: Any) -> list[Any]:
-    """The request cycles of an HTTP connection of uvicorn's that have not started a response
-    (the current one and any pipelined behind it); [] for other connections (WebSockets)."""
-    cycles = [getattr(connection, "cycle", None)]
-    cycles += [cycle for cycle, _app in getattr(connection, "pipeline", ())]
-    return [cycle for cycle in cycles if cycle is not None and not cycle.response_started]
-
-
 def retire(config: uvicorn.Config, connections: Iterable[Any]) -> None:
     """Make every response from now on close its connection, without wrapping the app before.
 
@@ -112,24 +104,13 @@ def retire(config: uvicorn.Config, connections: Iterable[Any]) -> None:
     app; requests already read get ``Connection: close`` added to their cycle's default
     headers, which uvicorn sends with the response (and then closes, per the header).
     """
-    app = Draining(config.loaded_app)
-    config.loaded_app = app
-    for connection in connections:
-        if not hasattr(connection, "cycle"):
-            continue  # not an HTTP connection
-        connection.app = app
-        for cycle in _http_cycles(connection):
-            cycle.default_headers = [*cycle.default_headers, CLOSE]
+    _uvicorn.swap_app(config, connections, Draining, CLOSE)
 
 
-def http_in_flight(connections: Iterable[Any]) -> int:
-    """Requests read on HTTP connections whose response is not complete."""
-    count = 0
-    for connection in connections:
-        cycle = getattr(connection, "cycle", None)
-        if cycle is not None and not cycle.response_complete:
-            count += 1
-    return count
+def shutdown_reserve(graceful_timeout: float) -> float:
+    """The part of ``--graceful-timeout`` kept for cancelling overdue requests and the lifespan
+    shutdown, so the worker is gone by the deadline the master enforces with SIGKILL."""
+    return min(1.0, graceful_timeout / 4)
 
 
 class _ErrorCapture(logging.Handler):
@@ -214,19 +195,26 @@ class WorkerServer(uvicorn.Server):
 
     async def _drain(self) -> None:
         """Stop accepting, retire keep-alive connections one response at a time, then return."""
-        retire(self.config, list(self.server_state.connections))
+        state = self.server_state
+        retire(self.config, list(state.connections))
+        logger.info("worker [%d] retiring its connections", os.getpid())
         for server in self.servers:
             server.close()  # our copy of the listener only: the master and peers keep theirs
         loop = asyncio.get_running_loop()
         start = loop.time()
-        deadline = start + self.options.graceful_timeout
-        while self.server_state.connections and loop.time() < deadline:
-            connections = self.server_state.connections
-            if loop.time() - start >= IDLE_GRACE and http_in_flight(connections) == 0:
+        graceful = self.options.graceful_timeout
+        deadline = start + graceful - shutdown_reserve(graceful)
+        while state.connections and loop.time() < deadline:
+            # Streams (server-sent events, downloads without a length) never finish by
+            # themselves: the app is told its client left; checked each turn, as a request
+            # on a kept-alive connection may start one after draining began.
+            _uvicorn.end_streams(state)
+            if loop.time() - start >= IDLE_GRACE and _uvicorn.in_flight(state.connections) == 0:
                 break
             await asyncio.sleep(0.05)
-        remaining = max(0.0, deadline - loop.time())
-        self.config.timeout_graceful_shutdown = math.ceil(remaining)
+        # WebSockets get uvicorn's 1012 close next; what still runs past the deadline is
+        # cancelled at once.
+        _uvicorn.set_shutdown_timeout(self.config, max(0.0, deadline - loop.time()))
 
 
 def run(
@@ -255,9 +243,9 @@ def run(
         app=app,
         log_config=None,
         lifespan="auto",
-        timeout_graceful_shutdown=math.ceil(options.graceful_timeout),
         **options.http.uvicorn_kwargs(),
     )
+    _uvicorn.set_shutdown_timeout(config, options.graceful_timeout)
     try:
         config.load()
     except SystemExit:
@@ -271,4 +259,7 @@ def run(
         if not server.started:
             channel.error(code, f"application startup failed: {capture.summary()}")
         return code
+    if not server.started:  # uvicorn 0.30 returns here instead of raising SystemExit
+        channel.error(STARTUP_FAILURE, f"application startup failed: {capture.summary()}")
+        return STARTUP_FAILURE
     return 0

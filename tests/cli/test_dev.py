@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import free_port, wait_until
+
 pytestmark = pytest.mark.slow
 
 APP = textwrap.dedent(
@@ -60,12 +62,6 @@ APP = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Dev:
     process: subprocess.Popen[bytes]
@@ -89,29 +85,26 @@ class Dev:
             return exc.code, exc.read().decode()
 
     def wait_for(self, predicate: Callable[[int, str], bool], timeout: float = 10.0) -> str:
-        """Poll until predicate(status, body); bounded in time and in attempts."""
-        deadline = time.monotonic() + timeout
-        last: object = None
-        for _ in range(int(timeout / 0.02) + 1):
-            if time.monotonic() > deadline:
-                break
+        """Poll until predicate(status, body); bounded in time."""
+        last: list[object] = [None]
+
+        def answered() -> bool:
             try:
-                status, body = self.get()
-                last = (status, body)
-                if predicate(status, body):
-                    return body
+                last[0] = self.get()
             except OSError as exc:
-                last = exc
-            time.sleep(0.02)
-        raise AssertionError(f"timed out; last answer {last!r}\n--- output ---\n{self.output()}")
+                last[0] = exc
+                return False
+            return isinstance(last[0], tuple) and predicate(*last[0])
+
+        if wait_until(answered, timeout):
+            assert isinstance(last[0], tuple)
+            return str(last[0][1])
+        raise AssertionError(f"timed out; last answer {last[0]!r}\n--- output ---\n{self.output()}")
 
     def wait_output(self, text: str, timeout: float = 10.0) -> str:
         """Wait (bounded) until the command has printed `text`; return the whole output."""
-        for _ in range(int(timeout / 0.05)):
-            output = self.output()
-            if text in output:
-                return output
-            time.sleep(0.05)
+        if wait_until(lambda: text in self.output(), timeout, 0.05):
+            return self.output()
         raise AssertionError(f"{text!r} never printed\n--- output ---\n{self.output()}")
 
     def edit(self, old: str, new: str) -> None:

@@ -22,17 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import free_port, wait_until
 from tests.server.serve_process import live_children
 
 REPO = Path(__file__).resolve().parents[2]
 IMPLEMENTATIONS = ("h11", "httptools")
 STATIC_FILE_SIZE = 100_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -175,17 +170,13 @@ class Server:
         )
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             if self.proc.poll() is not None:
-                break
-            try:
-                if exchange(self.port, get("/"), timeout=2).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"server ({self.http}) not ready:\n{self.log()}")
+                raise AssertionError(f"server ({self.http}) exited:\n{self.log()}")
+            return exchange(self.port, get("/"), timeout=2).status == 200
+
+        if not wait_until(ready, timeout, 0.1):
+            raise AssertionError(f"server ({self.http}) not ready:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -223,6 +214,17 @@ class Server:
         except subprocess.TimeoutExpired:
             pass
         self._log.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here that talks to a server process is `slow` (the default run skips none;
+    ``-m "not slow"`` leaves the pure ones)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here not in item.path.parents:
+            continue
+        if {"server", "tuned"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session", params=IMPLEMENTATIONS)

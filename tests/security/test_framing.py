@@ -143,3 +143,15 @@ def test_well_formed_pipelining_still_works(server: Server) -> None:
     reply = server.send(keep + get(f"/{tag}-b"))
     assert reply.responses == 2 and reply.closed
     assert [hit["path"] for hit in server.reached_app(tag)] == [f"/{tag}-a", f"/{tag}-b"]
+
+
+def test_header_values_reach_the_app_without_surrounding_whitespace(server: Server) -> None:
+    """RFC 9110 §5.5: whitespace around a field value is not part of it, under either parser
+    (llhttp keeps the trailing part; uvicorn strips it only from 0.55 on)."""
+    tag = marker()
+    reply = server.send(get(f"/{tag}", extra="X-Test: value  \t\r\nX-Inner:  a \t b \r\n"))
+    assert reply.status == 404
+    (hit,) = server.reached_app(tag)
+    headers = dict(hit["headers"])  # type: ignore[arg-type]
+    assert headers["x-test"] == "value"
+    assert headers["x-inner"] == "a \t b"

@@ -6,11 +6,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from asgiforge.server.options import HeadLimits
-from tests.security.conftest import Server, get, marker
+from tests.security.conftest import IMPLEMENTATIONS, Server, get, marker
 
 LIMITS = HeadLimits()
 
@@ -134,3 +135,87 @@ def test_slowloris_and_silent_clients_are_cut_off_while_others_are_served(server
         elapsed, cut = results[kind]
         assert cut, f"the {kind} client was never disconnected"
         assert deadline - 1 <= elapsed <= deadline + 3, (kind, elapsed)
+
+
+def test_declared_body_over_the_server_limit_is_413_at_once(server: Server) -> None:
+    """A head declaring a terabyte is answered before any body, whatever the route: no app
+    (here a 404 that never reads the body) is trusted to refuse it."""
+    tag = marker()
+    head = f"POST /{tag} HTTP/1.1\r\nHost: testserver\r\nContent-Length: 1000000000000\r\n\r\n"
+    reply = server.send(head.encode(), timeout=5)
+    assert reply.status == 413 and reply.closed, reply.raw[:300]
+    assert reply.elapsed < 2
+    assert server.reached_app(tag) == []
+
+
+# Below the app's own 64 KiB cap, so what answers here is the server.
+TUNED_BODY_LIMIT = 30_000
+TUNED_BODY_TIMEOUT = 1.0
+
+
+@pytest.fixture(scope="module", params=IMPLEMENTATIONS)
+def tuned(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server with a small body limit and a short body deadline, set by the `serve` flags."""
+    srv = Server(
+        tmp_path_factory.mktemp(f"tuned-{request.param}"),
+        request.param,
+        "--limit-request-body",
+        str(TUNED_BODY_LIMIT),
+        "--body-timeout",
+        str(TUNED_BODY_TIMEOUT),
+    )
+    try:
+        srv.wait_ready()
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.mark.slow
+def test_chunked_body_is_413_as_soon_as_it_passes_the_limit(tuned: Server) -> None:
+    head = b"POST /body HTTP/1.1\r\nHost: testserver\r\nTransfer-Encoding: chunked\r\n\r\n"
+    piece = b"4000\r\n" + b"x" * 0x4000 + b"\r\n"  # 16 KiB a chunk
+    reply = tuned.send(head, chunks=[piece] * 3, timeout=5)
+    assert reply.status == 413 and reply.closed, reply.raw[:300]
+    assert reply.body == b"Request body too large" and reply.elapsed < 2
+    # Within the limit, the same upload is served.
+    ok = tuned.send(head, chunks=[piece, b"0\r\n\r\n"], timeout=5)
+    assert ok.status == 200 and ok.body.endswith(str(0x4000).encode()), ok.raw[:300]
+
+
+def _stall(port: int, out: list[tuple[bytes, bool, float]]) -> None:
+    """Declare a 20 KB body, send half of it, go silent; note what came back and when."""
+    start = time.monotonic()
+    head = b"POST /body HTTP/1.1\r\nHost: testserver\r\nContent-Length: 20000\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + b"x" * 10_000)
+        data = b""
+        closed = False
+        try:
+            while piece := sock.recv(4096):
+                data += piece
+            closed = True
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:
+            pass
+    out.append((data, closed, time.monotonic() - start))
+
+
+@pytest.mark.slow
+def test_stalled_request_bodies_get_408_and_are_closed(tuned: Server) -> None:
+    out: list[tuple[bytes, bool, float]] = []
+    threads = [threading.Thread(target=_stall, args=(tuned.port, out)) for _ in range(200)]
+    for thread in threads:
+        thread.start()
+    try:
+        tuned.assert_alive()  # others are served meanwhile
+    finally:
+        for thread in threads:
+            thread.join(timeout=20)
+    assert len(out) == 200
+    for data, closed, elapsed in out:
+        assert data.startswith(b"HTTP/1.1 408") and closed, data[:200]
+        assert elapsed < TUNED_BODY_TIMEOUT + 5

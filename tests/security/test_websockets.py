@@ -12,7 +12,7 @@ import time
 import pytest
 
 from asgiforge.server.options import HTTPOptions
-from tests.security.conftest import Server, marker
+from tests.security.conftest import Server, marker, rss_kib
 from tests.security.hostile_app import GOOD_ORIGIN
 
 
@@ -206,3 +206,34 @@ def test_unrestricted_endpoint_accepts_any_origin(server: Server) -> None:
         assert conn.status == 101
     finally:
         conn.close()
+
+
+@pytest.mark.slow
+def test_ping_flood_from_a_client_that_never_reads_leaves_the_worker_bounded(
+    server: Server,
+) -> None:
+    """400,000 pings, no pong read: uvicorn wrote every pong into the transport (+46 MiB);
+    past `--ws-max-unread` the worker stops reading, so the client's sends block instead."""
+    pid = server.worker_pid()
+    with socket.socket() as sock:
+        # A small receive window on our side, so unread pongs pile up in the server.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(handshake("/ws"))
+        assert sock.recv(4096).startswith(b"HTTP/1.1 101")
+        before = rss_kib(pid)
+        pings = b"".join(frame(b"p" * 125, opcode=0x9) for _ in range(1000))
+        sock.settimeout(1)
+        sent = 0
+        deadline = time.monotonic() + 10
+        try:
+            while sent < 400 and time.monotonic() < deadline:
+                sock.sendall(pings)
+                sent += 1
+        except TimeoutError:
+            pass  # the server stopped reading: what the bound is for
+        grown = rss_kib(pid) - before
+        server.assert_alive()
+    assert sent < 200, f"{sent}k pings were read without their pongs being read"
+    assert grown < 8 * 1024, f"worker grew by {grown // 1024} MiB"

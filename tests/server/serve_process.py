@@ -10,12 +10,13 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from tests.harness import free_port, wait_until
+
+__all__ = ["APP", "ServeProcess", "free_port", "live_children", "wait_until", "write_app"]
 
 APP = """
 import asyncio, os, time
@@ -37,6 +38,8 @@ async def app(scope, receive, send):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
     path = scope["path"]
+    if path in ("/slow", "/block"):
+        print(f"started {path}", flush=True)  # the marker tests wait on (ServeProcess.wait_log)
     if path == "/slow":
         await asyncio.sleep(2)
     elif path == "/block":
@@ -50,24 +53,9 @@ async def app(scope, receive, send):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def write_app(directory: Path) -> Path:
     (directory / "svcapp.py").write_text(APP)
     return directory
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
 
 
 class ServeProcess:
@@ -128,6 +116,13 @@ class ServeProcess:
         if not wait_until(lambda: len(self.ready_pids()) >= count, timeout):
             raise AssertionError(f"{count} workers not ready in {timeout}s:\n{self.log()}")
         return self.ready_pids()
+
+    def wait_log(self, text: str, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `text` appears `count` times in the log (a marker, a worker's line)."""
+        if not wait_until(lambda: self.log().count(text) >= count, timeout):
+            raise AssertionError(
+                f"{text!r} not logged {count} time(s) in {timeout}s:\n{self.log()}"
+            )
 
     def signal(self, sig: int) -> None:
         os.kill(self.pid, sig)

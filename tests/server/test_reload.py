@@ -21,6 +21,7 @@ from asgiforge.server.dev_worker import ErrorApp, error_text
 from asgiforge.server.options import AppTarget, HTTPOptions
 from asgiforge.server.reload import WatchFilter
 from asgiforge.server.sockets import bind
+from tests.harness import wait_until
 
 # --- the watch filter ------------------------------------------------------------------------
 
@@ -253,19 +254,19 @@ def fetch(port: int, path: str = "/") -> tuple[int, bytes]:
 
 
 def poll(port: int, want: Any, timeout: float = 10.0) -> tuple[int, bytes]:
-    last: Any = None
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / 0.02)):
-        if time.monotonic() > deadline:
-            break
+    last: list[Any] = [None]
+
+    def answered() -> bool:
         try:
-            last = fetch(port)
-            if want(*last):
-                return last  # type: ignore[no-any-return]
+            last[0] = fetch(port)
         except OSError as exc:
-            last = exc
-        time.sleep(0.02)
-    raise AssertionError(f"timed out, last: {last!r}")
+            last[0] = exc
+            return False
+        return bool(want(*last[0]))
+
+    if wait_until(answered, timeout):
+        return last[0]  # type: ignore[no-any-return]
+    raise AssertionError(f"timed out, last: {last[0]!r}")
 
 
 @pytest.mark.slow

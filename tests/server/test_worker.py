@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from asgiforge.runtime.types import Message, Receive, Scope, Send
-from asgiforge.server import worker
+from asgiforge.server import _uvicorn, worker
 from tests.server.serve_process import ServeProcess, free_port, write_app
 
 RUN_WORKER = """
@@ -202,4 +202,4 @@ def test_retire_swaps_the_app_only_then_and_closes_requests_already_read() -> No
     close = (b"connection", b"close")
     assert close not in started.cycle.default_headers  # type: ignore[union-attr]
     assert waiting.default_headers[-1] == close and queued.default_headers[-1] == close
-    assert worker.http_in_flight([idle, started, reading, socket]) == 2
+    assert _uvicorn.in_flight([idle, started, reading, socket]) == 2
