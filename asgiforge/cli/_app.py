@@ -25,10 +25,10 @@ from asgiforge import __version__
 # (module in asgiforge.cli and command name, summary for the command list). Order is the order
 # the help lists them in.
 COMMANDS: tuple[tuple[str, str | None], ...] = (
-    ("new", "Create a project: app package, tests, README, Dockerfile and Kubernetes manifests."),
+    ("new", "Create a project from a template: a built-in one, a folder or a git repository."),
     (
         "update",
-        "Bring a generated project forward to a newer template version, merged three-way.",
+        "Bring a generated project forward to a newer version of its template, keeping your edits.",
     ),
     ("routes", "List the routing table: methods, full path, name, endpoint, file:line and kind."),
     (
