@@ -7,11 +7,15 @@ reload fixtures) are written on top of it, so every wait is bounded in time the 
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
-__all__ = ["free_port", "wait_until"]
+__all__ = ["free_port", "run_bounded", "wait_until"]
 
 
 def free_port() -> int:
@@ -34,3 +38,38 @@ def wait_until(predicate: Callable[[], object], timeout: float, step: float = 0.
         if time.monotonic() >= deadline:
             return False
         time.sleep(step)
+
+
+def run_bounded(
+    argv: list[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    merge_stderr: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run one real process to its end within `timeout`, then kill its whole process group.
+
+    A new session, so whatever the command started (a server, a pip build) dies with it; standard
+    input is closed, so a command that prompts fails instead of hanging. `merge_stderr` sends
+    standard error into standard output, for commands whose output is read as one log.
+    """
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)

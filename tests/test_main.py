@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from asgiforge import __version__
+from tests.harness import run_bounded
 
 
 def run_module(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m asgiforge ARGS`, bounded in time, its process group always killed."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "asgiforge", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    return run_bounded([sys.executable, "-m", "asgiforge", *args], cwd=cwd, env=env)
 
 
 def test_version(tmp_path: Path) -> None:

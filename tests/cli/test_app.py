@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ import typer
 from asgiforge import __version__
 from asgiforge.cli._app import COMMANDS, LazyCommands, app
 from asgiforge.importer import USER_FRAMES
+from tests.harness import run_bounded
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(sys.executable).parent / "asgiforge"  # the console script, as a shell runs it
@@ -37,25 +37,7 @@ def run_process(
     argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """One real process, bounded in time, its process group always killed."""
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env or environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
-    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+    return run_bounded(argv, cwd=cwd, env=env or environment())
 
 
 def run(

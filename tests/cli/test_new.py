@@ -17,6 +17,7 @@ import pytest
 
 from asgiforge import scaffold
 from asgiforge.cli import main
+from tests.harness import run_bounded
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -393,23 +394,9 @@ def _sh_blocks(readme: str, heading: str) -> list[str]:
 
 
 def _run_script(script: str, cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.Popen(
-        ["bash", "-c", script],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        output, _ = proc.communicate(timeout=900)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.wait(5)
-    assert proc.returncode == 0, output[-6000:]
-    return output
+    result = run_bounded(["bash", "-c", script], cwd=cwd, env=env, timeout=900, merge_stderr=True)
+    assert result.returncode == 0, result.stdout[-6000:]
+    return result.stdout
 
 
 @pytest.mark.slow
