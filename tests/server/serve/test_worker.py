@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 
 from asgiforge.runtime.types import Message, Receive, Scope, Send
-from asgiforge.server import _uvicorn, worker
+from asgiforge.server import _uvicorn
+from asgiforge.server.serve import worker
 from tests.server.serve_process import ServeProcess, free_port, write_app
 
 RUN_WORKER = """
 import socket, sys
 from pathlib import Path
-from asgiforge.server import worker
+from asgiforge.server.serve import worker
 from asgiforge.server.options import AppTarget
-from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.serve.options import ServeOptions
 from asgiforge.server.sockets import bind, tcp
 
 app_dir, port, fd, module = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

@@ -4,7 +4,7 @@ Why fork: the master imports uvicorn (never the user's app) before forking, so a
 with the server code already in memory and a SIGKILLed worker is replaced in milliseconds; each
 worker imports the app itself, so a rolling restart (SIGHUP) picks up new code. Whatever else the
 master holds, every worker holds too: `asgiforge serve` therefore runs it in a fresh interpreter
-(`asgiforge.server.master_exec`), and the pre-imported objects are frozen out of the collector
+(`asgiforge.server.serve.master_exec`), and the pre-imported objects are frozen out of the collector
 (`gc.freeze`) so a worker's collections do not copy the pages they share with the master.
 
 Why a pipe per worker: the worker's event loop writes heartbeats to it, so a blocked loop is
@@ -38,10 +38,10 @@ from pathlib import Path
 from asgiforge.errors import AsgiforgeError, ServeError
 from asgiforge.runtime import _broadcast_home
 from asgiforge.server import sockets as sockets_mod
-from asgiforge.server import worker as worker_mod
 from asgiforge.server.options import AppTarget
 from asgiforge.server.pipes import read_report
-from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.serve import worker as worker_mod
+from asgiforge.server.serve.options import ServeOptions
 
 logger = logging.getLogger("asgiforge.serve")
 

@@ -28,7 +28,7 @@ from asgiforge.errors import AsgiforgeError
 
 if TYPE_CHECKING:
     from asgiforge.runtime.types import Receive, Scope, Send
-    from asgiforge.server.dev_options import DevOptions, DevReporter
+    from asgiforge.server.dev.options import DevOptions, DevReporter
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ Why it is fast (issue 7: save → serving well under uvicorn --reload's ~0.35 s)
   ~0 and ``.venv``/``.git``/``node_modules``/build folders never wake anyone.
 
 Broken code does not wedge the loop: the worker serves a 503 page with the error text (see
-`dev_worker`) and the next save replaces it. Reporting goes through a `DevReporter` so this
+`dev.worker`) and the next save replaces it. Reporting goes through a `DevReporter` so this
 module imports neither rich nor typer; the CLI passes a rich one.
 """
 
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from asgiforge.errors import UsageError
 from asgiforge.runtime import _broadcast_home
 from asgiforge.server import sockets
-from asgiforge.server.dev_options import (
+from asgiforge.server.dev.options import (
     DEFAULT_INCLUDES,
     DevOptions,
     DevReporter,
@@ -84,7 +84,7 @@ DEFAULT_EXCLUDE_DIRS: frozenset[str] = frozenset(
 # Editor droppings and bytecode: never a reason to reload.
 _IGNORED_NAMES = ("*.py[cod]", "*.sw?", "*~", ".#*", ".DS_Store", "flycheck_*", "*.___jb_*___")
 # Modules the very first worker needs; imported by the supervisor before the first fork.
-_BASE_PRELOAD = ("uvicorn", "uvicorn.config", "uvicorn.server", "asgiforge.server.dev_worker")
+_BASE_PRELOAD = ("uvicorn", "uvicorn.config", "uvicorn.server", "asgiforge.server.dev.worker")
 
 
 class WatchFilter:
@@ -256,7 +256,7 @@ class _Supervisor:
     # -- workers -----------------------------------------------------------------------------
 
     def _spawn(self, changes: tuple[str, ...], saved_at: float | None) -> _Worker:
-        from asgiforge.server import dev_worker
+        from asgiforge.server.dev import worker as dev_worker
 
         read_fd, write_fd = os.pipe()
         sys.stdout.flush()

@@ -32,7 +32,7 @@ import uvicorn
 from asgiforge.errors import AsgiforgeError
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 from asgiforge.server import _uvicorn
-from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.serve.options import ServeOptions
 
 HEARTBEAT = b"."
 READY = b"R"

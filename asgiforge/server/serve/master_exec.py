@@ -1,11 +1,11 @@
-"""`asgiforge serve`'s master in a fresh interpreter: ``python -m asgiforge.server.master_exec``.
+"""`asgiforge serve`'s master in a fresh interpreter, run as ``python -m`` this module (`MODULE`).
 
 Why: the master forks its workers, and a forked worker starts with every page its parent had.
 Forked from the CLI, each worker carried Typer (and the pydantic it loads), the CLI modules and
 everything they import: code no worker runs, yet counted in full in every worker's RSS. So once
 the CLI has parsed and validated everything, `serve()` binds the listeners and replaces the
 process image (``os.execv``: same PID, so signals, the ``--pid`` file and process managers see no
-difference) with this module, which loads the master (`multiprocess`) and what it pre-imports for
+difference) with this module, which loads the master (`serve.master`) and what it pre-imports for
 the workers, and nothing else: no Typer, no Rich (off a TTY), not the user's app. (Click comes
 with uvicorn, whose package imports its own CLI: the workers need uvicorn either way.)
 
@@ -41,11 +41,11 @@ if TYPE_CHECKING:
     from socket import socket
 
     from asgiforge.server.options import AppTarget, HTTPOptions
-    from asgiforge.server.serve_options import ServeOptions
+    from asgiforge.server.serve.options import ServeOptions
 
 __all__ = ["configure_logging", "main", "serve"]
 
-MODULE = "asgiforge.server.master_exec"
+MODULE = "asgiforge.server.serve.master_exec"
 # The same status the CLI gives an interrupted command.
 INTERRUPTED = 130
 
@@ -63,13 +63,13 @@ def serve(options: ServeOptions, retarget: Retarget | None = None) -> int:
     if sys.executable:
         replace_process(options, retarget)
     configure_logging(options.http)
-    from asgiforge.server import multiprocess
+    from asgiforge.server.serve import master
 
-    return multiprocess.serve(options, retarget=retarget)
+    return master.serve(options, retarget=retarget)
 
 
 def replace_process(options: ServeOptions, retarget: Retarget | None) -> NoReturn:
-    """Bind, then exec ``python -m asgiforge.server.master_exec FD ARGV...`` (options in FD).
+    """Bind, then exec ``python -m asgiforge.server.serve.master_exec FD ARGV...`` (options in FD).
 
     Binding here, before the exec, reports a port in use as the CLI's own error, and keeps
     `socket.getaddrinfo`'s IDNA codec (and `unicodedata`) out of the master, hence the workers.
@@ -120,7 +120,7 @@ def read_payload(fd: int) -> Payload:
     and sys.argv, each checked for its type."""
     import pickle
 
-    from asgiforge.server.serve_options import ServeOptions
+    from asgiforge.server.serve.options import ServeOptions
 
     with os.fdopen(fd, "rb") as handle:
         options, retarget, fds, path, argv = pickle.loads(handle.read())  # noqa: S301 - see above
@@ -156,7 +156,7 @@ def main(args: list[str] | None = None) -> NoReturn:
     sys.argv[:] = argv
     configure_logging(options.http)
     from asgiforge.server import sockets
-    from asgiforge.server.multiprocess import Master
+    from asgiforge.server.serve.master import Master
 
     listeners = adopt_listeners(fds)
     try:
