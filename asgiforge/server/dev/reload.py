@@ -34,13 +34,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asgiforge.errors import UsageError
 from asgiforge.runtime import _broadcast_home
-from asgiforge.server import sockets
+from asgiforge.server import pipes, sockets
 from asgiforge.server.dev.options import (
     DEFAULT_INCLUDES,
     DevOptions,
@@ -49,7 +49,7 @@ from asgiforge.server.dev.options import (
     ReloadOptions,
     StartInfo,
 )
-from asgiforge.server.pipes import read_report
+from asgiforge.server.pipes import Decoder, read_report
 
 if TYPE_CHECKING:
     from watchfiles import Change
@@ -164,7 +164,7 @@ class _Worker:
     fd: int
     changes: tuple[str, ...]
     saved_at: float | None
-    buffer: bytes = b""
+    decoder: Decoder = field(default_factory=Decoder)
     ready: bool = False
     stop_deadline: float | None = None
 
@@ -313,14 +313,16 @@ class _Supervisor:
                 os.close(worker.fd)
             worker.fd = -1
             return
-        worker.buffer += chunk
-        while b"\n" in worker.buffer:
-            line, _, worker.buffer = worker.buffer.partition(b"\n")
+        for kind, payload in worker.decoder.feed(chunk):
+            if kind != pipes.READY:
+                continue
             with contextlib.suppress(ValueError):
-                self._handle(worker, json.loads(line))
+                details = json.loads(payload)
+                if isinstance(details, dict):
+                    self._handle(worker, details)
 
     def _handle(self, worker: _Worker, message: dict[str, Any]) -> None:
-        if message.get("event") != "ready" or worker is not self.current:
+        if worker is not self.current:
             return
         worker.ready = True
         ok = bool(message.get("ok"))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiforge.errors import AsgiforgeError
+from asgiforge.server import pipes
 
 if TYPE_CHECKING:
     from asgiforge.runtime.types import Receive, Scope, Send
@@ -234,15 +235,14 @@ class _Reporter:
         self._result = result
 
     def __call__(self) -> None:
-        message: dict[str, Any] = {
-            "event": "ready",
+        details: dict[str, Any] = {
             "time": time.time(),
             "ok": self._result.error is None,
             "error": str(self._result.error) if self._result.error else None,
             "routes": self._result.routes,
             "modules": _preloadable_modules(self._options) if self._result.error is None else [],
         }
-        data = (json.dumps(message) + "\n").encode()
+        data = pipes.encode(pipes.READY, json.dumps(details).encode())
         threading.Thread(target=self._write, args=(data,), daemon=True).start()
 
     def _write(self, data: bytes) -> None:

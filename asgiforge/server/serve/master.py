@@ -37,9 +37,10 @@ from pathlib import Path
 
 from asgiforge.errors import AsgiforgeError, ServeError
 from asgiforge.runtime import _broadcast_home
+from asgiforge.server import pipes
 from asgiforge.server import sockets as sockets_mod
 from asgiforge.server.options import AppTarget
-from asgiforge.server.pipes import read_report
+from asgiforge.server.pipes import Decoder, read_report
 from asgiforge.server.serve import worker as worker_mod
 from asgiforge.server.serve.options import ServeOptions
 
@@ -69,7 +70,7 @@ class WorkerInfo:
     draining: bool = False
     kill_at: float | None = None
     error: tuple[int, str] | None = None
-    buffer: bytearray = field(default_factory=bytearray)
+    decoder: Decoder = field(default_factory=Decoder)
 
 
 class Master:
@@ -290,30 +291,21 @@ class Master:
             self._unregister(info)
             return
         info.last_seen = time.monotonic()
-        info.buffer += data
-        self._parse(info)
+        self._parse(info, data)
 
-    def _parse(self, info: WorkerInfo) -> None:
-        buf = info.buffer
-        while buf:
-            if buf[:1] == worker_mod.ERROR:
-                end = buf.find(b"\n")
-                if end < 0:
-                    return  # wait for the rest of the line
-                code_text, _, message = bytes(buf[1:end]).decode(errors="replace").partition(" ")
+    def _parse(self, info: WorkerInfo, data: bytes) -> None:
+        for kind, payload in info.decoder.feed(data):
+            if kind == pipes.ERROR:
+                code_text, _, message = payload.decode(errors="replace").partition(" ")
                 info.error = (int(code_text) if code_text.isdigit() else 3, message)
-                del buf[: end + 1]
-                continue
-            byte = bytes(buf[:1])
-            del buf[:1]
-            if byte == worker_mod.READY and not info.ready:
+            elif kind == pipes.READY and not info.ready:
                 info.ready = True
                 self._ever_ready = True
                 self._boot_failures = 0
                 logger.info(
                     "worker [%d] ready in %.2fs", info.pid, time.monotonic() - info.started_at
                 )
-            elif byte == worker_mod.RECYCLE and not info.outdated and not info.draining:
+            elif kind == pipes.RECYCLE and not info.outdated and not info.draining:
                 info.outdated = True
                 logger.info("worker [%d] recycled: reached its request limit", info.pid)
 
@@ -356,8 +348,7 @@ class Master:
 
     def _on_exit(self, info: WorkerInfo, status: int) -> None:
         while chunk := read_report(info.fd):
-            info.buffer += chunk
-        self._parse(info)
+            self._parse(info, chunk)
         self._unregister(info)
         with contextlib.suppress(OSError):
             os.close(info.fd)
