@@ -11,7 +11,7 @@ The package shows its two process models, each in its own subpackage, over the p
   it forks do not carry the caller's modules;
 * shared by both: listening sockets (`sockets`), the HTTP options both accept (`options`), the
   protocol classes that enforce them (`protocols`), the one module touching uvicorn's internals
-  (`_uvicorn`) and the supervisor's end of a worker's report pipe (`pipes`).
+  (`_uvicorn`), the report pipe's codec (`pipes`) and the forked children's toolkit (`children`).
 
 The CLI commands call `run()` only. The modules behind it are imported on demand so that building
 options (and answering ``--help``) never loads uvicorn or watchfiles.

@@ -30,14 +30,13 @@ import signal
 import socket
 import ssl
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from asgiforge.errors import AsgiforgeError, ServeError
 from asgiforge.runtime import _broadcast_home
-from asgiforge.server import pipes
+from asgiforge.server import children, pipes
 from asgiforge.server import sockets as sockets_mod
 from asgiforge.server.options import AppTarget
 from asgiforge.server.pipes import Decoder, read_report
@@ -247,32 +246,23 @@ class Master:
         limit = None
         if options.max_requests is not None:
             limit = options.max_requests + random.randint(0, options.max_requests_jitter)  # noqa: S311
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never return into the master's stack
-            code = 1
-            try:
-                os.close(read_fd)
-                self._become_worker()
-                code = worker_mod.run(options, self._listeners, write_fd, limit)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        os.close(write_fd)
-        os.set_blocking(read_fd, False)
+        listeners = self._listeners
+        child = children.spawn(
+            lambda report_fd: worker_mod.run(options, listeners, report_fd, limit),
+            prepare=self._become_worker,
+        )
         now = time.monotonic()
-        info = WorkerInfo(pid, read_fd, now, now, limit)
-        self._workers[pid] = info
-        self._selector.register(read_fd, selectors.EVENT_READ, info)
-        logger.info("worker [%d] started", pid)
+        info = WorkerInfo(child.pid, child.fd, now, now, limit)
+        self._workers[child.pid] = info
+        self._selector.register(child.fd, selectors.EVENT_READ, info)
+        logger.info("worker [%d] started", child.pid)
 
     def _become_worker(self) -> None:
         """Drop everything that belongs to the master before running the worker.
 
         The one place where a forked worker's process state is prepared, after `fork` and
-        before `worker.run`: what workers must inherit from the master (an environment
-        variable naming a resource the master owns, say) is set here.
+        before `worker.run` (`children.spawn`'s ``prepare``): what workers must inherit from the
+        master (an environment variable naming a resource the master owns, say) is set here.
         """
         signal.set_wakeup_fd(-1)
         for sig in (*HANDLED, signal.SIGCHLD):
@@ -324,26 +314,16 @@ class Master:
         info.kill_at = time.monotonic() + self.options.graceful_timeout
         if why:
             logger.info("worker [%d] draining (%s)", info.pid, why)
-        _signal(info.pid, signal.SIGTERM)
+        children.send(info.pid, signal.SIGTERM)
 
     def _kill_all(self, sig: int) -> None:
         for pid in list(self._workers):
-            _signal(pid, sig)
+            children.send(pid, sig)
 
     def _reap(self, *, block: bool) -> None:
-        deadline = time.monotonic() + 5.0
         for pid in list(self._workers):
-            while True:
-                try:
-                    done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
-                except ChildProcessError:
-                    done, status = pid, 0
-                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
-                    if time.monotonic() < deadline:
-                        continue
-                    done = 0
-                break
-            if done:
+            status = children.reap(pid, block=block)
+            if status is not None:
                 self._on_exit(self._workers.pop(pid), status)
 
     def _on_exit(self, info: WorkerInfo, status: int) -> None:
@@ -389,7 +369,7 @@ class Master:
             if info.draining:
                 if info.kill_at is not None and now >= info.kill_at:
                     logger.warning("worker [%d] did not stop in time: SIGKILL", info.pid)
-                    _signal(info.pid, signal.SIGKILL)
+                    children.send(info.pid, signal.SIGKILL)
                     info.kill_at = None
             elif now - info.last_seen > timeout:
                 logger.warning(
@@ -449,11 +429,6 @@ class Master:
         with contextlib.suppress(OSError):
             if path.read_text().strip() == str(os.getpid()):
                 path.unlink()
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
 
 
 def _drain_fd(fd: int) -> None:
