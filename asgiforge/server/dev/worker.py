@@ -142,11 +142,9 @@ def count_routes(app: Any) -> int | None:
 
 
 def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> Any:
-    import logging
-
     import uvicorn
 
-    from asgiforge.server import _uvicorn
+    from asgiforge.server import _logging, _uvicorn
 
     class _Server(uvicorn.Server):
         """uvicorn, plus: say when serving, and let go of clients the instant a signal arrives.
@@ -184,8 +182,7 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
         **options.http.uvicorn_kwargs(),
         timeout_graceful_shutdown=max(1, round(options.graceful_timeout)),
     )
-    # The banner and reload lines replace uvicorn's start-up chatter; errors still show.
-    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    _logging.hush_uvicorn_startup()
     return _Server(config)
 
 
