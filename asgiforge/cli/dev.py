@@ -24,11 +24,11 @@ from asgiforge.cli._params import (
     LogLevelOption,
     RootPathOption,
 )
-from asgiforge.server.dev_options import DEFAULT_INCLUDES, DevOptions
+from asgiforge.server.dev.options import DEFAULT_INCLUDES, DevOptions
 from asgiforge.server.options import AppTarget, HTTPOptions
 
 if TYPE_CHECKING:
-    from asgiforge.server.dev_options import ReloadEvent, StartInfo
+    from asgiforge.server.dev.options import ReloadEvent, StartInfo
 
 # The defaults every flag shows; the dataclasses are where they are stated.
 _DEFAULT = DevOptions(AppTarget(""))
@@ -149,7 +149,7 @@ def dev_command(
     """
     from asgiforge import server
     from asgiforge.importer import resolve_target
-    from asgiforge.server.dev_options import ReloadOptions, watch_dirs, watch_includes
+    from asgiforge.server.dev.options import ReloadOptions, watch_dirs, watch_includes
 
     target = resolve_target(app, app_dir=app_dir, factory=factory, env_file=env_file)
     reload = None

@@ -2,9 +2,9 @@
 
 Parse → build `ServeOptions` (which check themselves) and resolve the app → `asgiforge.server.run`
 with ``fresh_interpreter``: this process then becomes the master alone (same PID; see
-`asgiforge.server.master_exec`), which configures logging and reports errors as this CLI would,
-so every mistake the CLI can see is reported here, before anything starts. Every default shown
-here is read from the options dataclasses, where it is stated.
+`asgiforge.server.serve.master_exec`), which configures logging and reports errors as this CLI
+would, so every mistake the CLI can see is reported here, before anything starts. Every default
+shown here is read from the options dataclasses, where it is stated.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from asgiforge.cli._params import (
     RootPathOption,
 )
 from asgiforge.server.options import LOOPS, HeadLimits, HTTPOptions, field_default
-from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.serve.options import ServeOptions
 from asgiforge.server.sockets import DEFAULT_HOST, DEFAULT_PORT
 
 if TYPE_CHECKING:

@@ -1,12 +1,17 @@
 """Process models, and `run()`: the one place that picks which of them serves the options.
 
-* `DevOptions` with ``reload`` set: the reload supervisor (`asgiforge.server.reload`), which
-  forks a fresh worker (`dev_worker`) per change;
-* `DevOptions` without ``reload``: one process that imports and serves (`asgiforge.server.single`);
-* `ServeOptions`: the multi-worker master (`asgiforge.server.multiprocess`, workers in `worker`);
-  with ``fresh_interpreter`` (what `asgiforge serve` asks for) the process is first replaced by a
-  fresh interpreter that loads the master only (`asgiforge.server.master_exec`), so the workers
-  it forks do not carry the caller's modules.
+The package shows its two process models, each in its own subpackage, over the pieces they share:
+
+* `asgiforge.server.dev`: `DevOptions` with ``reload`` set run the reload supervisor
+  (`dev.reload`), which forks a fresh worker (`dev.worker`) per change; without ``reload``, one
+  process imports and serves (`dev.single`);
+* `asgiforge.server.serve`: `ServeOptions` run the multi-worker master (`serve.master`, workers in
+  `serve.worker`); with ``fresh_interpreter`` (what `asgiforge serve` asks for) the process is first
+  replaced by a fresh interpreter that loads the master only (`serve.master_exec`), so the workers
+  it forks do not carry the caller's modules;
+* shared by both: listening sockets (`sockets`), the HTTP options both accept (`options`), the
+  protocol classes that enforce them (`protocols`), the one module touching uvicorn's internals
+  (`_uvicorn`), the report pipe's codec (`pipes`) and the forked children's toolkit (`children`).
 
 The CLI commands call `run()` only. The modules behind it are imported on demand so that building
 options (and answering ``--help``) never loads uvicorn or watchfiles.
@@ -18,9 +23,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, overload
 
 if TYPE_CHECKING:
-    from asgiforge.server.dev_options import DevOptions, DevReporter
+    from asgiforge.server.dev.options import DevOptions, DevReporter
     from asgiforge.server.options import AppTarget
-    from asgiforge.server.serve_options import ServeOptions
+    from asgiforge.server.serve.options import ServeOptions
 
 __all__ = ["run"]
 
@@ -53,22 +58,22 @@ def run(
     same PID, as the master alone, configuring logging and reporting errors as the CLI does;
     `retarget` must then be picklable (a `functools.partial` of `resolve_target` is).
     """
-    from asgiforge.server.dev_options import DevOptions
+    from asgiforge.server.dev.options import DevOptions
 
     if not isinstance(options, DevOptions):
         if fresh_interpreter:
-            from asgiforge.server import master_exec
+            from asgiforge.server.serve import master_exec
 
             return master_exec.serve(options, retarget=retarget)
-        from asgiforge.server import multiprocess
+        from asgiforge.server.serve import master
 
-        return multiprocess.serve(options, retarget=retarget)
+        return master.serve(options, retarget=retarget)
     if reporter is None:
         raise TypeError("run(DevOptions) needs a reporter")
     if options.reload is None:
-        from asgiforge.server import single
+        from asgiforge.server.dev import single
 
         return single.serve(options, reporter)
-    from asgiforge.server import reload as reload_supervisor
+    from asgiforge.server.dev import reload as reload_supervisor
 
     return reload_supervisor.supervise(options, options.reload, reporter)

@@ -8,7 +8,7 @@ import pytest
 
 from asgiforge.errors import ServeError, UsageError
 from asgiforge.server.options import HeadLimits, HTTPOptions, field_default
-from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.serve.options import ServeOptions
 
 
 def test_http_options_check_their_own_fields(tmp_path: Path) -> None:

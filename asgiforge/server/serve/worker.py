@@ -12,8 +12,8 @@
 3. Start-up errors (import failure, lifespan startup failure) are reported to the master as one
    line, so the master can stop with a clear message instead of respawning a broken app forever.
 
-The protocol on the pipe is one byte per event: ``.`` heartbeat, ``R`` ready (lifespan complete
-and listening), ``M`` max-requests reached (please replace me), and ``E<code> <message>\\n``.
+The pipe carries `asgiforge.server.pipes` messages: ``.`` heartbeat, ``R`` ready (lifespan complete
+and listening), ``M`` max-requests reached (please replace me), and ``E`` with ``<code> <message>``.
 """
 
 from __future__ import annotations
@@ -31,13 +31,9 @@ import uvicorn
 
 from asgiforge.errors import AsgiforgeError
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
-from asgiforge.server import _uvicorn
-from asgiforge.server.serve_options import ServeOptions
-
-HEARTBEAT = b"."
-READY = b"R"
-RECYCLE = b"M"
-ERROR = b"E"
+from asgiforge.server import _uvicorn, pipes
+from asgiforge.server.pipes import ERROR, HEARTBEAT, READY, RECYCLE
+from asgiforge.server.serve.options import ServeOptions
 
 # A connection with no request for this long after draining began is idle, and closing it can
 # only race a client that waited that long anyway (the same race as any keep-alive timeout).
@@ -56,9 +52,9 @@ class Channel:
         os.set_blocking(fd, False)
         self.master_alive = True
 
-    def send(self, data: bytes) -> None:
+    def send(self, kind: bytes, payload: bytes = b"") -> None:
         try:
-            os.write(self.fd, data)
+            os.write(self.fd, pipes.encode(kind, payload))
         except BlockingIOError:
             pass  # the master is busy; a dropped heartbeat is followed by the next one
         except (BrokenPipeError, OSError):
@@ -66,7 +62,7 @@ class Channel:
 
     def error(self, code: int, message: str) -> None:
         line = " ".join(message.split())[:3000]
-        self.send(ERROR + f"{code} {line}\n".encode(errors="replace"))
+        self.send(ERROR, f"{code} {line}".encode(errors="replace"))
 
 
 CLOSE = (b"connection", b"close")

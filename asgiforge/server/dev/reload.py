@@ -16,7 +16,7 @@ Why it is fast (issue 7: save → serving well under uvicorn --reload's ~0.35 s)
   ~0 and ``.venv``/``.git``/``node_modules``/build folders never wake anyone.
 
 Broken code does not wedge the loop: the worker serves a 503 page with the error text (see
-`dev_worker`) and the next save replaces it. Reporting goes through a `DevReporter` so this
+`dev.worker`) and the next save replaces it. Reporting goes through a `DevReporter` so this
 module imports neither rich nor typer; the CLI passes a rich one.
 """
 
@@ -34,14 +34,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from asgiforge.errors import UsageError
 from asgiforge.runtime import _broadcast_home
-from asgiforge.server import sockets
-from asgiforge.server.dev_options import (
+from asgiforge.server import children, pipes, sockets
+from asgiforge.server.dev.options import (
     DEFAULT_INCLUDES,
     DevOptions,
     DevReporter,
@@ -49,7 +49,7 @@ from asgiforge.server.dev_options import (
     ReloadOptions,
     StartInfo,
 )
-from asgiforge.server.pipes import read_report
+from asgiforge.server.pipes import Decoder, read_report
 
 if TYPE_CHECKING:
     from watchfiles import Change
@@ -84,7 +84,7 @@ DEFAULT_EXCLUDE_DIRS: frozenset[str] = frozenset(
 # Editor droppings and bytecode: never a reason to reload.
 _IGNORED_NAMES = ("*.py[cod]", "*.sw?", "*~", ".#*", ".DS_Store", "flycheck_*", "*.___jb_*___")
 # Modules the very first worker needs; imported by the supervisor before the first fork.
-_BASE_PRELOAD = ("uvicorn", "uvicorn.config", "uvicorn.server", "asgiforge.server.dev_worker")
+_BASE_PRELOAD = ("uvicorn", "uvicorn.config", "uvicorn.server", "asgiforge.server.dev.worker")
 
 
 class WatchFilter:
@@ -164,7 +164,7 @@ class _Worker:
     fd: int
     changes: tuple[str, ...]
     saved_at: float | None
-    buffer: bytes = b""
+    decoder: Decoder = field(default_factory=Decoder)
     ready: bool = False
     stop_deadline: float | None = None
 
@@ -246,8 +246,7 @@ class _Supervisor:
             if self._reaped(worker):
                 self.retiring.remove(worker)
             elif worker.stop_deadline is not None and now > worker.stop_deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(worker.pid, signal.SIGKILL)
+                children.send(worker.pid, signal.SIGKILL)
         current = self.current
         if current is not None and self._reaped(current):
             self.reporter.message("the app's process exited on its own; starting it again")
@@ -256,53 +255,37 @@ class _Supervisor:
     # -- workers -----------------------------------------------------------------------------
 
     def _spawn(self, changes: tuple[str, ...], saved_at: float | None) -> _Worker:
-        from asgiforge.server import dev_worker
+        from asgiforge.server.dev import worker as dev_worker
 
-        read_fd, write_fd = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the worker
-            status = 1
-            try:
-                os.close(read_fd)
-                for other in (self.current, *self.retiring):
-                    if other is not None and other.fd >= 0:
-                        with contextlib.suppress(OSError):
-                            os.close(other.fd)
-                status = dev_worker.serve(self.sock, self.options, self.reporter, write_fd)
-            except BaseException:  # the child must never return into the parent
-                import traceback
+        def drop_other_pipes() -> None:
+            for other in (self.current, *self.retiring):
+                if other is not None and other.fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(other.fd)
 
-                traceback.print_exc()
-            finally:
-                with contextlib.suppress(Exception):
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                os._exit(status)
-        os.close(write_fd)
-        os.set_blocking(read_fd, False)
-        return _Worker(pid, read_fd, changes, saved_at)
+        child = children.spawn(
+            lambda report_fd: dev_worker.serve(self.sock, self.options, self.reporter, report_fd),
+            prepare=drop_other_pipes,
+        )
+        return _Worker(child.pid, child.fd, changes, saved_at)
 
     def _retire(self, worker: _Worker) -> None:
         """Ask a worker to stop: it closes its listener at once and drains in the background."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(worker.pid, signal.SIGTERM)
+        children.send(worker.pid, signal.SIGTERM)
         worker.stop_deadline = time.monotonic() + self.reload.graceful_timeout + 2.0
         self.retiring.append(worker)
 
     def _reaped(self, worker: _Worker) -> bool:
-        try:
-            pid, _ = os.waitpid(worker.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid = worker.pid
-        if pid == 0:
+        if children.reap(worker.pid) is None:
             return False
+        self._close_pipe(worker)
+        return True
+
+    def _close_pipe(self, worker: _Worker) -> None:
         if worker.fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(worker.fd)
             worker.fd = -1
-        return True
 
     def _read(self, worker: _Worker) -> None:
         chunk = read_report(worker.fd)
@@ -313,14 +296,16 @@ class _Supervisor:
                 os.close(worker.fd)
             worker.fd = -1
             return
-        worker.buffer += chunk
-        while b"\n" in worker.buffer:
-            line, _, worker.buffer = worker.buffer.partition(b"\n")
+        for kind, payload in worker.decoder.feed(chunk):
+            if kind != pipes.READY:
+                continue
             with contextlib.suppress(ValueError):
-                self._handle(worker, json.loads(line))
+                details = json.loads(payload)
+                if isinstance(details, dict):
+                    self._handle(worker, details)
 
     def _handle(self, worker: _Worker, message: dict[str, Any]) -> None:
-        if message.get("event") != "ready" or worker is not self.current:
+        if worker is not self.current:
             return
         worker.ready = True
         ok = bool(message.get("ok"))
@@ -373,11 +358,7 @@ class _Supervisor:
             self._retire(self.current)
             self.current = None
         deadline = time.monotonic() + self.reload.graceful_timeout + 2.0
-        while self.retiring and time.monotonic() < deadline:
-            self.retiring = [w for w in self.retiring if not self._reaped(w)]
-            time.sleep(0.02)
+        children.stop_all([w.pid for w in self.retiring], deadline)
         for worker in self.retiring:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(worker.pid, 0)
+            self._close_pipe(worker)
+        self.retiring = []

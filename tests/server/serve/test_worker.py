@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 
 from asgiforge.runtime.types import Message, Receive, Scope, Send
-from asgiforge.server import _uvicorn, worker
+from asgiforge.server import _uvicorn, pipes
+from asgiforge.server.serve import worker
 from tests.server.serve_process import ServeProcess, free_port, write_app
 
 RUN_WORKER = """
 import socket, sys
 from pathlib import Path
-from asgiforge.server import worker
+from asgiforge.server.serve import worker
 from asgiforge.server.options import AppTarget
-from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.serve.options import ServeOptions
 from asgiforge.server.sockets import bind, tcp
 
 app_dir, port, fd, module = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -81,14 +82,19 @@ def read_for(fd: int, seconds: float) -> bytes:
     return data
 
 
+def kinds(data: bytes) -> list[bytes]:
+    """The types of the complete messages in `data`, in order."""
+    return [kind for kind, _ in pipes.Decoder().feed(data)]
+
+
 @pytest.mark.slow
 def test_worker_reports_ready_then_heartbeats_only_while_its_loop_runs(
     run_worker: object,
 ) -> None:
     _proc, fd, port = run_worker()  # type: ignore[operator]
-    first = read_for(fd, 3.0)
-    assert worker.READY in first
-    assert first.count(worker.HEARTBEAT) >= 3  # interval is timeout/4 = 0.1 s
+    first = kinds(read_for(fd, 3.0))
+    assert pipes.READY in first
+    assert first.count(pipes.HEARTBEAT) >= 3  # interval is timeout/4 = 0.1 s
 
     def block() -> None:
         import http.client
@@ -103,7 +109,7 @@ def test_worker_reports_ready_then_heartbeats_only_while_its_loop_runs(
     threading.Thread(target=block, daemon=True).start()
     time.sleep(0.3)
     read_for(fd, 0.1)  # discard beats sent before the handler blocked
-    assert read_for(fd, 1.0).count(worker.HEARTBEAT) == 0
+    assert kinds(read_for(fd, 1.0)).count(pipes.HEARTBEAT) == 0
     os.close(fd)
 
 
@@ -113,10 +119,10 @@ def test_import_error_is_reported_on_the_pipe_and_in_the_exit_status(
 ) -> None:
     proc, fd, _ = run_worker("missing_module:app")  # type: ignore[operator]
     assert proc.wait(timeout=15) == 2
-    line = read_for(fd, 1.0)
-    assert line.startswith(worker.ERROR + b"2 ")
-    assert b"no module 'missing_module'" in line
-    assert line.endswith(b"\n")
+    [(kind, payload)] = pipes.Decoder().feed(read_for(fd, 1.0))
+    assert kind == pipes.ERROR
+    assert payload.startswith(b"2 ")
+    assert b"no module 'missing_module'" in payload
     os.close(fd)
 
 

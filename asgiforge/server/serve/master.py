@@ -4,7 +4,7 @@ Why fork: the master imports uvicorn (never the user's app) before forking, so a
 with the server code already in memory and a SIGKILLed worker is replaced in milliseconds; each
 worker imports the app itself, so a rolling restart (SIGHUP) picks up new code. Whatever else the
 master holds, every worker holds too: `asgiforge serve` therefore runs it in a fresh interpreter
-(`asgiforge.server.master_exec`), and the pre-imported objects are frozen out of the collector
+(`asgiforge.server.serve.master_exec`), and the pre-imported objects are frozen out of the collector
 (`gc.freeze`) so a worker's collections do not copy the pages they share with the master.
 
 Why a pipe per worker: the worker's event loop writes heartbeats to it, so a blocked loop is
@@ -30,18 +30,18 @@ import signal
 import socket
 import ssl
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from asgiforge.errors import AsgiforgeError, ServeError
 from asgiforge.runtime import _broadcast_home
+from asgiforge.server import children, pipes
 from asgiforge.server import sockets as sockets_mod
-from asgiforge.server import worker as worker_mod
 from asgiforge.server.options import AppTarget
-from asgiforge.server.pipes import read_report
-from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.pipes import Decoder, read_report
+from asgiforge.server.serve import worker as worker_mod
+from asgiforge.server.serve.options import ServeOptions
 
 logger = logging.getLogger("asgiforge.serve")
 
@@ -69,7 +69,7 @@ class WorkerInfo:
     draining: bool = False
     kill_at: float | None = None
     error: tuple[int, str] | None = None
-    buffer: bytearray = field(default_factory=bytearray)
+    decoder: Decoder = field(default_factory=Decoder)
 
 
 class Master:
@@ -246,32 +246,23 @@ class Master:
         limit = None
         if options.max_requests is not None:
             limit = options.max_requests + random.randint(0, options.max_requests_jitter)  # noqa: S311
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never return into the master's stack
-            code = 1
-            try:
-                os.close(read_fd)
-                self._become_worker()
-                code = worker_mod.run(options, self._listeners, write_fd, limit)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(code)
-        os.close(write_fd)
-        os.set_blocking(read_fd, False)
+        listeners = self._listeners
+        child = children.spawn(
+            lambda report_fd: worker_mod.run(options, listeners, report_fd, limit),
+            prepare=self._become_worker,
+        )
         now = time.monotonic()
-        info = WorkerInfo(pid, read_fd, now, now, limit)
-        self._workers[pid] = info
-        self._selector.register(read_fd, selectors.EVENT_READ, info)
-        logger.info("worker [%d] started", pid)
+        info = WorkerInfo(child.pid, child.fd, now, now, limit)
+        self._workers[child.pid] = info
+        self._selector.register(child.fd, selectors.EVENT_READ, info)
+        logger.info("worker [%d] started", child.pid)
 
     def _become_worker(self) -> None:
         """Drop everything that belongs to the master before running the worker.
 
         The one place where a forked worker's process state is prepared, after `fork` and
-        before `worker.run`: what workers must inherit from the master (an environment
-        variable naming a resource the master owns, say) is set here.
+        before `worker.run` (`children.spawn`'s ``prepare``): what workers must inherit from the
+        master (an environment variable naming a resource the master owns, say) is set here.
         """
         signal.set_wakeup_fd(-1)
         for sig in (*HANDLED, signal.SIGCHLD):
@@ -290,30 +281,21 @@ class Master:
             self._unregister(info)
             return
         info.last_seen = time.monotonic()
-        info.buffer += data
-        self._parse(info)
+        self._parse(info, data)
 
-    def _parse(self, info: WorkerInfo) -> None:
-        buf = info.buffer
-        while buf:
-            if buf[:1] == worker_mod.ERROR:
-                end = buf.find(b"\n")
-                if end < 0:
-                    return  # wait for the rest of the line
-                code_text, _, message = bytes(buf[1:end]).decode(errors="replace").partition(" ")
+    def _parse(self, info: WorkerInfo, data: bytes) -> None:
+        for kind, payload in info.decoder.feed(data):
+            if kind == pipes.ERROR:
+                code_text, _, message = payload.decode(errors="replace").partition(" ")
                 info.error = (int(code_text) if code_text.isdigit() else 3, message)
-                del buf[: end + 1]
-                continue
-            byte = bytes(buf[:1])
-            del buf[:1]
-            if byte == worker_mod.READY and not info.ready:
+            elif kind == pipes.READY and not info.ready:
                 info.ready = True
                 self._ever_ready = True
                 self._boot_failures = 0
                 logger.info(
                     "worker [%d] ready in %.2fs", info.pid, time.monotonic() - info.started_at
                 )
-            elif byte == worker_mod.RECYCLE and not info.outdated and not info.draining:
+            elif kind == pipes.RECYCLE and not info.outdated and not info.draining:
                 info.outdated = True
                 logger.info("worker [%d] recycled: reached its request limit", info.pid)
 
@@ -332,32 +314,21 @@ class Master:
         info.kill_at = time.monotonic() + self.options.graceful_timeout
         if why:
             logger.info("worker [%d] draining (%s)", info.pid, why)
-        _signal(info.pid, signal.SIGTERM)
+        children.send(info.pid, signal.SIGTERM)
 
     def _kill_all(self, sig: int) -> None:
         for pid in list(self._workers):
-            _signal(pid, sig)
+            children.send(pid, sig)
 
     def _reap(self, *, block: bool) -> None:
-        deadline = time.monotonic() + 5.0
         for pid in list(self._workers):
-            while True:
-                try:
-                    done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
-                except ChildProcessError:
-                    done, status = pid, 0
-                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
-                    if time.monotonic() < deadline:
-                        continue
-                    done = 0
-                break
-            if done:
+            status = children.reap(pid, block=block)
+            if status is not None:
                 self._on_exit(self._workers.pop(pid), status)
 
     def _on_exit(self, info: WorkerInfo, status: int) -> None:
         while chunk := read_report(info.fd):
-            info.buffer += chunk
-        self._parse(info)
+            self._parse(info, chunk)
         self._unregister(info)
         with contextlib.suppress(OSError):
             os.close(info.fd)
@@ -398,7 +369,7 @@ class Master:
             if info.draining:
                 if info.kill_at is not None and now >= info.kill_at:
                     logger.warning("worker [%d] did not stop in time: SIGKILL", info.pid)
-                    _signal(info.pid, signal.SIGKILL)
+                    children.send(info.pid, signal.SIGKILL)
                     info.kill_at = None
             elif now - info.last_seen > timeout:
                 logger.warning(
@@ -458,11 +429,6 @@ class Master:
         with contextlib.suppress(OSError):
             if path.read_text().strip() == str(os.getpid()):
                 path.unlink()
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
 
 
 def _drain_fd(fd: int) -> None:

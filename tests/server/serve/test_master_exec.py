@@ -15,9 +15,9 @@ import pytest
 
 from asgiforge.errors import ServeError
 from asgiforge.importer import resolve_target
-from asgiforge.server import master_exec
 from asgiforge.server.options import AppTarget, HeadLimits, HTTPOptions
-from asgiforge.server.serve_options import ServeOptions
+from asgiforge.server.serve import master_exec
+from asgiforge.server.serve.options import ServeOptions
 from asgiforge.server.sockets import BindAddress, tcp
 from tests.server.serve_process import ServeProcess
 

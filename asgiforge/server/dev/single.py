@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-from asgiforge.server.dev_options import DevOptions, DevReporter, StartInfo
+from asgiforge.server.dev.options import DevOptions, DevReporter, StartInfo
 
 __all__ = ["serve"]
 
@@ -16,7 +16,8 @@ __all__ = ["serve"]
 def serve(options: DevOptions, reporter: DevReporter) -> int:
     """Import the app, bind, serve until interrupted; returns the exit status."""
     from asgiforge.importer import load_app, load_env_file
-    from asgiforge.server import dev_worker, sockets
+    from asgiforge.server import sockets
+    from asgiforge.server.dev import worker as dev_worker
 
     if options.target.env_file is not None:
         load_env_file(options.target.env_file)

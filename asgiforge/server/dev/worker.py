@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from asgiforge.errors import AsgiforgeError
+from asgiforge.server import pipes
 
 if TYPE_CHECKING:
     from asgiforge.runtime.types import Receive, Scope, Send
-    from asgiforge.server.dev_options import DevOptions, DevReporter
+    from asgiforge.server.dev.options import DevOptions, DevReporter
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +142,9 @@ def count_routes(app: Any) -> int | None:
 
 
 def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> Any:
-    import logging
-
     import uvicorn
 
-    from asgiforge.server import _uvicorn
+    from asgiforge.server import _logging, _uvicorn
 
     class _Server(uvicorn.Server):
         """uvicorn, plus: say when serving, and let go of clients the instant a signal arrives.
@@ -183,8 +182,7 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
         **options.http.uvicorn_kwargs(),
         timeout_graceful_shutdown=max(1, round(options.graceful_timeout)),
     )
-    # The banner and reload lines replace uvicorn's start-up chatter; errors still show.
-    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    _logging.hush_uvicorn_startup()
     return _Server(config)
 
 
@@ -234,15 +232,14 @@ class _Reporter:
         self._result = result
 
     def __call__(self) -> None:
-        message: dict[str, Any] = {
-            "event": "ready",
+        details: dict[str, Any] = {
             "time": time.time(),
             "ok": self._result.error is None,
             "error": str(self._result.error) if self._result.error else None,
             "routes": self._result.routes,
             "modules": _preloadable_modules(self._options) if self._result.error is None else [],
         }
-        data = (json.dumps(message) + "\n").encode()
+        data = pipes.encode(pipes.READY, json.dumps(details).encode())
         threading.Thread(target=self._write, args=(data,), daemon=True).start()
 
     def _write(self, data: bytes) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from asgiforge.errors import UsageError
-from asgiforge.server.dev_options import DEFAULT_INCLUDES, watch_dirs, watch_includes
+from asgiforge.server.dev.options import DEFAULT_INCLUDES, watch_dirs, watch_includes
 from asgiforge.server.options import AppTarget
 
 

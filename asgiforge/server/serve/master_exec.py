@@ -1,12 +1,12 @@
-"""`asgiforge serve`'s master in a fresh interpreter: ``python -m asgiforge.server.master_exec``.
+"""`asgiforge serve`'s master in a fresh interpreter, run as ``python -m`` this module (`MODULE`).
 
 Why: the master forks its workers, and a forked worker starts with every page its parent had.
 Forked from the CLI, each worker carried Typer (and the pydantic it loads), the CLI modules and
 everything they import: code no worker runs, yet counted in full in every worker's RSS. So once
 the CLI has parsed and validated everything, `serve()` binds the listeners and replaces the
 process image (``os.execv``: same PID, so signals, the ``--pid`` file and process managers see no
-difference) with this module, which loads the master (`multiprocess`) and what it pre-imports for
-the workers, and nothing else: no Typer, no Rich (off a TTY), not the user's app. (Click comes
+difference) with this module, which loads the master (`serve.master`) and what it pre-imports for
+the workers, and nothing else: no Typer, no Rich, not the user's app. (Click comes
 with uvicorn, whose package imports its own CLI: the workers need uvicorn either way.)
 
 How the options travel: pickled into an unlinked temporary file whose descriptor the new image
@@ -22,30 +22,30 @@ workers import the app exactly as they did when forked from the CLI. The interpr
 (``-X dev``, ``-W ...``, ``-O``) are passed on the new command line, which ends with the original
 one, so ``ps`` and ``pgrep -f "asgiforge serve"`` still find the master.
 
-After the exec this module stands in for `asgiforge.cli.main`: logging is configured as the CLI
-did (`configure_logging`), and a domain error is one line on stderr, printed by the CLI's own
-renderer (imported only then, when the workers are gone) with the CLI's exit code.
+After the exec this module stands in for `asgiforge.cli.main`: logging is configured by
+`asgiforge.server._logging` (plain `logging`, no Rich), and a domain error is the CLI's one line
+on stderr (``error: ...``, printed there too) with the CLI's exit code.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 from asgiforge.errors import AsgiforgeError
+from asgiforge.server import _logging
 
 if TYPE_CHECKING:
     from socket import socket
 
-    from asgiforge.server.options import AppTarget, HTTPOptions
-    from asgiforge.server.serve_options import ServeOptions
+    from asgiforge.server.options import AppTarget
+    from asgiforge.server.serve.options import ServeOptions
 
-__all__ = ["configure_logging", "main", "serve"]
+__all__ = ["main", "serve"]
 
-MODULE = "asgiforge.server.master_exec"
+MODULE = "asgiforge.server.serve.master_exec"
 # The same status the CLI gives an interrupted command.
 INTERRUPTED = 130
 
@@ -62,14 +62,14 @@ def serve(options: ServeOptions, retarget: Retarget | None = None) -> int:
     """
     if sys.executable:
         replace_process(options, retarget)
-    configure_logging(options.http)
-    from asgiforge.server import multiprocess
+    _logging.configure(options.http)
+    from asgiforge.server.serve import master
 
-    return multiprocess.serve(options, retarget=retarget)
+    return master.serve(options, retarget=retarget)
 
 
 def replace_process(options: ServeOptions, retarget: Retarget | None) -> NoReturn:
-    """Bind, then exec ``python -m asgiforge.server.master_exec FD ARGV...`` (options in FD).
+    """Bind, then exec ``python -m asgiforge.server.serve.master_exec FD ARGV...`` (options in FD).
 
     Binding here, before the exec, reports a port in use as the CLI's own error, and keeps
     `socket.getaddrinfo`'s IDNA codec (and `unicodedata`) out of the master, hence the workers.
@@ -120,7 +120,7 @@ def read_payload(fd: int) -> Payload:
     and sys.argv, each checked for its type."""
     import pickle
 
-    from asgiforge.server.serve_options import ServeOptions
+    from asgiforge.server.serve.options import ServeOptions
 
     with os.fdopen(fd, "rb") as handle:
         options, retarget, fds, path, argv = pickle.loads(handle.read())  # noqa: S301 - see above
@@ -154,9 +154,9 @@ def main(args: list[str] | None = None) -> NoReturn:
     options, retarget, fds, path, argv = read_payload(int(args[0]))
     sys.path[:] = path
     sys.argv[:] = argv
-    configure_logging(options.http)
+    _logging.configure(options.http)
     from asgiforge.server import sockets
-    from asgiforge.server.multiprocess import Master
+    from asgiforge.server.serve.master import Master
 
     listeners = adopt_listeners(fds)
     try:
@@ -171,40 +171,9 @@ def main(args: list[str] | None = None) -> NoReturn:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    """The CLI's one-line error, from its own renderer (the workers are gone by now)."""
-    from asgiforge.cli.output import print_error
-
-    print_error(message)
+    """The CLI's one-line error (the workers are gone by now)."""
+    _logging.print_error(message)
     sys.exit(code)
-
-
-def configure_logging(http: HTTPOptions) -> None:
-    """One configuration for master and workers (forked, they inherit it): rich on a TTY.
-
-    Off a TTY this loads nothing beyond `logging`; on one, Rich's handler is worth its memory
-    (a person is reading) and the workers share its pages with the master.
-    """
-    handler: logging.Handler
-    if sys.stderr.isatty():
-        from rich.logging import RichHandler
-
-        from asgiforge.cli.output import err
-
-        handler = RichHandler(console=err(), show_path=False, markup=False)
-        handler.setFormatter(logging.Formatter("[%(process)d] %(message)s"))
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-        )
-    level = http.log_level_number
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("asgiforge", "uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).setLevel(level)
-    if not http.access_log:
-        logging.getLogger("uvicorn.access").disabled = True
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Options of `asgiforge dev` and the reporter interface its process models talk through.
 
-Shared by both dev process models (the reload supervisor in `reload`, the single process in
-`single`) and by the forked dev worker, so none of them imports another just for a type. Nothing
+Shared by both dev process models (the reload supervisor in `dev.reload`, the single process in
+`dev.single`) and by the forked dev worker, so none of them imports another just for a type. Nothing
 here imports typer or rich: the CLI passes a `DevReporter` that renders.
 """
 

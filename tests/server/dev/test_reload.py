@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from asgiforge.errors import AppImportError, ServeError, UsageError
-from asgiforge.server.dev_options import DevOptions, ReloadOptions
-from asgiforge.server.dev_worker import ErrorApp, error_text
+from asgiforge.server.dev.options import DevOptions, ReloadOptions
+from asgiforge.server.dev.reload import WatchFilter
+from asgiforge.server.dev.worker import ErrorApp, error_text
 from asgiforge.server.options import AppTarget, HTTPOptions
-from asgiforge.server.reload import WatchFilter
 from asgiforge.server.sockets import bind
 from tests.harness import wait_until
 
