@@ -5,7 +5,7 @@ uvicorn's public API is `Config`, `Server` and `run`. Serving the way `asgiforge
 needs more than that: the connection objects in `ServerState`, their request-response cycles,
 the protocol classes and the loop/protocol tables. Each such use is a function or a name here,
 so a new uvicorn release that moves something breaks this module and its tests
-(`tests/server/test_uvicorn_boundary.py`, run by CI against the lowest and the highest uvicorn
+(`tests/server/test_uvicorn.py`, run by CI against the lowest and the highest uvicorn
 of the declared range), not code spread over the package.
 
 Cycle attributes read here, the same on both HTTP protocols since uvicorn 0.30:
