@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from asgiforge.cli import main
+from tests.cli.test_new import run
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -72,17 +71,6 @@ def template_repo(tmp_path: Path) -> Path:
     commit_files(repo, V1, "v1")
     commit_files(repo, V2, "v2")
     return repo
-
-
-def run(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setattr(sys, "argv", ["asgiforge", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
