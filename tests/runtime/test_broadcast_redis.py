@@ -9,8 +9,9 @@ import anyio
 import pytest
 
 from asgiforge.runtime import _broadcast_redis
-from asgiforge.runtime.broadcast import Broadcast, BroadcastError, BroadcastUnavailable, Event
+from asgiforge.runtime.broadcast import Broadcast, BroadcastError, BroadcastUnavailable
 from tests.redis_server import RedisServer, redis_server_fixture  # noqa: F401 (fixture)
+from tests.runtime.test_broadcast import receive_n
 
 pytest.importorskip("redis", reason="pip install 'asgiforge[redis]'")
 
@@ -18,16 +19,6 @@ pytest.importorskip("redis", reason="pip install 'asgiforge[redis]'")
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # redis-py's client is asyncio only
-
-
-async def receive_n(sub: object, count: int, timeout: float = 5.0) -> list[Event]:
-    received: list[Event] = []
-    with anyio.fail_after(timeout):
-        async for event in sub:  # type: ignore[attr-defined]
-            received.append(event)
-            if len(received) == count:
-                break
-    return received
 
 
 @pytest.mark.anyio
