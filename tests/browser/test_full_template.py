@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import pytest
 
 from asgiforge import scaffold
+from tests.harness import free_port, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,12 +34,6 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The generated `full` project served by uvicorn in its own process group."""
@@ -49,7 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "showcase", template="full", target=root / "showcase", options={"description": DESCRIPTION}
     )
     scaffold.write(plan)
-    port = _free_port()
+    port = free_port()
     log = (root / "server.log").open("wb")
     command = [sys.executable, "-m", "uvicorn", "showcase.app:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--log-level", "warning"]
@@ -63,16 +56,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        for _ in range(200):
-            if process.poll() is not None or time.monotonic() > deadline:
-                break
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
+
+        def healthy() -> bool:
+            if process.poll() is not None:
+                return True  # exited: stop waiting, reported below
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as response:
+                return bool(response.status == 200)
+
+        wait_until(healthy, timeout=20, step=0.1)
         if process.poll() is not None:
             log.flush()
             pytest.fail("uvicorn exited: " + (root / "server.log").read_text()[-2000:])
@@ -183,3 +174,58 @@ def test_chat_round_trips_a_message(browser: Any, server: str) -> None:
     assert browser.find_element(By.ID, "text").get_attribute("value") == ""
     assert not browser.find_elements(By.CSS_SELECTOR, "#messages i")  # text, never markup
     _shot(browser, "full-chat")
+
+
+def _rgb(css_colour: str) -> tuple[float, float, float]:
+    """`rgb(r, g, b)` / `rgba(r, g, b, a)` as computed by the browser, in 0..1."""
+    numbers = css_colour[css_colour.index("(") + 1 : css_colour.index(")")].split(",")
+    red, green, blue = (float(n) / 255 for n in numbers[:3])
+    return red, green, blue
+
+
+def _luminance(colour: tuple[float, float, float]) -> float:
+    """WCAG relative luminance."""
+
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(c) for c in colour)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def _contrast(a: str, b: str) -> float:
+    light, dark = sorted((_luminance(_rgb(a)), _luminance(_rgb(b))), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+def test_chat_is_readable_in_the_users_colour_scheme(
+    browser: Any, server: str, scheme: str
+) -> None:
+    """The chat's lists follow `prefers-color-scheme`: dark background with light text in dark
+    mode (the page declares `color-scheme: light dark`), and WCAG AA contrast (4.5:1) for the
+    messages and the connection status in both schemes."""
+    from selenium.webdriver.common.by import By
+
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )
+    try:
+        browser.get(server + "/chat")
+        _wait(browser, lambda d: d.find_element(By.ID, "status").get_attribute("data-state"))
+        messages = browser.find_element(By.ID, "messages")
+        background = messages.value_of_css_property("background-color")
+        text = messages.value_of_css_property("color")
+        if scheme == "dark":
+            assert _luminance(_rgb(background)) < 0.2, background
+        else:
+            assert _luminance(_rgb(background)) > 0.8, background
+        assert _contrast(text, background) >= 4.5, (text, background)
+        # The page itself has no background of its own: it shows the canvas, which is the
+        # `Canvas` colour the message list uses too.
+        status = browser.find_element(By.ID, "status").value_of_css_property("color")
+        assert _contrast(status, background) >= 4.5, (status, background)
+        _shot(browser, f"full-chat-{scheme}")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
