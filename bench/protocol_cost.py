@@ -54,6 +54,14 @@ class FakeTransport:
     def __init__(self) -> None:
         self.closing = False
         self.written = 0
+        self.protocol: Any = None
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> Any:
+        # The header-deadline check asks whether the connection still belongs to the protocol.
+        return self.protocol
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         extra = {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}
@@ -78,9 +86,6 @@ class FakeTransport:
         return True
 
     def write_eof(self) -> None:
-        pass
-
-    def set_protocol(self, protocol: Any) -> None:
         pass
 
 
@@ -123,6 +128,7 @@ async def drive(cls: type[Any], app: Any, data: bytes, n: int) -> float:
     config.loaded_app = app  # no uvicorn wrapper: the same app object for every class
     protocol = cls(config=config, server_state=ServerState(), app_state={}, _loop=loop)
     transport = FakeTransport()
+    transport.set_protocol(protocol)
     protocol.connection_made(transport)
     sleep = asyncio.sleep
     feed = protocol.data_received
