@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from asgiforge.runtime.middleware._vary import merge_vary
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ALL_METHODS", "SAFELISTED_HEADERS", "CORSMiddleware"]
@@ -36,20 +37,6 @@ _OWNED = frozenset(
         b"access-control-expose-headers",
     }
 )
-
-
-def _with_vary_origin(headers: Headers) -> Headers:
-    """Merge every Vary header into one that ends with Origin (unless Origin or * is there)."""
-    values = [value for key, value in headers if key.lower() == b"vary"]
-    if not values:
-        headers.append((b"vary", b"Origin"))
-        return headers
-    tokens = [part.strip().lower() for value in values for part in value.split(b",")]
-    if b"origin" not in tokens and b"*" not in tokens:
-        values.append(b"Origin")
-    kept = [(key, value) for key, value in headers if key.lower() != b"vary"]
-    kept.append((b"vary", b", ".join(values)))
-    return kept
 
 
 class CORSMiddleware:
@@ -200,7 +187,7 @@ class CORSMiddleware:
                 if extra:
                     headers = [(k, v) for k, v in headers if k.lower() not in _OWNED]
                     headers.extend(extra)
-                message["headers"] = _with_vary_origin(headers)
+                message["headers"] = merge_vary(headers, b"Origin")
             await send(message)
 
         return send_with_cors

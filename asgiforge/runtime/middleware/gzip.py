@@ -17,6 +17,7 @@ import zlib
 
 import anyio.to_thread
 
+from asgiforge.runtime.middleware._vary import merge_vary
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["DEFAULT_EXCLUDED_CONTENT_TYPES", "GZipMiddleware", "GZipResponder"]
@@ -58,20 +59,6 @@ def _accepts_gzip(value: bytes) -> bool:
                 return False
         return True
     return False
-
-
-def _add_vary(headers: Headers) -> Headers:
-    """Merge every Vary header into one and append Accept-Encoding to it (unless already there)."""
-    values = [value for key, value in headers if key.lower() == b"vary"]
-    if not values:
-        headers.append((b"vary", b"Accept-Encoding"))
-        return headers
-    tokens = [part.strip().lower() for value in values for part in value.split(b",")]
-    if b"accept-encoding" not in tokens and b"*" not in tokens:
-        values.append(b"Accept-Encoding")
-    kept = [(key, value) for key, value in headers if key.lower() != b"vary"]
-    kept.append((b"vary", b", ".join(values)))
-    return kept
 
 
 def _normalize(content_types: tuple[str, ...]) -> tuple[str, ...]:
@@ -240,7 +227,7 @@ class _GZipSender:
             await self._send(message)
             return
         self._state = "gzip"
-        headers = _add_vary(list(start.get("headers", ())))
+        headers = merge_vary(list(start.get("headers", ())), b"Accept-Encoding")
         if not self._compress_body:
             start["headers"] = headers
             await self._send(start)
