@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asgiforge.errors import AsgiforgeError, ServeError
+from asgiforge.errors import AppImportError, AsgiforgeError, ServeError, SourceFrame
 from asgiforge.runtime import _broadcast_home
 from asgiforge.server import children, pipes
 from asgiforge.server import sockets as sockets_mod
@@ -69,6 +69,7 @@ class WorkerInfo:
     draining: bool = False
     kill_at: float | None = None
     error: tuple[int, str] | None = None
+    frames: tuple[SourceFrame, ...] = ()  # where in the user's code `error` happened
     decoder: Decoder = field(default_factory=Decoder)
 
 
@@ -285,7 +286,9 @@ class Master:
 
     def _parse(self, info: WorkerInfo, data: bytes) -> None:
         for kind, payload in info.decoder.feed(data):
-            if kind == pipes.ERROR:
+            if kind == pipes.FRAMES:
+                info.frames = pipes.decode_frames(payload)
+            elif kind == pipes.ERROR:
                 code_text, _, message = payload.decode(errors="replace").partition(" ")
                 info.error = (int(code_text) if code_text.isdigit() else 3, message)
             elif kind == pipes.READY and not info.ready:
@@ -346,7 +349,10 @@ class Master:
         self._boot_failures += 1
         if not self._ever_ready and (info.error is not None or code in (2, 3)):
             message = info.error[1] if info.error else f"the worker {how} before it was ready"
-            fatal = ServeError(message)
+            # With frames it is the app's import that failed: the CLI shows them under the line.
+            fatal: AsgiforgeError = (
+                AppImportError(message, info.frames) if info.frames else ServeError(message)
+            )
             fatal.exit_code = info.error[0] if info.error else code
             self._fatal = fatal
             return

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NoReturn
 
 from asgiforge.errors import AsgiforgeError
@@ -40,6 +40,7 @@ from asgiforge.server import _logging
 if TYPE_CHECKING:
     from socket import socket
 
+    from asgiforge.errors import SourceFrame
     from asgiforge.server.options import AppTarget
     from asgiforge.server.serve.options import ServeOptions
 
@@ -162,7 +163,7 @@ def main(args: list[str] | None = None) -> NoReturn:
     try:
         status = Master(options, retarget=retarget, listeners=listeners).run()
     except AsgiforgeError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(str(exc), exc.exit_code, getattr(exc, "frames", ()))
     except KeyboardInterrupt:
         status = INTERRUPTED
     finally:
@@ -170,9 +171,10 @@ def main(args: list[str] | None = None) -> NoReturn:
     sys.exit(status)
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    """The CLI's one-line error (the workers are gone by now)."""
+def _fail(message: str, code: int, frames: Iterable[SourceFrame] = ()) -> NoReturn:
+    """The CLI's one-line error, and the user's frames under it (the workers are gone by now)."""
     _logging.print_error(message)
+    _logging.print_frames(frames)
     sys.exit(code)
 
 
