@@ -36,7 +36,7 @@ from pathlib import Path
 
 from asgiforge.errors import AppImportError, AsgiforgeError, ServeError, SourceFrame
 from asgiforge.runtime import _broadcast_home
-from asgiforge.server import children, pipes
+from asgiforge.server import children, pipes, proctitle
 from asgiforge.server import sockets as sockets_mod
 from asgiforge.server.options import AppTarget
 from asgiforge.server.pipes import Decoder, read_report
@@ -64,6 +64,7 @@ class WorkerInfo:
     started_at: float
     last_seen: float
     max_requests: int | None
+    number: int = 0  # its slot in `ps` ("asgiforge worker N"): the smallest one free at spawn
     ready: bool = False
     outdated: bool = False  # to be replaced (SIGHUP, max requests, memory) once a fresh one serves
     draining: bool = False
@@ -130,8 +131,12 @@ class Master:
                 old_handlers[sig] = signal.signal(sig, self._on_signal)
             old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
             tls = bool(self.options.http.ssl_certfile)
-            for sock in listeners:
-                logger.info("listening on %s", sockets_mod.describe(sock, tls))
+            addresses = [sockets_mod.describe(sock, tls) for sock in listeners]
+            for address in addresses:
+                logger.info("listening on %s", address)
+            proctitle.set_title(
+                proctitle.master_title(self.options.target.import_string, addresses)
+            )
             logger.info("master [%d] starting %d worker(s)", os.getpid(), self._target)
             try:
                 self._loop()
@@ -248,18 +253,20 @@ class Master:
         if options.max_requests is not None:
             limit = options.max_requests + random.randint(0, options.max_requests_jitter)  # noqa: S311
         listeners = self._listeners
+        taken = {w.number for w in self._workers.values()}
+        number = next(n for n in range(1, len(taken) + 2) if n not in taken)
         child = children.spawn(
             lambda report_fd: worker_mod.run(options, listeners, report_fd, limit),
-            prepare=self._become_worker,
+            prepare=lambda: self._become_worker(number),
         )
         now = time.monotonic()
-        info = WorkerInfo(child.pid, child.fd, now, now, limit)
+        info = WorkerInfo(child.pid, child.fd, now, now, limit, number)
         self._workers[child.pid] = info
         self._selector.register(child.fd, selectors.EVENT_READ, info)
         logger.info("worker [%d] started", child.pid)
 
-    def _become_worker(self) -> None:
-        """Drop everything that belongs to the master before running the worker.
+    def _become_worker(self, number: int) -> None:
+        """Drop everything that belongs to the master before running worker `number`.
 
         The one place where a forked worker's process state is prepared, after `fork` and
         before `worker.run` (`children.spawn`'s ``prepare``): what workers must inherit from the
@@ -273,6 +280,7 @@ class Master:
         for fd in (self._wake_r, self._wake_w, *(w.fd for w in self._workers.values())):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        proctitle.set_title(proctitle.worker_title(number, self.options.target.import_string))
 
     def _read_worker(self, info: WorkerInfo) -> None:
         data = read_report(info.fd)

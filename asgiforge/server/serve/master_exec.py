@@ -20,7 +20,8 @@ the exec: a payload beyond the pipe's buffer would block the writer. Also in it:
 descriptors (inherited across the exec), and the CLI's ``sys.path`` and ``sys.argv``, so the
 workers import the app exactly as they did when forked from the CLI. The interpreter's own flags
 (``-X dev``, ``-W ...``, ``-O``) are passed on the new command line, which ends with the original
-one, so ``ps`` and ``pgrep -f "asgiforge serve"`` still find the master.
+one, so ``ps`` and ``pgrep -f "asgiforge serve"`` still find the master (with `setproctitle`
+installed the master then renames itself ``asgiforge master APP BINDS``: `server.proctitle`).
 
 After the exec this module stands in for `asgiforge.cli.main`: logging is configured by
 `asgiforge.server._logging` (plain `logging`, no Rich), and a domain error is the CLI's one line
