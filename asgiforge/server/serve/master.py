@@ -484,6 +484,8 @@ def _preimport(options: ServeOptions) -> None:
 
     http = options.http
     names = [*_uvicorn.preimport_names(http.http, http.ws, http.loop), "asgiforge.importer"]
+    if http.access_log and http.access_log_format == "json":
+        names.append("asgiforge.server.accesslog")
     for name in names:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)

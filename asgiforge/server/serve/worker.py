@@ -240,6 +240,9 @@ def run(
         channel.error(STARTUP_FAILURE, f"loading the application failed: {exc!r}")
         return STARTUP_FAILURE
 
+    from asgiforge.server import accesslog
+
+    app = accesslog.wrap(app, options.http)
     capture = _ErrorCapture()
     logging.getLogger("uvicorn.error").addHandler(capture)
     config = uvicorn.Config(
