@@ -13,10 +13,8 @@ Which file is whose is decided by its path (`is_framework_file`), as for import 
 
 from __future__ import annotations
 
-import functools
 import html
 import os
-import sysconfig
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -64,24 +62,23 @@ in call order</summary>
 </details>"""
 
 
-@functools.cache
-def _framework_prefixes() -> tuple[str, ...]:
-    """asgiforge's package directory and the interpreter's library and site-packages ones."""
-    package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    paths = sysconfig.get_paths()
-    found = {
-        package,
-        *(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths),
-    }
-    return tuple(os.path.join(os.path.abspath(path), "") for path in found)
+# asgiforge's own package directory and the standard library's: computed from module paths,
+# without I/O (the page is built inside the event loop, where a file read would block it).
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
+_FRAMEWORK_DIRS = (os.path.join(_PACKAGE_DIR, ""), os.path.join(_STDLIB_DIR, ""))
+_INSTALLED = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 
 
 def is_framework_file(filename: str) -> bool:
-    """Not the user's code: asgiforge, the standard library, an installed package, or a frame
-    without a file (``<frozen importlib._bootstrap>``)."""
+    """Not the user's code: asgiforge, the standard library, an installed package (anything in
+    a ``site-packages``), or a frame without a file (``<frozen importlib._bootstrap>``)."""
     if filename.startswith("<"):
         return True
-    return os.path.abspath(filename).startswith(_framework_prefixes())
+    # normpath, not abspath: no `getcwd()` call in the event loop; a relative path is below the
+    # working directory, the user's project, and so counts as the user's.
+    path = os.path.normpath(filename)
+    return path.startswith(_FRAMEWORK_DIRS) or any(part in path for part in _INSTALLED)
 
 
 def _headers_accept_html(scope: Scope) -> bool:
