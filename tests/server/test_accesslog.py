@@ -250,3 +250,25 @@ def test_serve_writes_parseable_json_lines(tmp_path: Path) -> None:
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@pytest.mark.anyio
+async def test_hostile_path_and_query_stay_inside_their_strings() -> None:
+    raw: list[str] = []
+
+    class Raw(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            raw.append(record.getMessage())
+
+    logger = logging.getLogger(accesslog.LOGGER)
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    logger.handlers[:], logger.level, logger.propagate = [Raw()], logging.INFO, False
+    try:
+        path = '/a"\n{"status": 999}\u2028é'
+        await drive(accesslog.JsonAccessLog(hello), scope(path=path, query_string=b'x="\n\x00'))
+    finally:
+        logger.handlers[:], logger.level, logger.propagate = saved
+    (line,) = raw
+    assert "\n" not in line and line.isascii()
+    record = json.loads(line)
+    assert record["path"] == path and record["query"] == 'x="\n\x00' and record["status"] == 201
