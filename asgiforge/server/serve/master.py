@@ -349,9 +349,11 @@ class Master:
         else:
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
             how = f"exited with code {code}"
-        level = logging.INFO if info.draining and code == 0 else logging.WARNING
+        # Once the start-up has failed for good, the others are stopped by us: no warning.
+        stopped_by_us = (info.draining and code == 0) or self._fatal is not None
+        level = logging.INFO if stopped_by_us else logging.WARNING
         logger.log(level, "worker [%d] %s", info.pid, how)
-        if info.ready or info.draining or self._stopping:
+        if info.ready or info.draining or self._stopping or self._fatal is not None:
             return
         # Died before it ever served: an app that cannot start, or a crash at boot.
         self._boot_failures += 1

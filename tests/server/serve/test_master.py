@@ -328,6 +328,7 @@ def test_import_error_points_at_the_users_file_and_line(
         "  at settings.py:4 in setting: return os.environ[name]",
     ]
     assert "importlib" not in server.log() and "Traceback" not in server.log()
+    assert "next worker start" not in server.log()  # no respawn is announced after the fatal error
 
 
 def test_port_in_use_is_a_one_line_error(started: list[ServeProcess], app_dir: Path) -> None:
