@@ -73,6 +73,23 @@ def test_serve_master_and_workers_have_their_own_titles(
 
 
 @pytest.mark.slow
+def test_serve_without_setproctitle_serves_under_its_command_line(
+    serve: list[ServeProcess], tmp_path: Path
+) -> None:
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "setproctitle.py").write_text("raise ImportError('not installed')\n")
+    path = os.pathsep.join([str(shim), *filter(None, [os.environ.get("PYTHONPATH")])])
+    server = ServeProcess(write_app(tmp_path), "--workers", "2", env={"PYTHONPATH": path})
+    serve.append(server)
+    workers = server.wait_ready(2)
+    assert server.get("/")[0] == 200
+    for pid in (server.pid, *workers):
+        assert "asgiforge.server.serve.master_exec" in title(pid)
+        assert "serve svcapp:app" in title(pid)
+
+
+@pytest.mark.slow
 def test_dev_supervisor_and_worker_have_their_own_titles(tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text(
         "async def app(scope, receive, send):\n"
@@ -97,6 +114,27 @@ def test_dev_supervisor_and_worker_have_their_own_titles(tmp_path: Path) -> None
         assert wait_until(lambda: supervisor.children(), 15)
         worker = supervisor.children()[0].pid
         assert wait_until(lambda: title(worker) == "asgiforge dev worker main:app", 10)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_dev_without_reload_is_one_process_titled_dev(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "asgiforge", "dev", "main:app", "--no-reload", "--port", str(port)],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        expected = f"asgiforge dev main:app http://127.0.0.1:{port}"
+        assert wait_until(lambda: title(process.pid) == expected, 15), title(process.pid)
+        assert psutil.Process(process.pid).children() == []
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
