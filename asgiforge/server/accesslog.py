@@ -142,5 +142,7 @@ def wrap(app: ASGIApp, http: HTTPOptions) -> ASGIApp:
     """`app` wrapped for the JSON access log when that is what `http` asks for, else `app`."""
     if not http.access_log or http.access_log_format != "json":
         return app
+    if http.log_level_number > logging.INFO:  # --log-level warning: no line would be written
+        return app
     configure(http)
     return JsonAccessLog(app)

@@ -158,6 +158,8 @@ def test_the_format_is_validated_and_only_json_wraps_the_app() -> None:
     assert HTTPOptions().access_log_format == "text"
     assert accesslog.wrap(hello, HTTPOptions()) is hello  # text: uvicorn writes the line
     assert accesslog.wrap(hello, HTTPOptions(access_log=False, access_log_format="json")) is hello
+    quiet = HTTPOptions(access_log_format="json", log_level="warning")
+    assert accesslog.wrap(hello, quiet) is hello  # no line would be written at that level
     assert isinstance(
         accesslog.wrap(hello, HTTPOptions(access_log_format="json")), accesslog.JsonAccessLog
     )
