@@ -16,9 +16,12 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from asgiforge.errors import SourceFrame
     from asgiforge.server.options import HTTPOptions
 
-__all__ = ["configure", "hush_uvicorn_startup", "print_error"]
+__all__ = ["configure", "hush_uvicorn_startup", "print_error", "print_frames"]
 
 # The loggers whose level follows ``--log-level``.
 LOGGERS = ("asgiforge", "uvicorn", "uvicorn.error", "uvicorn.access")
@@ -53,6 +56,22 @@ def print_error(message: str, stream: TextIO | None = None) -> None:
     first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
     label = "\x1b[1;31merror: " + RESET if use_colour(stream) else "error: "
     stream.write(label + printable(first_line) + "\n")
+    stream.flush()
+
+
+def print_frames(frames: Iterable[SourceFrame], stream: TextIO | None = None) -> None:
+    """The user's frames under the error, innermost last, as the CLI prints them
+    (`asgiforge.cli.output.print_frames`): ``  at FILE:LINE in FUNCTION: CODE``, one a line."""
+    stream = sys.stderr if stream is None else stream
+    colour = use_colour(stream)
+    for frame in frames:
+        where = printable(f"{frame.file}:{frame.line}")
+        line = "  at " + (f"\x1b[1m{where}{RESET}" if colour else where)
+        if frame.function:
+            line += printable(f" in {frame.function}")
+        if frame.source:
+            line += ": " + printable(frame.source)
+        stream.write(line + "\n")
     stream.flush()
 
 

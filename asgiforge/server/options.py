@@ -19,6 +19,8 @@ from asgiforge.errors import ServeError, UsageError
 
 LOOPS = ("auto", "asyncio", "uvloop")
 HTTP_IMPLEMENTATIONS = ("auto", "h11", "httptools")
+# --access-log-format: uvicorn's line, or JSON lines (`asgiforge.server.accesslog`).
+ACCESS_LOG_FORMATS = ("text", "json")
 # uvicorn's names (and its extra "trace" level) → the numbers `logging` uses.
 LOG_LEVELS = {
     "critical": logging.CRITICAL,
@@ -111,6 +113,9 @@ class HTTPOptions:
     root_path: str = ""
     limit_concurrency: int | None = None
     access_log: bool = True
+    # "text": uvicorn's access line; "json": one JSON object per request on stdout, with the
+    # duration, bytes and a request id (`asgiforge.server.accesslog`).
+    access_log_format: str = "text"
     log_level: str = "info"
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
@@ -130,6 +135,11 @@ class HTTPOptions:
         if self.http not in HTTP_IMPLEMENTATIONS:
             choices = ", ".join(HTTP_IMPLEMENTATIONS)
             raise UsageError(f"--http must be one of {choices} (got {self.http!r})")
+        if self.access_log_format not in ACCESS_LOG_FORMATS:
+            choices = ", ".join(ACCESS_LOG_FORMATS)
+            raise UsageError(
+                f"--access-log-format must be one of {choices} (got {self.access_log_format!r})"
+            )
         if self.log_level.lower() not in LOG_LEVELS:
             choices = ", ".join(LOG_LEVELS)
             raise UsageError(f"--log-level must be one of {choices} (got {self.log_level!r})")
@@ -169,7 +179,8 @@ class HTTPOptions:
             "forwarded_allow_ips": self.forwarded_allow_ips or "",
             "root_path": self.root_path,
             "limit_concurrency": self.limit_concurrency,
-            "access_log": self.access_log,
+            # The JSON format is written by our wrapper (`accesslog.wrap`), not by uvicorn.
+            "access_log": self.access_log and self.access_log_format == "text",
             "log_level": self.log_level,
             "ssl_certfile": self.ssl_certfile,
             "ssl_keyfile": self.ssl_keyfile,

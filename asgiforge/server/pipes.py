@@ -2,9 +2,10 @@
 
 A message is one line: a one-byte type, then a payload, then ``\\n`` (the payload holds no
 newline; structured payloads are JSON, which escapes its newlines). `serve`'s worker sends a
-heartbeat, ready, recycle or error message; `dev`'s worker one ready message with its JSON
-details. One format means one parser to get right, and a supervisor that can tell a torn read
-(the rest of the line is still coming) from a complete message.
+heartbeat, ready, recycle or error message (an error in the user's code preceded by its frames);
+`dev`'s worker one ready message with its JSON details. One format means one parser to get
+right, and a supervisor that can tell a torn read (the rest of the line is still coming) from a
+complete message.
 
 Both supervisors keep the read end non-blocking and poll it from a single-threaded loop, so a
 read has three outcomes that callers must tell apart: data, nothing yet, and end of file.
@@ -12,9 +13,24 @@ read has three outcomes that callers must tell apart: data, nothing yet, and end
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
 
-__all__ = ["ERROR", "HEARTBEAT", "READY", "RECYCLE", "Decoder", "encode", "read_report"]
+from asgiforge.errors import SourceFrame
+
+__all__ = [
+    "ERROR",
+    "FRAMES",
+    "HEARTBEAT",
+    "READY",
+    "RECYCLE",
+    "Decoder",
+    "decode_frames",
+    "encode",
+    "encode_frames",
+    "read_report",
+]
 
 CHUNK = 65536
 # A line longer than this is not a report any worker writes: it is dropped, not buffered forever.
@@ -26,6 +42,9 @@ HEARTBEAT = b"."  # the worker's event loop still runs
 READY = b"R"
 RECYCLE = b"M"  # reached its request limit: please replace me
 ERROR = b"E"  # could not start: ``<exit code> <one line>``
+FRAMES = b"F"  # sent just before ERROR: the user's frames it happened in (`encode_frames`)
+# The most frames a FRAMES message carries or is read with: a short pointer, never a wall.
+MAX_FRAMES = 10
 
 
 def encode(kind: bytes, payload: bytes = b"") -> bytes:
@@ -35,6 +54,38 @@ def encode(kind: bytes, payload: bytes = b"") -> bytes:
     if NEWLINE in payload:
         raise ValueError("a message payload cannot contain a newline")
     return kind + payload + NEWLINE
+
+
+def encode_frames(frames: Iterable[SourceFrame]) -> bytes:
+    """The payload of a FRAMES message: the frames as a JSON list of 4-item lists, innermost last.
+
+    The master has no traceback to look at (the exception lived in the worker): these lines are
+    what lets it point at the user's file and line (`decode_frames` reads them back).
+    """
+    items = [[f.file, f.line, f.function, f.source] for f in frames][-MAX_FRAMES:]
+    return json.dumps(items, ensure_ascii=True).encode()
+
+
+def decode_frames(payload: bytes) -> tuple[SourceFrame, ...]:
+    """The frames `encode_frames` wrote; a malformed payload (or item) yields nothing for it."""
+    try:
+        items = json.loads(payload)
+    except ValueError:
+        return ()
+    if not isinstance(items, list):
+        return ()
+    frames: list[SourceFrame] = []
+    for item in items[-MAX_FRAMES:]:
+        if (
+            isinstance(item, list)
+            and len(item) == 4
+            and isinstance(item[0], str)
+            and isinstance(item[1], int)
+            and isinstance(item[2], str)
+            and isinstance(item[3], str)
+        ):
+            frames.append(SourceFrame(item[0], item[1], item[2], item[3]))
+    return tuple(frames)
 
 
 class Decoder:

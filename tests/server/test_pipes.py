@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from asgiforge.errors import SourceFrame
 from asgiforge.server import pipes
 from asgiforge.server.pipes import Decoder, encode, read_report
 
@@ -67,3 +68,19 @@ def test_read_report_tells_data_nothing_yet_and_end_of_file_apart() -> None:
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
+
+
+def test_frames_round_trip_and_garbage_frames_are_dropped() -> None:
+    frames = [
+        SourceFrame("main.py", 2, "<module>", 'x = setting("DB")'),
+        SourceFrame("h.py", 3, "f"),
+    ]
+    message = Decoder().feed(encode(pipes.FRAMES, pipes.encode_frames(frames)))
+    assert message[0][0] == pipes.FRAMES
+    assert pipes.decode_frames(message[0][1]) == tuple(frames)
+    many = [SourceFrame(f"m{i}.py", i, "f") for i in range(50)]
+    assert len(pipes.decode_frames(pipes.encode_frames(many))) == pipes.MAX_FRAMES
+    garbage = json.dumps([["a.py", "not a line", "f", ""], ["b.py", 1, "g", "y"], 7]).encode()
+    assert pipes.decode_frames(garbage) == (SourceFrame("b.py", 1, "g", "y"),)
+    assert pipes.decode_frames(b"{not json") == ()
+    assert pipes.decode_frames(b'{"a": 1}') == ()

@@ -4,11 +4,17 @@ An exception nobody handled becomes a 500 response (if no response has started y
 re-raised, so the server still logs it with its traceback. With `debug=True` the 500 shows the
 traceback: an HTML page for browsers (every piece of it escaped, since exception messages and
 source lines can contain request data) or plain text for everything else.
+
+The HTML page puts the user's frames first, open with their source, and folds the framework's
+(asgiforge, the standard library, installed packages such as anyio) into one ``<details>``: a
+handler's error otherwise sits below a dozen frames of routing and middleware, off-screen.
+Which file is whose is decided by its path (`is_framework_file`), as for import errors.
 """
 
 from __future__ import annotations
 
 import html
+import os
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +39,8 @@ h1 {{ font-size: 1.4em; color: #b00020; }}
 .where {{ background: #f4f4f4; padding: .4em .8em; font-family: monospace; }}
 pre {{ margin: 0; padding: .4em .8em; overflow-x: auto; }}
 .line {{ background: #fff3b0; }}
+details.framework {{ margin: 1.5em 0; }}
+details.framework > summary {{ cursor: pointer; color: #555; }}
 </style>
 </head>
 <body>
@@ -41,9 +49,36 @@ pre {{ margin: 0; padding: .4em .8em; overflow-x: auto; }}
 <p>Traceback, most recent call last. This page is shown because the app runs with
 <code>debug=True</code>; never enable debug in production.</p>
 {frames}
+{framework}
 </body>
 </html>
 """
+
+
+_FOLDED = """<details class="framework">
+<summary>{count} framework frame{plural} (asgiforge, standard library, installed packages),
+in call order</summary>
+{frames}
+</details>"""
+
+
+# asgiforge's own package directory and the standard library's: computed from module paths,
+# without I/O (the page is built inside the event loop, where a file read would block it).
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
+_FRAMEWORK_DIRS = (os.path.join(_PACKAGE_DIR, ""), os.path.join(_STDLIB_DIR, ""))
+_INSTALLED = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
+
+
+def is_framework_file(filename: str) -> bool:
+    """Not the user's code: asgiforge, the standard library, an installed package (anything in
+    a ``site-packages``), or a frame without a file (``<frozen importlib._bootstrap>``)."""
+    if filename.startswith("<"):
+        return True
+    # normpath, not abspath: no `getcwd()` call in the event loop; a relative path is below the
+    # working directory, the user's project, and so counts as the user's.
+    path = os.path.normpath(filename)
+    return path.startswith(_FRAMEWORK_DIRS) or any(part in path for part in _INSTALLED)
 
 
 def _headers_accept_html(scope: Scope) -> bool:
@@ -130,12 +165,27 @@ class ServerErrorMiddleware:
         return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
     def generate_html(self, exc: BaseException, limit: int = 7) -> str:
-        """The debug page; `limit` lines of source context around each frame's line."""
+        """The debug page; `limit` lines of source context around each frame's line.
+
+        The user's frames come first and open; the framework's follow, folded. When no frame
+        is the user's (an error inside the framework itself), every frame is shown open.
+        """
         title = html.escape(f"{type(exc).__name__}: {exc}")
-        frames = []
-        for frame in traceback.extract_tb(exc.__traceback__):
-            frames.append(self._frame_html(frame, limit))
-        return _PAGE.format(title=title, frames="\n".join(frames))
+        stack = traceback.extract_tb(exc.__traceback__)
+        users = [frame for frame in stack if not is_framework_file(frame.filename)]
+        if not users:
+            frames = "\n".join(self._frame_html(frame, limit) for frame in stack)
+            return _PAGE.format(title=title, frames=frames, framework="")
+        others = [frame for frame in stack if is_framework_file(frame.filename)]
+        folded = ""
+        if others:
+            folded = _FOLDED.format(
+                count=len(others),
+                plural="" if len(others) == 1 else "s",
+                frames="\n".join(self._frame_html(frame, limit) for frame in others),
+            )
+        frames = "\n".join(self._frame_html(frame, limit) for frame in users)
+        return _PAGE.format(title=title, frames=frames, framework=folded)
 
     @staticmethod
     def _frame_html(frame: traceback.FrameSummary, limit: int) -> str:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from asgiforge.errors import UsageError
 from asgiforge.runtime import _broadcast_home
-from asgiforge.server import children, pipes, sockets
+from asgiforge.server import children, pipes, proctitle, sockets
 from asgiforge.server.dev.options import (
     DEFAULT_INCLUDES,
     DevOptions,
@@ -193,6 +193,8 @@ class _Supervisor:
         for name in _BASE_PRELOAD:
             self._import_quietly(name)
         previous = signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        app = self.options.target.import_string
+        proctitle.set_title(proctitle.dev_title(app, self.options.url))
         try:
             self.current = self._spawn((), None)
             for changes in watchfiles.watch(
@@ -262,6 +264,7 @@ class _Supervisor:
                 if other is not None and other.fd >= 0:
                     with contextlib.suppress(OSError):
                         os.close(other.fd)
+            proctitle.set_title(proctitle.dev_worker_title(self.options.target.import_string))
 
         child = children.spawn(
             lambda report_fd: dev_worker.serve(self.sock, self.options, self.reporter, report_fd),

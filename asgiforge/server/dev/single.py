@@ -16,9 +16,10 @@ __all__ = ["serve"]
 def serve(options: DevOptions, reporter: DevReporter) -> int:
     """Import the app, bind, serve until interrupted; returns the exit status."""
     from asgiforge.importer import load_app, load_env_file
-    from asgiforge.server import sockets
+    from asgiforge.server import proctitle, sockets
     from asgiforge.server.dev import worker as dev_worker
 
+    proctitle.set_title(proctitle.dev_title(options.target.import_string, options.url))
     if options.target.env_file is not None:
         load_env_file(options.target.env_file)
     app = load_app(options.target)

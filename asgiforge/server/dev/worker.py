@@ -144,7 +144,9 @@ def count_routes(app: Any) -> int | None:
 def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> Any:
     import uvicorn
 
-    from asgiforge.server import _logging, _uvicorn
+    from asgiforge.server import _logging, _uvicorn, accesslog
+
+    app = accesslog.wrap(app, options.http)
 
     class _Server(uvicorn.Server):
         """uvicorn, plus: say when serving, and let go of clients the instant a signal arrives.

@@ -34,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asgiforge.errors import AsgiforgeError, ServeError
+from asgiforge.errors import AppImportError, AsgiforgeError, ServeError, SourceFrame
 from asgiforge.runtime import _broadcast_home
-from asgiforge.server import children, pipes
+from asgiforge.server import children, pipes, proctitle
 from asgiforge.server import sockets as sockets_mod
 from asgiforge.server.options import AppTarget
 from asgiforge.server.pipes import Decoder, read_report
@@ -64,11 +64,13 @@ class WorkerInfo:
     started_at: float
     last_seen: float
     max_requests: int | None
+    number: int = 0  # its slot in `ps` ("asgiforge worker N"): the smallest one free at spawn
     ready: bool = False
     outdated: bool = False  # to be replaced (SIGHUP, max requests, memory) once a fresh one serves
     draining: bool = False
     kill_at: float | None = None
     error: tuple[int, str] | None = None
+    frames: tuple[SourceFrame, ...] = ()  # where in the user's code `error` happened
     decoder: Decoder = field(default_factory=Decoder)
 
 
@@ -129,8 +131,12 @@ class Master:
                 old_handlers[sig] = signal.signal(sig, self._on_signal)
             old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
             tls = bool(self.options.http.ssl_certfile)
-            for sock in listeners:
-                logger.info("listening on %s", sockets_mod.describe(sock, tls))
+            addresses = [sockets_mod.describe(sock, tls) for sock in listeners]
+            for address in addresses:
+                logger.info("listening on %s", address)
+            proctitle.set_title(
+                proctitle.master_title(self.options.target.import_string, addresses)
+            )
             logger.info("master [%d] starting %d worker(s)", os.getpid(), self._target)
             try:
                 self._loop()
@@ -247,18 +253,20 @@ class Master:
         if options.max_requests is not None:
             limit = options.max_requests + random.randint(0, options.max_requests_jitter)  # noqa: S311
         listeners = self._listeners
+        taken = {w.number for w in self._workers.values()}
+        number = next(n for n in range(1, len(taken) + 2) if n not in taken)
         child = children.spawn(
             lambda report_fd: worker_mod.run(options, listeners, report_fd, limit),
-            prepare=self._become_worker,
+            prepare=lambda: self._become_worker(number),
         )
         now = time.monotonic()
-        info = WorkerInfo(child.pid, child.fd, now, now, limit)
+        info = WorkerInfo(child.pid, child.fd, now, now, limit, number)
         self._workers[child.pid] = info
         self._selector.register(child.fd, selectors.EVENT_READ, info)
         logger.info("worker [%d] started", child.pid)
 
-    def _become_worker(self) -> None:
-        """Drop everything that belongs to the master before running the worker.
+    def _become_worker(self, number: int) -> None:
+        """Drop everything that belongs to the master before running worker `number`.
 
         The one place where a forked worker's process state is prepared, after `fork` and
         before `worker.run` (`children.spawn`'s ``prepare``): what workers must inherit from the
@@ -272,6 +280,7 @@ class Master:
         for fd in (self._wake_r, self._wake_w, *(w.fd for w in self._workers.values())):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        proctitle.set_title(proctitle.worker_title(number, self.options.target.import_string))
 
     def _read_worker(self, info: WorkerInfo) -> None:
         data = read_report(info.fd)
@@ -285,7 +294,9 @@ class Master:
 
     def _parse(self, info: WorkerInfo, data: bytes) -> None:
         for kind, payload in info.decoder.feed(data):
-            if kind == pipes.ERROR:
+            if kind == pipes.FRAMES:
+                info.frames = pipes.decode_frames(payload)
+            elif kind == pipes.ERROR:
                 code_text, _, message = payload.decode(errors="replace").partition(" ")
                 info.error = (int(code_text) if code_text.isdigit() else 3, message)
             elif kind == pipes.READY and not info.ready:
@@ -338,15 +349,20 @@ class Master:
         else:
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
             how = f"exited with code {code}"
-        level = logging.INFO if info.draining and code == 0 else logging.WARNING
+        # Once the start-up has failed for good, the others are stopped by us: no warning.
+        stopped_by_us = (info.draining and code == 0) or self._fatal is not None
+        level = logging.INFO if stopped_by_us else logging.WARNING
         logger.log(level, "worker [%d] %s", info.pid, how)
-        if info.ready or info.draining or self._stopping:
+        if info.ready or info.draining or self._stopping or self._fatal is not None:
             return
         # Died before it ever served: an app that cannot start, or a crash at boot.
         self._boot_failures += 1
         if not self._ever_ready and (info.error is not None or code in (2, 3)):
             message = info.error[1] if info.error else f"the worker {how} before it was ready"
-            fatal = ServeError(message)
+            # With frames it is the app's import that failed: the CLI shows them under the line.
+            fatal: AsgiforgeError = (
+                AppImportError(message, info.frames) if info.frames else ServeError(message)
+            )
             fatal.exit_code = info.error[0] if info.error else code
             self._fatal = fatal
             return
@@ -470,6 +486,8 @@ def _preimport(options: ServeOptions) -> None:
 
     http = options.http
     names = [*_uvicorn.preimport_names(http.http, http.ws, http.loop), "asgiforge.importer"]
+    if http.access_log and http.access_log_format == "json":
+        names.append("asgiforge.server.accesslog")
     for name in names:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)

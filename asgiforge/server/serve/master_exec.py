@@ -20,7 +20,8 @@ the exec: a payload beyond the pipe's buffer would block the writer. Also in it:
 descriptors (inherited across the exec), and the CLI's ``sys.path`` and ``sys.argv``, so the
 workers import the app exactly as they did when forked from the CLI. The interpreter's own flags
 (``-X dev``, ``-W ...``, ``-O``) are passed on the new command line, which ends with the original
-one, so ``ps`` and ``pgrep -f "asgiforge serve"`` still find the master.
+one, so ``ps`` and ``pgrep -f "asgiforge serve"`` still find the master (with `setproctitle`
+installed the master then renames itself ``asgiforge master APP BINDS``: `server.proctitle`).
 
 After the exec this module stands in for `asgiforge.cli.main`: logging is configured by
 `asgiforge.server._logging` (plain `logging`, no Rich), and a domain error is the CLI's one line
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NoReturn
 
 from asgiforge.errors import AsgiforgeError
@@ -40,6 +41,7 @@ from asgiforge.server import _logging
 if TYPE_CHECKING:
     from socket import socket
 
+    from asgiforge.errors import SourceFrame
     from asgiforge.server.options import AppTarget
     from asgiforge.server.serve.options import ServeOptions
 
@@ -162,7 +164,7 @@ def main(args: list[str] | None = None) -> NoReturn:
     try:
         status = Master(options, retarget=retarget, listeners=listeners).run()
     except AsgiforgeError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(str(exc), exc.exit_code, getattr(exc, "frames", ()))
     except KeyboardInterrupt:
         status = INTERRUPTED
     finally:
@@ -170,9 +172,10 @@ def main(args: list[str] | None = None) -> NoReturn:
     sys.exit(status)
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    """The CLI's one-line error (the workers are gone by now)."""
+def _fail(message: str, code: int, frames: Iterable[SourceFrame] = ()) -> NoReturn:
+    """The CLI's one-line error, and the user's frames under it (the workers are gone by now)."""
     _logging.print_error(message)
+    _logging.print_frames(frames)
     sys.exit(code)
 
 

@@ -29,10 +29,10 @@ from typing import Any
 
 import uvicorn
 
-from asgiforge.errors import AsgiforgeError
+from asgiforge.errors import AppImportError, AsgiforgeError, SourceFrame
 from asgiforge.runtime.types import ASGIApp, Message, Receive, Scope, Send
 from asgiforge.server import _uvicorn, pipes
-from asgiforge.server.pipes import ERROR, HEARTBEAT, READY, RECYCLE
+from asgiforge.server.pipes import ERROR, FRAMES, HEARTBEAT, READY, RECYCLE
 from asgiforge.server.serve.options import ServeOptions
 
 # A connection with no request for this long after draining began is idle, and closing it can
@@ -60,7 +60,11 @@ class Channel:
         except (BrokenPipeError, OSError):
             self.master_alive = False
 
-    def error(self, code: int, message: str) -> None:
+    def error(self, code: int, message: str, frames: Iterable[SourceFrame] = ()) -> None:
+        """Report a start-up failure: the user's `frames` first (if any), then the one line."""
+        frames = tuple(frames)
+        if frames:
+            self.send(FRAMES, pipes.encode_frames(frames))
         line = " ".join(message.split())[:3000]
         self.send(ERROR, f"{code} {line}".encode(errors="replace"))
 
@@ -226,6 +230,9 @@ def run(
         from asgiforge.importer import load_app
 
         app: Any = load_app(options.target)
+    except AppImportError as exc:  # the user's code raised: the master shows where
+        channel.error(exc.exit_code, str(exc), exc.frames)
+        return exc.exit_code
     except AsgiforgeError as exc:
         channel.error(exc.exit_code, str(exc))
         return exc.exit_code
@@ -233,6 +240,9 @@ def run(
         channel.error(STARTUP_FAILURE, f"loading the application failed: {exc!r}")
         return STARTUP_FAILURE
 
+    from asgiforge.server import accesslog
+
+    app = accesslog.wrap(app, options.http)
     capture = _ErrorCapture()
     logging.getLogger("uvicorn.error").addHandler(capture)
     config = uvicorn.Config(

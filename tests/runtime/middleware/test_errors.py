@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -105,3 +106,50 @@ async def test_other_scope_types_pass_through() -> None:
     with pytest.raises(ValueError):
         await ServerErrorMiddleware(app)({"type": "websocket"}, receive, send)
     assert seen == ["websocket"]
+
+
+def _load_settings(name: str) -> str:
+    return {"known": "value"}[name]  # the user's failing line
+
+
+async def _handler(request: Any) -> Response:
+    return PlainTextResponse(_load_settings("DATABASE_URL"))
+
+
+def _page(app: Any) -> str:
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/", headers={"accept": "text/html"})
+    assert response.status_code == 500
+    return response.text
+
+
+def test_debug_page_shows_the_users_frames_first_and_folds_the_framework() -> None:
+    from asgiforge.runtime.applications import App
+    from asgiforge.runtime.routing import Route
+
+    page = _page(App(debug=True, routes=[Route("/", _handler)]))
+    head, folded = page.split('<details class="framework">')
+    # The user's frames, in call order, open with their source, before anything folded.
+    assert head.index("in _handler") < head.index("in _load_settings")
+    assert "the user&#x27;s failing line" in head
+    assert "asgiforge/runtime" not in head
+    # The framework's frames are all inside the one <details>, closed by default.
+    wheres = re.findall(r'<div class="where">([^,]*),', folded)
+    assert len(wheres) >= 3
+    assert all("/asgiforge/runtime/" in where for where in wheres), wheres
+    assert "</details>" in folded
+    assert "<details open" not in page
+    assert int(folded.split("<summary>")[1].split()[0]) == len(wheres)
+
+
+def test_debug_page_without_user_frames_shows_every_frame_open() -> None:
+    import json
+
+    try:
+        json.loads("{")
+    except ValueError as caught:
+        assert caught.__traceback__ is not None
+        exc = caught.with_traceback(caught.__traceback__.tb_next)  # drop this test's frame
+    page = ServerErrorMiddleware(broken, debug=True).generate_html(exc)
+    assert "<details" not in page
+    assert "json/decoder.py" in page

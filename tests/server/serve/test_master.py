@@ -298,9 +298,37 @@ def test_import_error_exits_3_with_one_line(started: list[ServeProcess], app_dir
     (app_dir / "svcapp.py").write_text("raise ImportError('no such dependency: foo')\n")
     server = start(started, app_dir, "--workers", "2")
     assert server.wait_exit(15) == 3
-    last = server.log().strip().splitlines()[-1]
-    assert last.startswith("error: ")
-    assert "no such dependency: foo" in last
+    *_, error, frame = server.log().strip().splitlines()
+    assert error.startswith("error: ")
+    assert "no such dependency: foo" in error
+    assert frame == "  at svcapp.py:1 in <module>: raise ImportError('no such dependency: foo')"
+
+
+def test_import_error_points_at_the_users_file_and_line(
+    started: list[ServeProcess], app_dir: Path
+) -> None:
+    """The exception is raised in the worker; the master's last lines name the user's frames
+    (innermost last), none of importlib's or asgiforge's, and the message stays short."""
+    (app_dir / "settings.py").write_text(
+        "import os\n\ndef setting(name):\n    return os.environ[name]\n"
+    )
+    (app_dir / "svcapp.py").write_text(
+        'from settings import setting\n\nDATABASE_URL = setting("DATABASE_URL")\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    server = start(started, app_dir, "--workers", "2", "--log-level", "debug", env=env)
+    assert server.wait_exit(15) == 3
+    lines = server.log().strip().splitlines()
+    error_at = max(i for i, line in enumerate(lines) if line.startswith("error: "))
+    assert lines[error_at] == (
+        "error: the import of 'svcapp' failed: KeyError: 'DATABASE_URL' (settings.py, line 4)"
+    )
+    assert lines[error_at + 1 :] == [
+        '  at svcapp.py:3 in <module>: DATABASE_URL = setting("DATABASE_URL")',
+        "  at settings.py:4 in setting: return os.environ[name]",
+    ]
+    assert "importlib" not in server.log() and "Traceback" not in server.log()
+    assert "next worker start" not in server.log()  # no respawn is announced after the fatal error
 
 
 def test_port_in_use_is_a_one_line_error(started: list[ServeProcess], app_dir: Path) -> None:
