@@ -235,8 +235,10 @@ def run(
 
     capture = _ErrorCapture()
     logging.getLogger("uvicorn.error").addHandler(capture)
+    from asgiforge.server.proxy_headers import behind_proxies
+
     config = uvicorn.Config(
-        app=app,
+        app=behind_proxies(app, options.http),
         log_config=None,
         lifespan="auto",
         **options.http.uvicorn_kwargs(),
