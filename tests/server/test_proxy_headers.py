@@ -3,7 +3,11 @@ and that nothing a client sends can make it fail or speak for a trusted proxy.""
 
 from __future__ import annotations
 
+import http.client
 import random
+import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +21,8 @@ from asgiforge.server.proxy_headers import (
     behind_proxies,
     parse_node,
 )
+from tests.harness import run_bounded
+from tests.server.serve_process import ServeProcess
 
 PROXY = ("127.0.0.1", 40000)
 OUTSIDER = ("203.0.113.9", 40000)
@@ -292,3 +298,101 @@ async def test_an_asgi2_app_is_adapted() -> None:
 
     await wrapped(scope, receive, send)
     assert seen == ["https"]
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scaffolded `full` project, as `asgiforge new` writes it, served as `svcapp:app`."""
+    root = tmp_path_factory.mktemp("proxied")
+    made = run_bounded(
+        [sys.executable, "-m", "asgiforge", "new", "shop", "-t", "full", "--no-input"],
+        cwd=root,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    project = root / "shop"
+    (project / "svcapp.py").write_text("from shop.app import app\n")
+    return project
+
+
+def stylesheet(server: ServeProcess, headers: dict[str, str]) -> str:
+    """The href of the home page's stylesheet link, fetched from 127.0.0.1 with `headers`."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/", headers=headers)
+        response = conn.getresponse()
+        page = response.read().decode()
+    finally:
+        conn.close()
+    assert response.status == 200, page[:300]
+    match = re.search(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert match is not None, page[:300]
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_a_served_full_project_behind_a_local_tls_proxy_links_https(shop: Path) -> None:
+    default = ServeProcess(shop, "--workers", "1")
+    elsewhere = ServeProcess(shop, "--workers", "1", "--forwarded-allow-ips", "10.0.0.1")
+    try:
+        default.wait_ready(1, timeout=30)
+        elsewhere.wait_ready(1, timeout=30)
+        origin = f"127.0.0.1:{default.port}"
+        assert stylesheet(default, {}) == f"http://{origin}/static/style.css"
+        proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+        assert stylesheet(default, proxied) == f"https://{origin}/static/style.css"
+        standard = {"Forwarded": 'for="198.51.100.7";proto=https'}
+        assert stylesheet(default, standard) == f"https://{origin}/static/style.css"
+        # Naming another proxy stops trusting the loopback peer.
+        origin = f"127.0.0.1:{elsewhere.port}"
+        assert stylesheet(elsewhere, proxied) == f"http://{origin}/static/style.css"
+        assert stylesheet(elsewhere, standard) == f"http://{origin}/static/style.css"
+    finally:
+        default.close()
+        elsewhere.close()
+
+
+@pytest.mark.slow
+def test_no_proxy_headers_and_a_bad_trusted_list(shop: Path) -> None:
+    off = ServeProcess(shop, "--workers", "1", "--no-proxy-headers")
+    try:
+        off.wait_ready(1, timeout=30)
+        href = stylesheet(off, {"X-Forwarded-Proto": "https"})
+        assert href == f"http://127.0.0.1:{off.port}/static/style.css"
+    finally:
+        off.close()
+    bad = run_bounded(
+        [
+            sys.executable,
+            "-m",
+            "asgiforge",
+            "serve",
+            "svcapp:app",
+            "--forwarded-allow-ips",
+            "proxy",
+        ],
+        timeout=30,
+        cwd=shop,
+    )
+    assert bad.returncode != 0
+    lines = bad.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--forwarded-allow-ips: 'proxy' is not an IP address" in lines[0]
+
+
+def test_dev_serves_the_app_behind_the_middleware(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asgiforge.server import _logging
+    from asgiforge.server.dev.options import DevOptions
+    from asgiforge.server.dev.worker import make_server
+    from asgiforge.server.options import AppTarget
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+    monkeypatch.setattr(_logging, "hush_uvicorn_startup", lambda: None)
+    options = DevOptions(AppTarget("main:app", tmp_path), port=8000)
+    server = make_server(app, options, lambda: None)
+    assert isinstance(server.config.app, ProxyHeadersMiddleware)
+    assert server.config.app.app is app
+    assert server.config.proxy_headers is False  # uvicorn's own reading is off
