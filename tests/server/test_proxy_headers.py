@@ -396,3 +396,21 @@ def test_dev_serves_the_app_behind_the_middleware(
     assert isinstance(server.config.app, ProxyHeadersMiddleware)
     assert server.config.app.app is app
     assert server.config.proxy_headers is False  # uvicorn's own reading is off
+
+
+@pytest.mark.slow
+def test_the_generated_image_and_manifest_trust_the_private_networks_proxies_use(
+    shop: Path,
+) -> None:
+    dockerfile = (shop / "Dockerfile").read_text()
+    manifest = (shop / "k8s" / "deployment.yaml").read_text()
+    image = re.search(r'^ENV FORWARDED_ALLOW_IPS="([^"]+)"$', dockerfile, re.MULTILINE)
+    pod = re.search(r'- name: FORWARDED_ALLOW_IPS\n\s+value: "([^"]+)"', manifest)
+    assert image is not None and pod is not None
+    assert image.group(1) == pod.group(1)
+    options = HTTPOptions(forwarded_allow_ips=pod.group(1))  # valid: no UsageError
+    trusted = TrustedProxies(options.trusted_proxies or "")
+    for ingress in ("10.244.1.7", "172.17.0.1", "192.168.49.2", "127.0.0.1", "fd12::5"):
+        assert ingress in trusted
+    for internet in ("203.0.113.9", "8.8.8.8", "2001:db8::1"):
+        assert internet not in trusted
