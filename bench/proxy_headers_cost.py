@@ -11,7 +11,7 @@ figure is the middleware's own work in nanoseconds per request, best of the roun
 interleave the implementations, so machine noise hits each alike. "bare" is the copy and the
 call alone; subtract it. The same header value comes back every call, as it does from one
 client behind a proxy: asgiforge's middleware then answers from its per-value cache (a fresh
-value costs one parse, about as much again as the Forwarded row's difference).
+value costs one parse more).
 """
 
 from __future__ import annotations
