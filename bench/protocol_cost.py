@@ -10,8 +10,9 @@ each. The figure is microseconds per request of parser + protocol + app work, be
 rounds (rounds interleave the classes, so machine noise hits each alike). No sockets and no
 kernel, so it moves far less than `bench/run.py --only serve` and shows where a change helps;
 the figures that count are the end-to-end ones. An `asgiforge serve` worker hands uvicorn the app
-unwrapped (its draining wrapper is only swapped in once it drains, `worker.retire`), so these rows
-are also what a worker costs.
+wrapped only in the proxy-headers middleware, as uvicorn does by default (measured apart by
+`bench/proxy_headers_cost.py`; its draining wrapper is only swapped in once it drains,
+`worker.retire`), so these rows are also what a worker costs.
 """
 
 from __future__ import annotations

@@ -78,10 +78,15 @@ def serve(
         typer.Option(help="HTTP implementation: auto (httptools if installed), h11, httptools."),
     ] = _HTTP.http,
     proxy_headers: Annotated[
-        bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")
+        bool | None,
+        typer.Option(help="Read Forwarded / X-Forwarded-* from trusted proxies \\[default: on]."),
     ] = _HTTP.proxy_headers,
     forwarded_allow_ips: Annotated[
-        str | None, typer.Option(help="Comma-separated proxy IPs to trust (default: none).")
+        str | None,
+        typer.Option(
+            help="Proxy IPs / CIDR networks to trust, comma-separated, * for all "
+            "\\[default: 127.0.0.1,::1]."
+        ),
     ] = _HTTP.forwarded_allow_ips,
     root_path: RootPathOption = ROOT_PATH,
     limit_concurrency: Annotated[

@@ -107,9 +107,16 @@ class HTTPOptions:
     loop: str = "auto"
     http: str = "auto"
     ws: str = "auto"
-    proxy_headers: bool = False
-    # None: trust no proxy at all unless the user names one (uvicorn would trust 127.0.0.1).
+    # None: on (auto); False (`--no-proxy-headers`): every proxy header is ignored, even from a
+    # peer named in `forwarded_allow_ips`. `asgiforge.server.proxy_headers` reads them.
+    proxy_headers: bool | None = None
+    # Peers whose proxy headers are believed: comma-separated IPs and CIDR networks, "*" for
+    # every peer; None: the loopback addresses (a proxy on this machine), as uvicorn and
+    # gunicorn do.
     forwarded_allow_ips: str | None = None
+    # Also take the host a trusted proxy reports (X-Forwarded-Host, Forwarded host=): opt-in,
+    # as a proxy that does not set it passes the client's own value through.
+    forwarded_host: bool = False
     root_path: str = ""
     limit_concurrency: int | None = None
     access_log: bool = True
@@ -155,6 +162,25 @@ class HTTPOptions:
         at_least_one("--ws-max-unread", self.ws_max_unread)
         at_least_one("--timeout-keep-alive", self.timeout_keep_alive)
         at_least_one("--limit-concurrency", self.limit_concurrency)
+        if self.forwarded_allow_ips is not None:
+            from asgiforge.server.proxy_headers import parse_trusted
+
+            try:
+                parse_trusted(self.forwarded_allow_ips)
+            except ValueError as exc:
+                raise UsageError(f"--forwarded-allow-ips: {exc}") from None
+
+    @property
+    def trusted_proxies(self) -> str | None:
+        """The trusted-peer list the proxy-headers middleware gets; None when it is not needed
+        (proxy headers off, or an empty list)."""
+        if self.proxy_headers is False:
+            return None
+        if self.forwarded_allow_ips is None:
+            from asgiforge.server.proxy_headers import LOOPBACK
+
+            return LOOPBACK
+        return self.forwarded_allow_ips if self.forwarded_allow_ips.strip(" ,") else None
 
     @property
     def log_level_number(self) -> int:
@@ -175,8 +201,10 @@ class HTTPOptions:
             "http": protocol_class(self.http, self.limits),
             "h11_max_incomplete_event_size": self.limits.max_head_size,
             "ws": bounded_ws_protocol(self.ws, self.ws_max_unread),
-            "proxy_headers": self.proxy_headers,
-            "forwarded_allow_ips": self.forwarded_allow_ips or "",
+            # Our own middleware reads proxy headers (`proxy_headers.behind_proxies`, applied
+            # where the worker loads the app): it also knows the `Forwarded` header.
+            "proxy_headers": False,
+            "forwarded_allow_ips": "",
             "root_path": self.root_path,
             "limit_concurrency": self.limit_concurrency,
             # The JSON format is written by our wrapper (`accesslog.wrap`), not by uvicorn.

@@ -64,6 +64,7 @@ async def url(request: Request) -> Response:
             "port": u.port,
             "path": u.path,
             "scope_path": request.scope["path"],
+            "client": request.client.host if request.client else None,
         }
     )
 

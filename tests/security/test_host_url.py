@@ -1,5 +1,5 @@
 """Host header and request target: the app's `request.url` never names another host or path
-than the one routed, and proxy headers are ignored unless `--proxy-headers` names the proxy."""
+than the one routed (proxy headers: `test_proxy_headers.py`)."""
 
 from __future__ import annotations
 
@@ -77,16 +77,6 @@ def test_connect_is_refused(server: Server) -> None:
 def test_options_star_is_not_a_path(server: Server) -> None:
     reply = server.send(b"OPTIONS * HTTP/1.1\r\nHost: testserver\r\nConnection: close\r\n\r\n")
     assert reply.status in (400, 404, 405), reply.raw[:300]
-
-
-def test_forwarded_headers_are_ignored_by_default(server: Server) -> None:
-    extra = (
-        "X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n"
-        "X-Forwarded-Host: evil.example\r\nForwarded: for=6.6.6.6;proto=https;host=evil.example\r\n"
-    )
-    reply = server.send(get("/url", extra=extra))
-    assert reply.status == 200
-    assert json.loads(reply.body)["url"] == "http://testserver/url"
 
 
 def test_encoded_slashes_do_not_change_the_host(server: Server) -> None:

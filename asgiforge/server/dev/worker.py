@@ -179,8 +179,10 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
             _uvicorn.shutdown_connections(self.server_state)
             _uvicorn.end_streams(self.server_state)
 
+    from asgiforge.server.proxy_headers import behind_proxies
+
     config = uvicorn.Config(
-        app,
+        behind_proxies(app, options.http),
         **options.http.uvicorn_kwargs(),
         timeout_graceful_shutdown=max(1, round(options.graceful_timeout)),
     )

@@ -245,8 +245,10 @@ def run(
     app = accesslog.wrap(app, options.http)
     capture = _ErrorCapture()
     logging.getLogger("uvicorn.error").addHandler(capture)
+    from asgiforge.server.proxy_headers import behind_proxies
+
     config = uvicorn.Config(
-        app=app,
+        app=behind_proxies(app, options.http),
         log_config=None,
         lifespan="auto",
         **options.http.uvicorn_kwargs(),
