@@ -49,31 +49,38 @@ def request_response(func: Callable[[Any], Any]) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
         handlers = scope.get(HANDLERS_KEY)
+        tracker = send
         if handlers is not None and type(send) is not SendTracker:
             # Handlers need to know whether the response started; reuse ExceptionMiddleware's
             # tracker when it hands us its own send directly.
-            send = SendTracker(send)
+            tracker = SendTracker(send)
         try:
             response = await call(request)
             if type(response).__call__ is _send_whole:
                 # Response.__call__ inlined for HTTP (the common case): one coroutine fewer.
-                await send(
+                # A SendTracker's bookkeeping is done here too, so neither message pays for a
+                # call through it.
+                out = tracker
+                if type(tracker) is SendTracker:
+                    tracker.started = True
+                    out = tracker.send
+                await out(
                     {
                         "type": "http.response.start",
                         "status": response.status_code,
                         "headers": response.raw_headers,
                     }
                 )
-                await send({"type": "http.response.body", "body": response.body})
+                await out({"type": "http.response.body", "body": response.body})
                 if response.background is not None:
                     await response.background()
             else:
-                await response(scope, receive, send)
+                await response(scope, receive, tracker)
         except Exception as exc:
             if handlers is None:
                 raise
-            started = send.started  # type: ignore[attr-defined]  # a SendTracker here
-            await handle_exception(exc, request, handlers, started, scope, receive, send)
+            started = tracker.started  # type: ignore[attr-defined]  # a SendTracker here
+            await handle_exception(exc, request, handlers, started, scope, receive, tracker)
 
     return app
 
