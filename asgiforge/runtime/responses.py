@@ -32,6 +32,7 @@ from collections.abc import (
 )
 from datetime import datetime
 from email.utils import format_datetime
+from itertools import chain
 from mimetypes import guess_type
 from secrets import token_hex
 from typing import TYPE_CHECKING, Any, Literal
@@ -329,6 +330,7 @@ class PlainTextResponse(Response):
 
 _json_encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _JSON_ATOMS = frozenset({str, int, bool, type(None)})
+_DICT_ONLY = frozenset({dict})
 # orjson nests at most 254 levels; deeper values go to the stdlib, which has its own limit.
 _ORJSON_MAX_DEPTH = 250
 
@@ -353,8 +355,22 @@ def _orjson_agrees(value: Any, depth: int = 0) -> bool:
         value = value.values()
     elif kind is not list and kind is not tuple:
         return False
+    # The walk is Python code over every value, so its common shapes are checked by C loops:
+    # a container of atoms in one `issuperset(map(type, ...))`, and a flat dict inside (a row
+    # of a list of records) the same way, without a call of its own.
+    if _JSON_ATOMS.issuperset(map(type, value)):
+        return True
+    if _DICT_ONLY.issuperset(map(type, value)) and _JSON_ATOMS.issuperset(
+        map(type, chain.from_iterable(map(dict.values, value)))
+    ):
+        return True  # a list of flat records: the usual API answer, checked without a loop
     for item in value:
-        if type(item) not in _JSON_ATOMS and not _orjson_agrees(item, depth + 1):
+        item_kind = type(item)
+        if item_kind in _JSON_ATOMS:
+            continue
+        if item_kind is dict and _JSON_ATOMS.issuperset(map(type, item.values())):
+            continue
+        if not _orjson_agrees(item, depth + 1):
             return False
     return True
 

@@ -338,6 +338,11 @@ ACCEPTED: list[Any] = [
     {"nested": [[[[{"x": [1e-9]}]]]]},
     [[[]]] * 3,
     {"a": {"b": {"c": None}}},
+    # Lists of records, which the agreement check reads with C loops before walking them.
+    [{"id": 1, "name": "a"}, {"id": 2, "name": None}],
+    [{"id": 1, "v": 1e-5}, {"id": 2}],
+    [{"level": Level.HIGH}, {"name": Name.ALICE}],
+    [{"a": 1}, [1e-9], "x"],
 ]
 
 
@@ -400,6 +405,9 @@ REJECTED: list[tuple[Any, type[BaseException]]] = [
     ({(1, 2): "tuple key"}, TypeError),
     ({1, 2}, TypeError),
     ("\ud800", UnicodeEncodeError),
+    ([{"id": 1}, {"x": float("nan")}], ValueError),
+    ([{"id": 1}, {"id": uuid.UUID(int=1)}], TypeError),
+    ([{"when": dt.date(2024, 1, 1)}], TypeError),
 ]
 
 
