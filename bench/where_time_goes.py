@@ -137,7 +137,10 @@ def summarise(path: Path, top: int) -> list[str]:
     lines += [f"  {layers[name] / total:6.1%}  {name}" for name, _ in LAYERS]
     lines.append("own time by package:")
     lines += [f"  {packages[name] / total:6.1%}  {name}" for name, _ in PACKAGES]
-    lines.append(f"  {packages['other'] / total:6.1%}  other (asyncio, event loop glue)")
+    lines.append(
+        f"  {packages['other'] / total:6.1%}  other (asyncio, the websockets/wsproto libraries, "
+        "and runners.py:Runner.run = uvloop's C loop: socket I/O and waiting)"
+    )
     lines.append(f"top {top} functions by own time:")
     lines += [f"  {count / total:6.1%}  {name}" for name, count in own.most_common(top)]
     return lines
