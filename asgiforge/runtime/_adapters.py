@@ -19,6 +19,8 @@ from asgiforge.runtime._utils import is_async_callable
 from asgiforge.runtime.concurrency import run_in_threadpool
 from asgiforge.runtime.types import ASGIApp, Receive, Scope, Send
 
+_new = object.__new__
+
 
 def is_function(endpoint: Any) -> bool:
     """Whether a route should adapt `endpoint` (a function or method, possibly a partial)."""
@@ -47,7 +49,15 @@ def request_response(func: Callable[[Any], Any]) -> ASGIApp:
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
+        if scope["type"] == "http":
+            # Request(scope, receive, send) without its __init__ frame (that only checks the
+            # scope type, known here, and stores the three): once per request.
+            request = _new(Request)
+            request.scope = scope
+            request._receive = receive
+            request._send = send
+        else:
+            request = Request(scope, receive, send)  # raises the clear error for other types
         handlers = scope.get(HANDLERS_KEY)
         tracker = send
         if handlers is not None and type(send) is not SendTracker:
