@@ -393,7 +393,10 @@ def _make_dumps() -> Callable[[Any], bytes]:
     orjson_dumps = orjson.dumps
 
     def dumps(content: Any) -> bytes:
-        if _orjson_agrees(content):
+        # A flat dict (the most common body) is checked here, without _orjson_agrees' frame.
+        if (
+            type(content) is dict and _JSON_ATOMS.issuperset(map(type, content.values()))
+        ) or _orjson_agrees(content):
             try:
                 return orjson_dumps(content, option=options)  # type: ignore[no-any-return,unused-ignore]
             except TypeError:  # non-str keys, >64-bit ints, lone surrogates, depth: stdlib decides

@@ -343,6 +343,8 @@ ACCEPTED: list[Any] = [
     [{"id": 1, "v": 1e-5}, {"id": 2}],
     [{"level": Level.HIGH}, {"name": Name.ALICE}],
     [{"a": 1}, [1e-9], "x"],
+    {"flat": 1, "small": 1e-5},  # a flat dict is checked before the walk; floats still count
+    {"level": Level.HIGH},
 ]
 
 
@@ -406,6 +408,8 @@ REJECTED: list[tuple[Any, type[BaseException]]] = [
     ({1, 2}, TypeError),
     ("\ud800", UnicodeEncodeError),
     ([{"id": 1}, {"x": float("nan")}], ValueError),
+    ({"id": 1, "x": float("inf")}, ValueError),
+    ({"id": uuid.UUID(int=1)}, TypeError),
     ([{"id": 1}, {"id": uuid.UUID(int=1)}], TypeError),
     ([{"when": dt.date(2024, 1, 1)}], TypeError),
 ]
