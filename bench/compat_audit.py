@@ -112,14 +112,9 @@ KNOWN: list[tuple[str, str, str]] = [
         "returns the matched route's awaitable (one frame less per request)",
     ),
     (
-        "websockets:WebSocket: 're",
+        "applications:Starlette: '__call__' is a method, Starlette's is a async method",
         "accepted",
-        "receive_text/receive_bytes return the awaitable they dispatch to",
-    ),
-    (
-        "websockets:WebSocket: 'send_",
-        "accepted",
-        "send_text/send_bytes return the awaitable they dispatch to",
+        "returns the middleware stack's awaitable, marked as a coroutine function (ASGI 3)",
     ),
     (
         "middleware.sessions:SessionMiddleware: instance attribute 'security_flags'",

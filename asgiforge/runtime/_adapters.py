@@ -19,6 +19,8 @@ from asgiforge.runtime._utils import is_async_callable
 from asgiforge.runtime.concurrency import run_in_threadpool
 from asgiforge.runtime.types import ASGIApp, Receive, Scope, Send
 
+_new = object.__new__
+
 
 def is_function(endpoint: Any) -> bool:
     """Whether a route should adapt `endpoint` (a function or method, possibly a partial)."""
@@ -47,33 +49,48 @@ def request_response(func: Callable[[Any], Any]) -> ASGIApp:
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive, send)
+        if scope["type"] == "http":
+            # Request(scope, receive, send) without its __init__ frame (that only checks the
+            # scope type, known here, and stores the three): once per request.
+            request = _new(Request)
+            request.scope = scope
+            request._receive = receive
+            request._send = send
+        else:
+            request = Request(scope, receive, send)  # raises the clear error for other types
         handlers = scope.get(HANDLERS_KEY)
+        tracker = send
         if handlers is not None and type(send) is not SendTracker:
             # Handlers need to know whether the response started; reuse ExceptionMiddleware's
             # tracker when it hands us its own send directly.
-            send = SendTracker(send)
+            tracker = SendTracker(send)
         try:
             response = await call(request)
             if type(response).__call__ is _send_whole:
                 # Response.__call__ inlined for HTTP (the common case): one coroutine fewer.
-                await send(
+                # A SendTracker's bookkeeping is done here too, so neither message pays for a
+                # call through it.
+                out = tracker
+                if type(tracker) is SendTracker:
+                    tracker.started = True
+                    out = tracker.send
+                await out(
                     {
                         "type": "http.response.start",
                         "status": response.status_code,
                         "headers": response.raw_headers,
                     }
                 )
-                await send({"type": "http.response.body", "body": response.body})
+                await out({"type": "http.response.body", "body": response.body})
                 if response.background is not None:
                     await response.background()
             else:
-                await response(scope, receive, send)
+                await response(scope, receive, tracker)
         except Exception as exc:
             if handlers is None:
                 raise
-            started = send.started  # type: ignore[attr-defined]  # a SendTracker here
-            await handle_exception(exc, request, handlers, started, scope, receive, send)
+            started = tracker.started  # type: ignore[attr-defined]  # a SendTracker here
+            await handle_exception(exc, request, handlers, started, scope, receive, tracker)
 
     return app
 

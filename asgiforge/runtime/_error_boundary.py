@@ -20,6 +20,8 @@ from asgiforge.runtime.types import Receive, Scope, Send
 
 __all__ = ["ErrorBoundary"]
 
+_new = object.__new__
+
 
 class ErrorBoundary(ServerErrorMiddleware):
     """`ServerErrorMiddleware(ExceptionMiddleware(router))` with the behaviour of both."""
@@ -38,7 +40,10 @@ class ErrorBoundary(ServerErrorMiddleware):
         kind = scope["type"]
         if kind == "http":
             scope[HANDLERS_KEY] = exceptions._handlers
-            tracker = SendTracker(send)
+            # SendTracker(send) without running its __init__ frame: this runs once per request.
+            tracker = _new(SendTracker)
+            tracker.send = send
+            tracker.started = False
             try:
                 try:
                     await exceptions.app(scope, receive, tracker)

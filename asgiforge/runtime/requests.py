@@ -308,15 +308,18 @@ def _media_type(content_type: str | None) -> str:
 class Request(HTTPConnection[StateT]):
     """An HTTP request: the connection plus the method and the body (read once, cached)."""
 
+    # Class-level starting values: one Request is built per routed request, and most never
+    # read their body, so these are stored on the instance only once they change.
+    _stream_consumed = False
+    _is_disconnected = False
+    _form: FormData | None = None
+
     def __init__(self, scope: Scope, receive: Receive = empty_receive, send: Send = empty_send):
         if scope["type"] != "http":
             raise ValueError(f"Request needs an 'http' scope, not {scope['type']!r}")
         self.scope = scope
         self._receive = receive
         self._send = send
-        self._stream_consumed = False
-        self._is_disconnected = False
-        self._form: FormData | None = None
 
     @property
     def method(self) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, Literal
 
 from asgiforge.runtime.requests import HTTPConnection, StateT
@@ -61,6 +61,18 @@ _JSON_MODE_ERROR = 'The "mode" argument should be "text" or "binary", not {!r}.'
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _extract(message: Message, key: str) -> Any:
+    """The "text" or "bytes" payload of a received message, or a RuntimeError naming the kind."""
+    payload = message.get(key)
+    if payload is None:
+        if key == "text":
+            raise RuntimeError("Expected a text websocket message, the client sent bytes.")
+        raise RuntimeError("Expected a binary websocket message, the client sent text.")
+    if type(payload) is (str if key == "text" else bytes):
+        return payload
+    return str(payload) if key == "text" else bytes(payload)
 
 
 class WebSocket(HTTPConnection[StateT]):
@@ -167,39 +179,60 @@ class WebSocket(HTTPConnection[StateT]):
         if self.application_state is not WebSocketState.CONNECTED:
             raise WebSocketDisconnected(_NOT_CONNECTED)
 
-    async def _receive_payload(self, key: str) -> Any:
-        """The `key` ("text" or "bytes") of the next message; a disconnect raises
-        WebSocketDisconnect.
+    def _payload(self, message: Message, key: str) -> Any:
+        """The `key` ("text" or "bytes") of a message received while connected.
 
-        While both sides are connected (nearly always) the server's `receive` is awaited here
-        directly rather than through `receive()`, and `receive_text`/`receive_bytes` hand back
-        this coroutine instead of wrapping it in their own: an idle connection waits in this one
-        frame, and frames kept alive per open socket are memory per connection.
+        A disconnect updates the state and raises WebSocketDisconnect; any other unexpected
+        message is a RuntimeError saying what came.
         """
+        if self._connected_message(message)["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        return _extract(message, key)
+
+    async def _receive_payload(self, key: str) -> Any:
+        """The `key` of the next message, read through `receive()` (the general path)."""
         if self.application_state is not WebSocketState.CONNECTED:
             raise WebSocketDisconnected(_NOT_CONNECTED)
-        if self.client_state is not WebSocketState.CONNECTED:
-            message = await self.receive()
-        else:
-            message = self._connected_message(await self._receive())
+        message = await self.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
-        payload = message.get(key)
-        if payload is None:
-            if key == "text":
-                raise RuntimeError("Expected a text websocket message, the client sent bytes.")
-            raise RuntimeError("Expected a binary websocket message, the client sent text.")
-        if type(payload) is (str if key == "text" else bytes):
-            return payload
-        return str(payload) if key == "text" else bytes(payload)
+        return _extract(message, key)
 
-    def receive_text(self) -> Awaitable[str]:
-        """The next text message (awaitable; see `_receive_payload` for why not `async def`)."""
-        return self._receive_payload("text")
+    # receive_text/receive_bytes/send_text/send_bytes run once per message: while both sides are
+    # connected (nearly always) each does its whole job in its own frame - the server's
+    # `receive`/`send` awaited directly - instead of going through `receive()`/`send()`, so a
+    # message costs one coroutine on each side and an idle connection keeps one frame alive.
+    # A subclass that overrides `receive()` or `send()` is still called through it.
 
-    def receive_bytes(self) -> Awaitable[bytes]:
-        """The next binary message (awaitable; see `_receive_payload` for why not `async def`)."""
-        return self._receive_payload("bytes")
+    async def receive_text(self) -> str:
+        """The next text message; a disconnect raises WebSocketDisconnect."""
+        if (
+            self.client_state is WebSocketState.CONNECTED
+            and self.application_state is WebSocketState.CONNECTED
+            and type(self).receive is _RECEIVE
+        ):
+            message = await self._receive()
+            if message["type"] == "websocket.receive":
+                text = message.get("text")
+                if type(text) is str:
+                    return text
+            return self._payload(message, "text")  # type: ignore[no-any-return]
+        return await self._receive_payload("text")  # type: ignore[no-any-return]
+
+    async def receive_bytes(self) -> bytes:
+        """The next binary message; a disconnect raises WebSocketDisconnect."""
+        if (
+            self.client_state is WebSocketState.CONNECTED
+            and self.application_state is WebSocketState.CONNECTED
+            and type(self).receive is _RECEIVE
+        ):
+            message = await self._receive()
+            if message["type"] == "websocket.receive":
+                data = message.get("bytes")
+                if type(data) is bytes:
+                    return data
+            return self._payload(message, "bytes")  # type: ignore[no-any-return]
+        return await self._receive_payload("bytes")  # type: ignore[no-any-return]
 
     async def receive_json(self, mode: Literal["text", "binary"] = "text") -> Any:
         if mode == "text":
@@ -230,13 +263,29 @@ class WebSocket(HTTPConnection[StateT]):
         except WebSocketDisconnect:
             pass
 
-    def send_text(self, data: str) -> Awaitable[None]:
-        """Send a text message (awaitable: `send()`'s own coroutine, no second one per message)."""
-        return self.send({"type": "websocket.send", "text": data})
+    async def send_text(self, data: str) -> None:
+        """Send a text message (`send()`'s connected path, inlined: see receive_text)."""
+        message = {"type": "websocket.send", "text": data}
+        if self.application_state is WebSocketState.CONNECTED and type(self).send is _SEND:
+            try:
+                await self._send(message)
+            except OSError:
+                self.application_state = WebSocketState.DISCONNECTED
+                raise WebSocketDisconnect(code=1006) from None
+            return
+        await self.send(message)
 
-    def send_bytes(self, data: bytes) -> Awaitable[None]:
-        """Send a binary message (awaitable: `send()`'s own coroutine, no second one)."""
-        return self.send({"type": "websocket.send", "bytes": data})
+    async def send_bytes(self, data: bytes) -> None:
+        """Send a binary message (`send()`'s connected path, inlined: see receive_text)."""
+        message = {"type": "websocket.send", "bytes": data}
+        if self.application_state is WebSocketState.CONNECTED and type(self).send is _SEND:
+            try:
+                await self._send(message)
+            except OSError:
+                self.application_state = WebSocketState.DISCONNECTED
+                raise WebSocketDisconnect(code=1006) from None
+            return
+        await self.send(message)
 
     async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
         if mode == "text":
@@ -274,6 +323,11 @@ class WebSocket(HTTPConnection[StateT]):
             await self.send(message)
 
         await response(self.scope, self.receive, send)
+
+
+# What the per-message methods compare against to know `receive`/`send` were not overridden.
+_RECEIVE = WebSocket.receive
+_SEND = WebSocket.send
 
 
 class WebSocketClose:

@@ -77,3 +77,30 @@ async def test_inlined_response_sending_matches_response_call() -> None:
         await direct(dict(scope), receive, send_b)
         assert via_adapter == via_call, index
     assert ran == ["task", "task"]
+
+
+@pytest.mark.anyio
+async def test_the_request_an_endpoint_gets_is_what_request_builds() -> None:
+    """The adapter builds the Request without running `Request.__init__` (a frame per request);
+    it must hold exactly the state `Request(scope, receive, send)` holds."""
+    from asgiforge.runtime._adapters import request_response
+    from asgiforge.runtime.requests import Request
+
+    seen: list[Any] = []
+
+    async def endpoint(request: Any) -> PlainTextResponse:
+        seen.append(request)
+        return PlainTextResponse("ok")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"hi", "more_body": False}
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": [], "query_string": b""}
+    await request_response(endpoint)(scope, receive, send)
+    (request,) = seen
+    assert type(request) is Request
+    assert vars(request) == vars(Request(scope, receive, send))
+    assert await request.body() == b"hi"

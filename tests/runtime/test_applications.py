@@ -317,3 +317,64 @@ def named_text(text: str) -> Any:
         return PlainTextResponse(text)
 
     return endpoint
+
+
+# --------------------------------------------------------------------------- ASGI interface
+
+
+def test_servers_and_tools_see_an_asgi3_app() -> None:
+    # App.__call__ returns the stack's awaitable rather than being `async def` (one frame less
+    # per request); the checks servers use to pick ASGI 3 over ASGI 2 must still say ASGI 3.
+    import asyncio
+    import inspect
+    import sys
+
+    from uvicorn.config import Config
+
+    from asgiforge.runtime._utils import is_async_callable
+
+    app = App()
+    assert is_async_callable(app)
+    if sys.version_info >= (3, 12):
+        assert inspect.iscoroutinefunction(app.__call__)
+    else:
+        assert asyncio.iscoroutinefunction(app.__call__)
+    config = Config(app, log_config=None)  # no global logging set-up from a test
+    config.load()
+    assert config.asgi_version == "3.0"
+    inner = config.loaded_app
+    while type(inner) is not App:  # proxy-headers and other wrappers, never ASGI2Middleware
+        assert type(inner).__name__ != "ASGI2Middleware"
+        inner = inner.app
+
+
+@pytest.mark.anyio
+async def test_a_subclass_can_await_super_call() -> None:
+    class Traced(App):
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            scope["traced"] = True
+            await super().__call__(scope, receive, send)
+
+    async def seen(request: Any) -> JSONResponse:
+        return JSONResponse({"traced": request.scope.get("traced", False)})
+
+    app = Traced(routes=[Route("/", seen)])
+    messages: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+    }
+    await app(scope, receive, send)
+    assert messages[0]["status"] == 200
+    assert messages[1]["body"] == b'{"traced":true}'

@@ -338,6 +338,13 @@ ACCEPTED: list[Any] = [
     {"nested": [[[[{"x": [1e-9]}]]]]},
     [[[]]] * 3,
     {"a": {"b": {"c": None}}},
+    # Lists of records, which the agreement check reads with C loops before walking them.
+    [{"id": 1, "name": "a"}, {"id": 2, "name": None}],
+    [{"id": 1, "v": 1e-5}, {"id": 2}],
+    [{"level": Level.HIGH}, {"name": Name.ALICE}],
+    [{"a": 1}, [1e-9], "x"],
+    {"flat": 1, "small": 1e-5},  # a flat dict is checked before the walk; floats still count
+    {"level": Level.HIGH},
 ]
 
 
@@ -400,6 +407,11 @@ REJECTED: list[tuple[Any, type[BaseException]]] = [
     ({(1, 2): "tuple key"}, TypeError),
     ({1, 2}, TypeError),
     ("\ud800", UnicodeEncodeError),
+    ([{"id": 1}, {"x": float("nan")}], ValueError),
+    ({"id": 1, "x": float("inf")}, ValueError),
+    ({"id": uuid.UUID(int=1)}, TypeError),
+    ([{"id": 1}, {"id": uuid.UUID(int=1)}], TypeError),
+    ([{"when": dt.date(2024, 1, 1)}], TypeError),
 ]
 
 
@@ -426,6 +438,48 @@ def test_json_render_is_the_override_point() -> None:
     response = Pretty({"a": 1})
     assert response.body == b'{\n  "a": 1\n}'
     assert (b"content-length", str(len(response.body)).encode()) in response.raw_headers
+
+
+@pytest.mark.parametrize("status_code", [200, 201, 204, 304, 404])
+def test_json_short_path_builds_what_the_general_path_builds(status_code: int) -> None:
+    # `headers={}` takes Response.__init__ + init_headers(); no headers takes the inlined path.
+    short = JSONResponse({"message": "hé"}, status_code=status_code)
+    general = JSONResponse({"message": "hé"}, status_code=status_code, headers={})
+    assert short.body == general.body
+    assert short.raw_headers == general.raw_headers
+    assert short.status_code == general.status_code and short.background is None
+    assert short.headers.get("content-type") == "application/json"
+
+
+def test_json_subclass_hooks_and_class_media_type_are_honoured() -> None:
+    class Headered(JSONResponse):
+        media_type = "application/vnd.api+json"
+
+        def init_headers(self, headers: Any = None) -> None:
+            super().init_headers(headers)
+            self.raw_headers.append((b"x-init", b"1"))
+
+    response = Headered([1])
+    assert response.headers["content-type"] == "application/vnd.api+json"
+    assert response.headers["x-init"] == "1"
+
+
+def test_str_content_goes_through_an_overridden_render() -> None:
+    class Shouting(PlainTextResponse):
+        def render(self, content: Any) -> bytes:
+            return str(content).upper().encode()
+
+    response = Shouting("quiet")
+    assert response.body == b"QUIET"
+    assert response.headers["content-length"] == "5"
+
+
+def test_overridden_init_headers_runs_for_a_plain_response() -> None:
+    class Tagged(Response):
+        def init_headers(self, headers: Any = None) -> None:
+            self.raw_headers = [(b"x-tag", b"yes")]
+
+    assert Tagged("body").raw_headers == [(b"x-tag", b"yes")]
 
 
 # --- Redirects --------------------------------------------------------------------------------

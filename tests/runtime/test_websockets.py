@@ -574,8 +574,8 @@ def test_real_routed_exception_closes_1011() -> None:
 
 @pytest.mark.anyio
 async def test_an_idle_receive_waits_in_one_frame_on_the_servers_receive() -> None:
-    """Memory per open socket: `receive_text()` is the payload coroutine itself, and while
-    connected it awaits the server's `receive` directly (no `receive()` frame in between)."""
+    """Memory per open socket: `receive_text()` is one coroutine, and while connected it awaits
+    the server's `receive` directly (no `receive()` or helper frame in between)."""
     import inspect
 
     from asgiforge.runtime.websockets import WebSocket, WebSocketState
@@ -594,16 +594,19 @@ async def test_an_idle_receive_waits_in_one_frame_on_the_servers_receive() -> No
     websocket = WebSocket(scope, receive=server_receive, send=send)
     websocket.client_state = websocket.application_state = WebSocketState.CONNECTED
     pending = websocket.receive_text()
-    assert pending.cr_code is WebSocket._receive_payload.__code__  # type: ignore[attr-defined]
+    assert pending.cr_code is WebSocket.receive_text.__code__
     assert await pending == "hi"
-    assert waiting == [WebSocket._receive_payload.__code__]
+    assert waiting == [WebSocket.receive_text.__code__]
     with pytest.raises(RuntimeError, match="sent text"):
         await websocket.receive_bytes()
+    assert waiting[-1] is WebSocket.receive_bytes.__code__
 
 
 @pytest.mark.anyio
-async def test_send_text_and_bytes_are_sends_own_coroutine() -> None:
-    """One coroutine per message sent, not two: send_text hands back `send()`'s awaitable."""
+async def test_send_text_and_bytes_are_one_coroutine_each() -> None:
+    """One coroutine per message sent, not two: send_text awaits the server's send itself."""
+    import inspect
+
     from asgiforge.runtime.websockets import WebSocket, WebSocketState
 
     sent: list[dict[str, Any]] = []
@@ -611,17 +614,51 @@ async def test_send_text_and_bytes_are_sends_own_coroutine() -> None:
     async def receive() -> dict[str, Any]:
         raise AssertionError("not called")
 
+    callers: list[Any] = []
+
     async def send(message: dict[str, Any]) -> None:
+        caller = inspect.currentframe().f_back  # type: ignore[union-attr]
+        callers.append(caller.f_code if caller else None)
         sent.append(message)
 
     scope = {"type": "websocket", "path": "/", "headers": [], "query_string": b""}
     websocket = WebSocket(scope, receive=receive, send=send)
     websocket.client_state = websocket.application_state = WebSocketState.CONNECTED
-    pending = websocket.send_text("hi")
-    assert pending.cr_code is WebSocket.send.__code__  # type: ignore[attr-defined]
-    await pending
+    await websocket.send_text("hi")
     await websocket.send_bytes(b"\x00")
+    assert callers == [WebSocket.send_text.__code__, WebSocket.send_bytes.__code__]
     assert sent == [
         {"type": "websocket.send", "text": "hi"},
         {"type": "websocket.send", "bytes": b"\x00"},
     ]
+
+
+@pytest.mark.anyio
+async def test_a_subclass_overriding_receive_and_send_is_still_called() -> None:
+    """The per-message short paths skip `receive()`/`send()` only when they are our own."""
+    from asgiforge.runtime.websockets import WebSocket, WebSocketState
+
+    seen: list[str] = []
+
+    class Logged(WebSocket):  # type: ignore[type-arg]
+        async def receive(self) -> dict[str, Any]:
+            seen.append("receive")
+            return await super().receive()
+
+        async def send(self, message: dict[str, Any]) -> None:
+            seen.append("send")
+            await super().send(message)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.receive", "text": "hi"}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    scope = {"type": "websocket", "path": "/", "headers": [], "query_string": b""}
+    websocket = Logged(scope, receive=receive, send=send)
+    websocket.client_state = websocket.application_state = WebSocketState.CONNECTED
+    assert await websocket.receive_text() == "hi"
+    await websocket.send_text("hi")
+    await websocket.send_bytes(b"x")
+    assert seen == ["receive", "send", "send"]
