@@ -18,6 +18,9 @@ from typing import Any
 from asgiforge.errors import ServeError, UsageError
 
 LOOPS = ("auto", "asyncio", "uvloop")
+# Client-certificate policies by name (`ssl.CERT_NONE` ... as numbers only in `uvicorn_kwargs`).
+SSL_CERT_REQS = ("none", "optional", "required")
+ACCESS_LOG_FORMATS = ("text", "json")
 HTTP_IMPLEMENTATIONS = ("auto", "h11", "httptools")
 # uvicorn's names (and its extra "trace" level) → the numbers `logging` uses.
 LOG_LEVELS = {
@@ -105,15 +108,25 @@ class HTTPOptions:
     loop: str = "auto"
     http: str = "auto"
     ws: str = "auto"
-    proxy_headers: bool = False
-    # None: trust no proxy at all unless the user names one (uvicorn would trust 127.0.0.1).
+    # None: automatic, on and trusting `forwarded_allow_ips` (the proxy semantics are H2's).
+    proxy_headers: bool | None = None
+    # None: the loopback address, as uvicorn does.
     forwarded_allow_ips: str | None = None
     root_path: str = ""
     limit_concurrency: int | None = None
     access_log: bool = True
+    access_log_format: str = "text"
     log_level: str = "info"
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # The key's password: from the environment or a file only, never a command-line value
+    # (other users can read a process's arguments).
+    ssl_keyfile_password: str | None = field(default=None, repr=False)
+    # Client certificates: the CAs that sign them and whether one is asked for or required.
+    ssl_ca_certs: str | None = None
+    ssl_cert_reqs: str = "none"
+    # OpenSSL cipher list; uvicorn's default.
+    ssl_ciphers: str = "TLSv1"
     timeout_keep_alive: int = 5
     # 1 MiB, the `websockets` library's own default: uvicorn's 16 MiB, times its queue of 32
     # messages, let one connection pin 512 MiB.
@@ -135,16 +148,49 @@ class HTTPOptions:
             raise UsageError(f"--log-level must be one of {choices} (got {self.log_level!r})")
         # uvicorn only knows the lower-case names; frozen, so set through object.
         object.__setattr__(self, "log_level", self.log_level.lower())
-        tls_files = (("--ssl-certfile", self.ssl_certfile), ("--ssl-keyfile", self.ssl_keyfile))
+        if self.access_log_format not in ACCESS_LOG_FORMATS:
+            choices = ", ".join(ACCESS_LOG_FORMATS)
+            raise UsageError(
+                f"--access-log-format must be one of {choices} (got {self.access_log_format!r})"
+            )
+        self._check_tls()
+        at_least_one("--ws-max-size", self.ws_max_size)
+        at_least_one("--ws-max-unread", self.ws_max_unread)
+        at_least_one("--timeout-keep-alive", self.timeout_keep_alive)
+        at_least_one("--limit-concurrency", self.limit_concurrency)
+
+    def _check_tls(self) -> None:
+        """The TLS settings that can be checked without reading the files (`server.tls` does)."""
+        tls_files = (
+            ("--ssl-certfile", self.ssl_certfile),
+            ("--ssl-keyfile", self.ssl_keyfile),
+            ("--ssl-ca-certs", self.ssl_ca_certs),
+        )
         for flag, path in tls_files:
             if path is not None and not os.access(path, os.R_OK):
                 raise ServeError(f"cannot read {flag} {path}")
         if self.ssl_keyfile and not self.ssl_certfile:
             raise UsageError("--ssl-keyfile needs --ssl-certfile")
-        at_least_one("--ws-max-size", self.ws_max_size)
-        at_least_one("--ws-max-unread", self.ws_max_unread)
-        at_least_one("--timeout-keep-alive", self.timeout_keep_alive)
-        at_least_one("--limit-concurrency", self.limit_concurrency)
+        if self.ssl_cert_reqs not in SSL_CERT_REQS:
+            choices = ", ".join(SSL_CERT_REQS)
+            raise UsageError(
+                f"--ssl-cert-reqs must be one of {choices} (got {self.ssl_cert_reqs!r})"
+            )
+        if not self.ssl_certfile:
+            needing = (
+                ("--ssl-ca-certs", self.ssl_ca_certs),
+                ("--ssl-cert-reqs", self.ssl_cert_reqs != "none"),
+            )
+            for what, given in needing:
+                if given:
+                    raise UsageError(f"{what} needs --ssl-certfile")
+        if self.ssl_cert_reqs != "none" and not self.ssl_ca_certs:
+            raise UsageError(
+                f"--ssl-cert-reqs {self.ssl_cert_reqs} needs --ssl-ca-certs (the CAs that sign "
+                "the client certificates)"
+            )
+        if not self.ssl_ciphers.strip():
+            raise UsageError("--ssl-ciphers cannot be empty")
 
     @property
     def log_level_number(self) -> int:
@@ -157,6 +203,8 @@ class HTTPOptions:
         ``http`` is a protocol class, not a name: uvicorn's protocols hardened by
         `asgiforge.server.protocols` (``auto`` picks httptools when installed, else h11).
         """
+        import ssl
+
         from asgiforge.server._uvicorn import bounded_ws_protocol
         from asgiforge.server.protocols import protocol_class
 
@@ -165,7 +213,7 @@ class HTTPOptions:
             "http": protocol_class(self.http, self.limits),
             "h11_max_incomplete_event_size": self.limits.max_head_size,
             "ws": bounded_ws_protocol(self.ws, self.ws_max_unread),
-            "proxy_headers": self.proxy_headers,
+            "proxy_headers": bool(self.proxy_headers),
             "forwarded_allow_ips": self.forwarded_allow_ips or "",
             "root_path": self.root_path,
             "limit_concurrency": self.limit_concurrency,
@@ -173,6 +221,14 @@ class HTTPOptions:
             "log_level": self.log_level,
             "ssl_certfile": self.ssl_certfile,
             "ssl_keyfile": self.ssl_keyfile,
+            "ssl_keyfile_password": self.ssl_keyfile_password,
+            "ssl_ca_certs": self.ssl_ca_certs,
+            "ssl_cert_reqs": {
+                "none": ssl.CERT_NONE,
+                "optional": ssl.CERT_OPTIONAL,
+                "required": ssl.CERT_REQUIRED,
+            }[self.ssl_cert_reqs],
+            "ssl_ciphers": self.ssl_ciphers,
             "timeout_keep_alive": self.timeout_keep_alive,
             "ws_max_size": self.ws_max_size,
         }
