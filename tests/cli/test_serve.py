@@ -81,11 +81,14 @@ def test_app_that_does_not_exist_fails_before_serving(tmp_path: Path) -> None:
 
 
 def test_web_concurrency_env_is_validated_like_the_flag(tmp_path: Path) -> None:
+    # Validated by the same dataclass as --workers, and the message says the value came from
+    # the variable, not the flag.
     status, output = run_serve(
         tmp_path, "svcapp:app", "--port", str(free_port()), env={"WEB_CONCURRENCY": "0"}
     )
     assert status == 2
-    assert output.strip() == "error: --workers must be at least 1 (got 0)"
+    expected = "error: WEB_CONCURRENCY='0' (environment): --workers must be at least 1 (got 0)"
+    assert output.strip() == expected
 
 
 def test_help_lists_the_production_options(tmp_path: Path) -> None:
