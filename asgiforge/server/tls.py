@@ -40,9 +40,7 @@ def server_context(http: HTTPOptions) -> ssl.SSLContext | None:
 
     try:
         context.load_cert_chain(certfile, http.ssl_keyfile, password)
-    except OSError as exc:
-        raise ServeError(f"cannot load TLS certificate {certfile}: {_reason(exc)}") from None
-    except ssl.SSLError as exc:
+    except ssl.SSLError as exc:  # before OSError: it is one
         keyfile = http.ssl_keyfile or certfile
         if asked and http.ssl_keyfile_password is None:
             raise ServeError(
@@ -50,10 +48,10 @@ def server_context(http: HTTPOptions) -> ssl.SSLContext | None:
                 "ASGIFORGE_SSL_KEYFILE_PASSWORD or --ssl-keyfile-password-file"
             ) from None
         if asked:
-            raise ServeError(
-                f"cannot load TLS key {keyfile}: wrong password ({exc.reason or exc})"
-            ) from None
+            raise ServeError(f"cannot load TLS key {keyfile}: wrong password") from None
         raise ServeError(f"cannot load TLS certificate {certfile}: {exc.reason or exc}") from None
+    except OSError as exc:
+        raise ServeError(f"cannot load TLS certificate {certfile}: {_reason(exc)}") from None
     context.verify_mode = CERT_REQS[http.ssl_cert_reqs]
     if http.ssl_ca_certs:
         try:
