@@ -201,7 +201,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "graceful_timeout",
         "float",
-        "Time in-flight requests (dev: WebSockets and streams after a reload) get to finish (s).",
+        "Time in-flight requests and streams get on stop, restart or reload (s).",
         {
             "serve": _served("graceful_timeout"),
             "dev": field_default(ReloadOptions, "graceful_timeout"),

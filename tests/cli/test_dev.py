@@ -493,3 +493,17 @@ def test_dev_serves_https_with_the_tls_options(
     dev = start_dev("--ssl-certfile", "cert.pem", "--ssl-ciphers", "ECDHE+AESGCM", context=context)
     assert dev.get() == (200, "version one")
     assert f"https://127.0.0.1:{dev.port}" in dev.wait_output("watching")
+
+
+def test_help_shows_each_options_variables_and_dev_defaults(tmp_path: Path) -> None:
+    result = run_bounded(
+        [sys.executable, "-m", "asgiforge", "dev", "--help"],
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "200", "TERM": "dumb"},
+        timeout=30,
+    )
+    assert result.returncode == 0
+    assert "[env: ASGIFORGE_GRACEFUL_TIMEOUT] [default: 3.0]" in result.stdout
+    assert "[env: ASGIFORGE_PORT, PORT] [default: 8000]" in result.stdout
+    for flag in ("--no-env-file", "--no-reload", "--no-debug", "--ssl-cert-reqs", "--print-config"):
+        assert flag in result.stdout

@@ -112,8 +112,20 @@ def test_help_lists_the_production_options(tmp_path: Path) -> None:
         "--pid",
         "--forwarded-allow-ips",
         "--no-access-log",
+        "--access-log-format",
+        "--no-proxy-headers",
+        "--ssl-ca-certs",
+        "--ssl-cert-reqs",
+        "--ssl-ciphers",
+        "--ssl-keyfile-password-file",
+        "--print-config",
+        "--check-config",
     ):
         assert flag in output
+    # Each flag's help names the variables that set it and its default (from the dataclasses).
+    assert "[env: ASGIFORGE_WORKERS, WEB_CONCURRENCY] [default: the CPU count]" in output
+    assert "[env: ASGIFORGE_TIMEOUT] [default: 30.0]" in output
+    assert "[env: ASGIFORGE_PORT, PORT] [default: 8000]" in output
 
 
 # --- configuration in layers: command line > environment > pyproject.toml > default ---------
