@@ -113,6 +113,8 @@ class Config:
                 shown = f"({setting.option.none_is or 'none'})"
             elif isinstance(value, bool):
                 shown = "true" if value else "false"
+            elif value == "":
+                shown = '""'
             elif isinstance(value, tuple):
                 shown = ", ".join(str(item) for item in value) or "(none)"
             else:
