@@ -108,7 +108,7 @@ class HTTPOptions:
     loop: str = "auto"
     http: str = "auto"
     ws: str = "auto"
-    # None: automatic, on and trusting `forwarded_allow_ips` (the proxy semantics are H2's).
+    # None: automatic (on, trusting only `forwarded_allow_ips`).
     proxy_headers: bool | None = None
     # None: the loopback address, as uvicorn does.
     forwarded_allow_ips: str | None = None
