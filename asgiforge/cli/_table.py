@@ -109,6 +109,10 @@ def table_command(
 
         app = given.pop("app", None)
         mode = Mode(*(bool(given.pop(name, False)) for name in _MODES))
+        if mode.json and not mode.print_config:
+            from asgiforge.errors import UsageError
+
+            raise UsageError("--json goes with --print-config")
         config = resolve(command, given, os.environ)
         run(app, config, mode)
 

@@ -507,3 +507,15 @@ def test_help_shows_each_options_variables_and_dev_defaults(tmp_path: Path) -> N
     assert "[env: ASGIFORGE_PORT, PORT] [default: 8000]" in result.stdout
     for flag in ("--no-env-file", "--no-reload", "--no-debug", "--ssl-cert-reqs", "--print-config"):
         assert flag in result.stdout
+
+
+def test_check_config_imports_the_app_without_serving(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("import os\napp = os.environ['NOT_SET_ANYWHERE_H1']\n")
+    broken = run_bounded([sys.executable, "-m", "asgiforge", "dev", "--check-config"], cwd=tmp_path)
+    assert broken.returncode == 3
+    assert broken.stderr.startswith("error: ") and "KeyError" in broken.stderr.splitlines()[0]
+    (tmp_path / ".env").write_text("NOT_SET_ANYWHERE_H1=1\n")  # dev loads .env: now it imports
+    fixed = run_bounded([sys.executable, "-m", "asgiforge", "dev", "--check-config"], cwd=tmp_path)
+    assert (fixed.returncode, fixed.stdout.strip()) == (0, "ok: main:app imports")
+    alone = run_bounded([sys.executable, "-m", "asgiforge", "dev", "--json"], cwd=tmp_path)
+    assert (alone.returncode, alone.stderr) == (2, "error: --json goes with --print-config\n")
