@@ -510,7 +510,7 @@ def test_help_shows_each_options_variables_and_dev_defaults(tmp_path: Path) -> N
 
 
 def test_check_config_imports_the_app_without_serving(tmp_path: Path) -> None:
-    (tmp_path / "main.py").write_text("import os\napp = os.environ['NOT_SET_ANYWHERE_H1']\n")
+    (tmp_path / "main.py").write_text("import os\nNAME = os.environ['NOT_SET_ANYWHERE_H1']\n" + APP)
     broken = run_bounded([sys.executable, "-m", "asgiforge", "dev", "--check-config"], cwd=tmp_path)
     assert broken.returncode == 3
     assert broken.stderr.startswith("error: ") and "KeyError" in broken.stderr.splitlines()[0]
