@@ -96,3 +96,18 @@ def test_the_table_imports_no_cli_and_no_server_machinery() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_routes_and_the_root_help_do_not_load_the_table() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, asgiforge.cli._app, asgiforge.cli.routes; "
+        "print(sorted(m for m in sys.modules if m in ('asgiforge.server.option_table', "
+        "'asgiforge.server.config', 'asgiforge.cli._table')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
