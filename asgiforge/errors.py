@@ -22,6 +22,11 @@ class UsageError(AsgiforgeError):
     exit_code = 2
 
 
+class ConfigError(UsageError):
+    """A value from the environment or pyproject.toml that does not parse, or an unknown key;
+    the message names the layer it came from."""
+
+
 class AppNotFoundError(AsgiforgeError):
     """No application could be located from the argument, pyproject.toml or the conventions."""
 

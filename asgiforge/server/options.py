@@ -18,6 +18,8 @@ from typing import Any
 from asgiforge.errors import ServeError, UsageError
 
 LOOPS = ("auto", "asyncio", "uvloop")
+# Client-certificate policies by name (`ssl.CERT_NONE` ... as numbers only in `uvicorn_kwargs`).
+SSL_CERT_REQS = ("none", "optional", "required")
 HTTP_IMPLEMENTATIONS = ("auto", "h11", "httptools")
 # --access-log-format: uvicorn's line, or JSON lines (`asgiforge.server.accesslog`).
 ACCESS_LOG_FORMATS = ("text", "json")
@@ -126,6 +128,14 @@ class HTTPOptions:
     log_level: str = "info"
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    # The key's password: from the environment or a file only, never a command-line value
+    # (other users can read a process's arguments).
+    ssl_keyfile_password: str | None = field(default=None, repr=False)
+    # Client certificates: the CAs that sign them and whether one is asked for or required.
+    ssl_ca_certs: str | None = None
+    ssl_cert_reqs: str = "none"
+    # OpenSSL cipher list; uvicorn's default.
+    ssl_ciphers: str = "TLSv1"
     timeout_keep_alive: int = 5
     # 1 MiB, the `websockets` library's own default: uvicorn's 16 MiB, times its queue of 32
     # messages, let one connection pin 512 MiB.
@@ -142,22 +152,17 @@ class HTTPOptions:
         if self.http not in HTTP_IMPLEMENTATIONS:
             choices = ", ".join(HTTP_IMPLEMENTATIONS)
             raise UsageError(f"--http must be one of {choices} (got {self.http!r})")
-        if self.access_log_format not in ACCESS_LOG_FORMATS:
-            choices = ", ".join(ACCESS_LOG_FORMATS)
-            raise UsageError(
-                f"--access-log-format must be one of {choices} (got {self.access_log_format!r})"
-            )
         if self.log_level.lower() not in LOG_LEVELS:
             choices = ", ".join(LOG_LEVELS)
             raise UsageError(f"--log-level must be one of {choices} (got {self.log_level!r})")
         # uvicorn only knows the lower-case names; frozen, so set through object.
         object.__setattr__(self, "log_level", self.log_level.lower())
-        tls_files = (("--ssl-certfile", self.ssl_certfile), ("--ssl-keyfile", self.ssl_keyfile))
-        for flag, path in tls_files:
-            if path is not None and not os.access(path, os.R_OK):
-                raise ServeError(f"cannot read {flag} {path}")
-        if self.ssl_keyfile and not self.ssl_certfile:
-            raise UsageError("--ssl-keyfile needs --ssl-certfile")
+        if self.access_log_format not in ACCESS_LOG_FORMATS:
+            choices = ", ".join(ACCESS_LOG_FORMATS)
+            raise UsageError(
+                f"--access-log-format must be one of {choices} (got {self.access_log_format!r})"
+            )
+        self._check_tls()
         at_least_one("--ws-max-size", self.ws_max_size)
         at_least_one("--ws-max-unread", self.ws_max_unread)
         at_least_one("--timeout-keep-alive", self.timeout_keep_alive)
@@ -169,6 +174,39 @@ class HTTPOptions:
                 parse_trusted(self.forwarded_allow_ips)
             except ValueError as exc:
                 raise UsageError(f"--forwarded-allow-ips: {exc}") from None
+
+    def _check_tls(self) -> None:
+        """The TLS settings that can be checked without reading the files (`server.tls` does)."""
+        tls_files = (
+            ("--ssl-certfile", self.ssl_certfile),
+            ("--ssl-keyfile", self.ssl_keyfile),
+            ("--ssl-ca-certs", self.ssl_ca_certs),
+        )
+        for flag, path in tls_files:
+            if path is not None and not os.access(path, os.R_OK):
+                raise ServeError(f"cannot read {flag} {path}")
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise UsageError("--ssl-keyfile needs --ssl-certfile")
+        if self.ssl_cert_reqs not in SSL_CERT_REQS:
+            choices = ", ".join(SSL_CERT_REQS)
+            raise UsageError(
+                f"--ssl-cert-reqs must be one of {choices} (got {self.ssl_cert_reqs!r})"
+            )
+        if not self.ssl_certfile:
+            needing = (
+                ("--ssl-ca-certs", self.ssl_ca_certs),
+                ("--ssl-cert-reqs", self.ssl_cert_reqs != "none"),
+            )
+            for what, given in needing:
+                if given:
+                    raise UsageError(f"{what} needs --ssl-certfile")
+        if self.ssl_cert_reqs != "none" and not self.ssl_ca_certs:
+            raise UsageError(
+                f"--ssl-cert-reqs {self.ssl_cert_reqs} needs --ssl-ca-certs (the CAs that sign "
+                "the client certificates)"
+            )
+        if not self.ssl_ciphers.strip():
+            raise UsageError("--ssl-ciphers cannot be empty")
 
     @property
     def trusted_proxies(self) -> str | None:
@@ -193,6 +231,8 @@ class HTTPOptions:
         ``http`` is a protocol class, not a name: uvicorn's protocols hardened by
         `asgiforge.server.protocols` (``auto`` picks httptools when installed, else h11).
         """
+        import ssl
+
         from asgiforge.server._uvicorn import bounded_ws_protocol
         from asgiforge.server.protocols import protocol_class
 
@@ -212,6 +252,14 @@ class HTTPOptions:
             "log_level": self.log_level,
             "ssl_certfile": self.ssl_certfile,
             "ssl_keyfile": self.ssl_keyfile,
+            "ssl_keyfile_password": self.ssl_keyfile_password,
+            "ssl_ca_certs": self.ssl_ca_certs,
+            "ssl_cert_reqs": {
+                "none": ssl.CERT_NONE,
+                "optional": ssl.CERT_OPTIONAL,
+                "required": ssl.CERT_REQUIRED,
+            }[self.ssl_cert_reqs],
+            "ssl_ciphers": self.ssl_ciphers,
             "timeout_keep_alive": self.timeout_keep_alive,
             "ws_max_size": self.ws_max_size,
         }

@@ -205,11 +205,8 @@ def test_a_bad_flag_value_blames_the_flag_and_a_bad_variable_the_variable() -> N
     assert "WEB_CONCURRENCY" not in flag.stderr
     variable = run("serve", env=environment(WEB_CONCURRENCY="abc"))
     assert variable.returncode == 2
-    assert variable.stderr.startswith(
-        "error: Invalid value for environment variable WEB_CONCURRENCY (read for '--workers' / "
-        "'-w'): "
-    )
-    assert len(variable.stderr.splitlines()) == 1
+    # The environment layer is parsed by asgiforge.server.config, which names the variable.
+    assert variable.stderr == "error: WEB_CONCURRENCY='abc' (environment): not an integer\n"
 
 
 def test_domain_errors_are_one_line_without_traceback(tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ fixture; every wait is a loop bounded in count and time.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -19,10 +21,11 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.harness import free_port, wait_until
+from tests.harness import free_port, run_bounded, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -68,10 +71,13 @@ class Dev:
     port: int
     root: Path
     log: Path
+    scheme: str = "http"
+    # For HTTPS: the context that trusts the test CA.
+    context: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -79,7 +85,7 @@ class Dev:
     def get(self, path: str = "/", accept: str = "text/plain") -> tuple[int, str]:
         request = urllib.request.Request(self.url + path, headers={"accept": accept})
         try:
-            with urllib.request.urlopen(request, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5, context=self.context) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
@@ -116,22 +122,33 @@ class Dev:
 def start_dev(tmp_path: Path) -> Iterator[Callable[..., Dev]]:
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(*args: str, app: str = APP, env: dict[str, str] | None = None) -> Dev:
-        (tmp_path / "main.py").write_text(app)
+    def start(
+        *args: str,
+        app: str = APP,
+        env: dict[str, str] | None = None,
+        project: Path | None = None,
+        context: ssl.SSLContext | None = None,
+    ) -> Dev:
+        # `project`: run there, the app found by the usual search (pyproject, conventions).
+        root = project or tmp_path
+        target = []
+        if project is None:
+            (tmp_path / "main.py").write_text(app)
+            target = ["main:app"]
         port = free_port()
         log = tmp_path / "dev.log"
-        command = [sys.executable, "-m", "asgiforge", "dev", "main:app", "--port", str(port)]
+        command = [sys.executable, "-m", "asgiforge", "dev", *target, "--port", str(port)]
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 [*command, *args],
-                cwd=tmp_path,
+                cwd=root,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env={**os.environ, "COLUMNS": "120", **(env or {})},
             )
         processes.append(process)
-        dev = Dev(process, port, tmp_path, log)
+        dev = Dev(process, port, root, log, "https" if context else "http", context)
         dev.wait_for(lambda status, body: status == 200)
         return dev
 
@@ -372,3 +389,133 @@ def test_no_debug_hides_tracebacks(start_dev: Callable[..., Dev]) -> None:
     dev = start_dev("--no-debug", app=RUNTIME_APP)
     status, body = dev.get("/boom")
     assert status == 500 and "kaboom" not in body
+
+
+# --- configuration: .env, layers, TLS ------------------------------------------------------
+
+
+@pytest.fixture
+def full_project(tmp_path: Path) -> Path:
+    """A project made by `asgiforge new --template full`, as a user gets it."""
+    result = run_bounded(
+        [
+            sys.executable,
+            "-m",
+            "asgiforge",
+            "new",
+            "shop",
+            "-t",
+            "full",
+            "--dir",
+            "shop",
+            "--no-input",
+        ],
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "shop"
+
+
+def _post(dev: Dev, path: str, body: bytes) -> int:
+    request = urllib.request.Request(
+        dev.url + path, data=body, headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        exc.close()
+        return int(exc.code)
+
+
+def test_dev_loads_dotenv_of_the_full_template(
+    start_dev: Callable[..., Dev], full_project: Path
+) -> None:
+    # The issue's case: MAX_BODY_SIZE=10 in .env, a 40-byte body to the feedback endpoint.
+    (full_project / ".env").write_text("MAX_BODY_SIZE=10\nDEBUG=false\nCORS_ORIGINS=\n")
+    body = b'{"text": "' + b"x" * 28 + b'"}'
+    assert len(body) == 40
+    dev = start_dev(project=full_project)
+    assert "env       .env (3 variables)" in dev.wait_output("watching")
+    assert _post(dev, "/api/feedback", body) == 413
+
+
+def test_no_env_file_leaves_dotenv_alone(start_dev: Callable[..., Dev], full_project: Path) -> None:
+    (full_project / ".env").write_text("MAX_BODY_SIZE=10\n")
+    body = b'{"text": "' + b"x" * 28 + b'"}'
+    dev = start_dev("--no-env-file", project=full_project)
+    assert _post(dev, "/api/feedback", body) == 202
+    assert "env  " not in dev.wait_output("watching")
+
+
+def _print_config(project: Path, *args: str, env: dict[str, str]) -> dict[str, Any]:
+    base = {k: v for k, v in os.environ.items() if k not in ("PORT",)}
+    result = run_bounded(
+        [sys.executable, "-m", "asgiforge", "dev", "--print-config", "--json", *args],
+        cwd=project,
+        env={**base, **env},
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    options: dict[str, Any] = json.loads(result.stdout)["options"]
+    return options
+
+
+def test_dev_layers_through_the_real_cli(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text(APP)
+    (tmp_path / ".env").write_text("A=1\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.asgiforge.dev]\nport = 8100\nreload-exclude = ["*.log"]\ndebug = false\n'
+        "graceful-timeout = 1.5\n"
+    )
+    options = _print_config(tmp_path, "--graceful-timeout", "2", env={"ASGIFORGE_DEBUG": "1"})
+    pyproject = str(tmp_path / "pyproject.toml")
+    assert options["port"] == {"value": 8100, "source": "pyproject", "from": pyproject}
+    assert options["reload-exclude"]["value"] == ["*.log"]
+    assert options["debug"] == {"value": True, "source": "env", "from": "ASGIFORGE_DEBUG"}
+    assert options["graceful-timeout"] == {"value": 2.0, "source": "cli"}
+    assert options["env-file"]["value"] == ".env"
+    options = _print_config(tmp_path, env={"ASGIFORGE_DOTENV": "false"})
+    assert options["env-file"]["value"] is None
+
+
+def test_dev_serves_https_with_the_tls_options(
+    start_dev: Callable[..., Dev], tmp_path: Path
+) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "cert.pem"))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    dev = start_dev("--ssl-certfile", "cert.pem", "--ssl-ciphers", "ECDHE+AESGCM", context=context)
+    assert dev.get() == (200, "version one")
+    assert f"https://127.0.0.1:{dev.port}" in dev.wait_output("watching")
+
+
+def test_help_shows_each_options_variables_and_dev_defaults(tmp_path: Path) -> None:
+    result = run_bounded(
+        [sys.executable, "-m", "asgiforge", "dev", "--help"],
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "200", "TERM": "dumb"},
+        timeout=30,
+    )
+    assert result.returncode == 0
+    assert "[env: ASGIFORGE_GRACEFUL_TIMEOUT] [default: 3.0]" in result.stdout
+    assert "[env: ASGIFORGE_PORT, PORT] [default: 8000]" in result.stdout
+    for flag in ("--no-env-file", "--no-reload", "--no-debug", "--ssl-cert-reqs", "--print-config"):
+        assert flag in result.stdout
+
+
+def test_check_config_imports_the_app_without_serving(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("import os\nNAME = os.environ['NOT_SET_ANYWHERE_H1']\n" + APP)
+    broken = run_bounded([sys.executable, "-m", "asgiforge", "dev", "--check-config"], cwd=tmp_path)
+    assert broken.returncode == 3
+    assert broken.stderr.startswith("error: ") and "KeyError" in broken.stderr.splitlines()[0]
+    (tmp_path / ".env").write_text("NOT_SET_ANYWHERE_H1=1\n")  # dev loads .env: now it imports
+    fixed = run_bounded([sys.executable, "-m", "asgiforge", "dev", "--check-config"], cwd=tmp_path)
+    assert (fixed.returncode, fixed.stdout.strip()) == (0, "ok: main:app imports")
+    alone = run_bounded([sys.executable, "-m", "asgiforge", "dev", "--json"], cwd=tmp_path)
+    assert (alone.returncode, alone.stderr) == (2, "error: --json goes with --print-config\n")

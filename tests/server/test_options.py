@@ -34,3 +34,33 @@ def test_field_default_reads_the_dataclass() -> None:
     assert field_default(HTTPOptions, "limits") == HeadLimits()
     with pytest.raises(LookupError):
         field_default(ServeOptions, "target")
+
+
+def test_tls_options_are_checked_and_passed_to_uvicorn(tmp_path: Path) -> None:
+    import ssl
+
+    cert = tmp_path / "cert.pem"
+    cert.write_text("")
+    with pytest.raises(UsageError, match="--ssl-cert-reqs must be one of none, optional, required"):
+        HTTPOptions(ssl_certfile=str(cert), ssl_cert_reqs="2")
+    with pytest.raises(UsageError, match="--ssl-cert-reqs optional needs --ssl-ca-certs"):
+        HTTPOptions(ssl_certfile=str(cert), ssl_cert_reqs="optional")
+    with pytest.raises(UsageError, match="--ssl-cert-reqs needs --ssl-certfile"):
+        HTTPOptions(ssl_cert_reqs="required")
+    with pytest.raises(UsageError, match="--ssl-ciphers cannot be empty"):
+        HTTPOptions(ssl_ciphers=" ")
+    with pytest.raises(UsageError, match="--access-log-format must be one of text, json"):
+        HTTPOptions(access_log_format="xml")
+    options = HTTPOptions(
+        ssl_certfile=str(cert),
+        ssl_ca_certs=str(cert),
+        ssl_cert_reqs="required",
+        ssl_ciphers="ECDHE+AESGCM",
+        ssl_keyfile_password="s3cret",
+    )
+    kwargs = options.uvicorn_kwargs()
+    assert kwargs["ssl_cert_reqs"] == ssl.CERT_REQUIRED
+    assert kwargs["ssl_ca_certs"] == str(cert)
+    assert kwargs["ssl_ciphers"] == "ECDHE+AESGCM"
+    assert kwargs["ssl_keyfile_password"] == "s3cret"
+    assert "s3cret" not in repr(options)

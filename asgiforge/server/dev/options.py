@@ -44,6 +44,12 @@ class ReloadOptions:
     # Import the app's third-party modules into the supervisor so later forks start warm.
     preload: bool = True
 
+    def __post_init__(self) -> None:
+        if self.graceful_timeout < 0:
+            raise UsageError(
+                f"--graceful-timeout cannot be negative (got {self.graceful_timeout:g})"
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class DevOptions:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import gc
 import importlib
 import logging
@@ -28,7 +27,6 @@ import random
 import selectors
 import signal
 import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -464,20 +462,10 @@ def _rss_mb(pid: int) -> float | None:
 
 
 def _check_tls(options: ServeOptions) -> None:
-    """Load the certificate once in the master so a bad path fails before any worker starts."""
-    certfile = options.http.ssl_certfile
-    if not certfile:
-        return
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    try:
-        context.load_cert_chain(certfile, options.http.ssl_keyfile)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if exc.errno == errno.ENOENT:
-            reason = "no such file"
-        raise ServeError(f"cannot load TLS certificate {certfile}: {reason}") from None
-    except ssl.SSLError as exc:
-        raise ServeError(f"cannot load TLS certificate {certfile}: {exc.reason}") from None
+    """Load the TLS files once in the master so a mistake fails before any worker starts."""
+    from asgiforge.server.tls import server_context
+
+    server_context(options.http)
 
 
 def _preimport(options: ServeOptions) -> None:
