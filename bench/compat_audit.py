@@ -112,11 +112,6 @@ KNOWN: list[tuple[str, str, str]] = [
         "returns the matched route's awaitable (one frame less per request)",
     ),
     (
-        "applications:Starlette: '__call__' is a method, Starlette's is a async method",
-        "accepted",
-        "returns the middleware stack's awaitable, marked as a coroutine function (ASGI 3)",
-    ),
-    (
         "middleware.sessions:SessionMiddleware: instance attribute 'security_flags'",
         "accepted",
         "flags pre-encoded at start-up",

@@ -18,9 +18,7 @@ silently ignored.
 
 from __future__ import annotations
 
-import inspect
-import sys
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from asgiforge.runtime._error_boundary import ErrorBoundary
@@ -140,19 +138,12 @@ class App:
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         return self.router.url_path_for(name, **path_params)
 
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        """Run the stack: `await app(scope, receive, send)`, as any ASGI app.
-
-        Why not `async def`: this only sets `scope["app"]` and hands over to the stack, so its
-        own coroutine would be one more frame per request and one more kept alive per open
-        WebSocket. It is marked as a coroutine function (below), so servers and tools that tell
-        ASGI 3 from ASGI 2 by `iscoroutinefunction(app.__call__)` still see ASGI 3.
-        """
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope["app"] = self
         stack = self.middleware_stack
         if stack is None:
             stack = self.middleware_stack = self.build_middleware_stack()
-        return stack(scope, receive, send)
+        await stack(scope, receive, send)
 
     def _refuse_after_start(self, what: str) -> None:
         if self.middleware_stack is not None:
@@ -201,20 +192,3 @@ class App:
     def describe(self, prefix: str = "", host: str | None = None) -> Any:
         """Every route, mounts flattened (for `asgiforge routes`)."""
         return self.router.describe(prefix, host)
-
-
-def _mark_coroutine_function(func: Callable[..., Any]) -> None:
-    """Make `iscoroutinefunction(func)` true for a function that returns an awaitable.
-
-    `inspect.markcoroutinefunction` exists from Python 3.12; before it, `asyncio`'s check (what
-    uvicorn and our `is_async_callable` use there) looks for the marker set here.
-    """
-    if sys.version_info >= (3, 12):
-        inspect.markcoroutinefunction(func)
-    else:  # pragma: no cover - Python 3.11 only
-        import asyncio.coroutines
-
-        func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
-
-
-_mark_coroutine_function(App.__call__)
