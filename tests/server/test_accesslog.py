@@ -170,25 +170,6 @@ def test_the_format_is_validated_and_only_json_wraps_the_app() -> None:
 
 # Runs the real `serve` master (exec'd, forking its workers) with the options built directly,
 # as the CLI would once `--access-log-format` is wired to `HTTPOptions.access_log_format`.
-LAUNCHER = textwrap.dedent(
-    """
-    import sys
-    from pathlib import Path
-    from asgiforge.server.options import AppTarget, HTTPOptions
-    from asgiforge.server.serve import master_exec
-    from asgiforge.server.serve.options import ServeOptions
-    from asgiforge.server.sockets import tcp
-
-    options = ServeOptions(
-        target=AppTarget("svcapp:app", Path(sys.argv[1])),
-        binds=(tcp("127.0.0.1", int(sys.argv[2])),),
-        http=HTTPOptions(access_log_format="json"),
-        workers=2,
-    )
-    sys.exit(master_exec.serve(options))
-    """
-)
-
 APP = textwrap.dedent(
     """
     async def app(scope, receive, send):
@@ -204,17 +185,28 @@ APP = textwrap.dedent(
 @pytest.mark.slow
 def test_serve_writes_parseable_json_lines(tmp_path: Path) -> None:
     (tmp_path / "svcapp.py").write_text(APP)
-    (tmp_path / "launch.py").write_text(LAUNCHER)
     port = free_port()
     with (tmp_path / "out.log").open("wb") as out, (tmp_path / "err.log").open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, str(tmp_path / "launch.py"), str(tmp_path), str(port)],
+            # The real CLI: the flag picks the format (`--access-log-format`), the environment
+            # the worker count, as an operator would.
+            [
+                sys.executable,
+                "-m",
+                "asgiforge",
+                "serve",
+                "svcapp:app",
+                "--port",
+                str(port),
+                "--access-log-format",
+                "json",
+            ],
             cwd=tmp_path,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "WEB_CONCURRENCY": "2"},
         )
     try:
 
