@@ -4,6 +4,7 @@ and that nothing a client sends can make it fail or speak for a trusted proxy.""
 from __future__ import annotations
 
 import http.client
+import os
 import random
 import re
 import sys
@@ -414,3 +415,13 @@ def test_the_generated_image_and_manifest_trust_the_private_networks_proxies_use
         assert ingress in trusted
     for internet in ("203.0.113.9", "8.8.8.8", "2001:db8::1"):
         assert internet not in trusted
+    # The variable the generated Dockerfile and k8s manifest set is read, and checked alike.
+    from_env = run_bounded(
+        [sys.executable, "-m", "asgiforge", "serve", "svcapp:app", "--check-config"],
+        timeout=60,
+        cwd=shop,
+        env={**os.environ, "FORWARDED_ALLOW_IPS": "10.0.0.0/8,proxy"},
+    )
+    assert from_env.returncode != 0
+    lines = from_env.stderr.strip().splitlines()
+    assert len(lines) == 1 and "FORWARDED_ALLOW_IPS" in lines[0] and "'proxy'" in lines[0]
