@@ -21,6 +21,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from asgiforge import __version__
+from asgiforge.cli._coerce import fast_coercion
 
 # (module in asgiforge.cli and command name, summary for the command list). Order is the order
 # the help lists them in.
@@ -60,6 +61,7 @@ class LazyCommands(TyperGroup):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._listing = False
+        fast_coercion(self)
 
     def list_commands(self, ctx: Any) -> list[str]:
         names = [name for name, _ in COMMANDS]
@@ -84,6 +86,7 @@ class LazyCommands(TyperGroup):
         commands = typer.Typer(add_completion=False, **_TYPER_SETTINGS)
         module.register(commands)
         for name, command in typer.main.get_group(commands).commands.items():
+            fast_coercion(command)
             self.commands.setdefault(name, command)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
