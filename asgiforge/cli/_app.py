@@ -22,6 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from asgiforge import __version__
 from asgiforge.cli._coerce import fast_coercion
+from asgiforge.cli.output import reflow_help
 
 # (module in asgiforge.cli and command name, summary for the command list). Order is the order
 # the help lists them in.
@@ -87,6 +88,7 @@ class LazyCommands(TyperGroup):
         module.register(commands)
         for name, command in typer.main.get_group(commands).commands.items():
             fast_coercion(command)
+            command.help = reflow_help(command.help)
             self.commands.setdefault(name, command)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
