@@ -372,3 +372,17 @@ def test_no_debug_hides_tracebacks(start_dev: Callable[..., Dev]) -> None:
     dev = start_dev("--no-debug", app=RUNTIME_APP)
     status, body = dev.get("/boom")
     assert status == 500 and "kaboom" not in body
+
+
+def test_the_banner_comes_before_the_first_access_log_line_when_redirected(
+    start_dev: Callable[..., Dev],
+) -> None:
+    """Output to a file (as under a process manager): the fixture's first request goes out the
+    moment the port answers, and its access-log line still follows the banner."""
+    dev = start_dev()
+    dev.get()
+    output = dev.wait_output('"GET / HTTP/1.1" 200')
+    assert "asgiforge dev" in output, output
+    assert output.index("asgiforge dev") < output.index('"GET / HTTP/1.1"'), output
+    assert output.index("watching") < output.index('"GET / HTTP/1.1"'), output
+    assert output.count("asgiforge dev") == 1, output
