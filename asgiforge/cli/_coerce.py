@@ -8,7 +8,8 @@ options are strings, paths, small integers and flags.
 
 `fast_coercion(command)` gives each such parameter a converter that accepts the values whose
 conversion is trivial (``None``; a ``str`` for ``str``; a ``str`` for a plain ``Path``; ASCII
-digits within the bounds for ``int``; a ``bool`` for ``bool``; an exact choice of a ``Literal``)
+digits within the bounds for ``int``, and for ``float`` with an optional decimal part; a ``bool``
+for ``bool``; an exact choice of a ``Literal``; a list of such values for ``list[...]``)
 and hands every other value to Typer's own converter, built as before. A value this module does
 not accept therefore gets Typer's conversion and Typer's error message, byte for byte; only the
 accepted values skip pydantic, and for them the result is the value Typer would return.
@@ -19,6 +20,7 @@ it is left untouched, which costs the start-up time and nothing else.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -60,10 +62,20 @@ def _is_plain(descriptor: Any) -> bool:
     if getattr(info, "parser", None) is not None or getattr(info, "click_type", None) is not None:
         return False
     annotation = descriptor.annotation
-    if annotation in (str, bool, int, Path):
+    if get_origin(annotation) is list and len(get_args(annotation)) == 1:
+        annotation = get_args(annotation)[0]  # each item converts as a single value would
+    if annotation in (str, bool, int, float, Path):
         return True
     literal = get_origin(annotation) is Literal
     return literal and all(isinstance(v, str) for v in get_args(annotation))
+
+
+# A float as Typer (pydantic) reads it from plain decimal digits; anything else goes to Typer.
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def _within(number: float, low: float | None, high: float | None) -> bool:
+    return (low is None or number >= low) and (high is None or number <= high)
 
 
 class _PlainConversion:
@@ -77,9 +89,14 @@ class _PlainConversion:
 
     def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
         multi = param.multiple or param.nargs == -1
-        if value is None and not multi:
-            return None  # what Typer returns for a missing single value
-        if not multi:
+        if value is None:
+            return () if multi else None  # what Typer returns for a missing value
+        listed = get_origin(self.descriptor.annotation) is list
+        if multi and listed and isinstance(value, (list, tuple)):
+            items = [self._trivial(item) for item in value]
+            if all(accepted for accepted, _ in items):
+                return [self._checked(item, param, ctx) for _, item in items]
+        elif not multi and not listed:
             accepted, result = self._trivial(value)
             if accepted:
                 return self._checked(result, param, ctx)
@@ -91,7 +108,17 @@ class _PlainConversion:
 
     def _trivial(self, value: Any) -> tuple[bool, Any]:
         annotation = self.descriptor.annotation
+        if get_origin(annotation) is list:
+            annotation = get_args(annotation)[0]
         info = self.descriptor.parameter_info
+        if annotation is float and not info.clamp:
+            number: float | None = None
+            if type(value) is str and _DECIMAL.fullmatch(value):
+                number = float(value)
+            elif type(value) is float:
+                number = value
+            if number is not None and _within(number, info.min, info.max):
+                return True, number
         if annotation is str and isinstance(value, str):
             return True, value
         if annotation is bool and isinstance(value, bool):
@@ -100,8 +127,7 @@ class _PlainConversion:
             return True, Path(value)
         if annotation is int and type(value) is str and value.isascii() and value.isdigit():
             number = int(value)
-            low, high = info.min, info.max
-            if (low is None or number >= low) and (high is None or number <= high):
+            if _within(number, info.min, info.max):
                 return True, number
         if annotation is int and type(value) is int and info.min is None and info.max is None:
             return True, value

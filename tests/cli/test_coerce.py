@@ -33,8 +33,11 @@ PROBE = textwrap.dedent(
         must: Annotated[Optional[Path], typer.Option(exists=True)] = None,
         level: Literal["info", "debug"] = "info",
         flag: bool = False,
+        timeout: Annotated[float, typer.Option(min=0.5)] = 30.0,
+        bind: Optional[list[str]] = None,
+        fd: Optional[list[int]] = None,
     ) -> None:
-        print(repr((count, port, name, folder, must, level, flag)))
+        print(repr((count, port, name, folder, must, level, flag, timeout, bind, fd)))
 
     for args in json.loads(sys.argv[1]):
         command = typer.main.get_command(app)
@@ -82,6 +85,15 @@ CASES = [
     ["--level", "debug"],
     ["--level", "DEBUG"],
     ["--level", "warn"],
+    ["--timeout", "5"],
+    ["--timeout", "2.25"],
+    ["--timeout", "0.1"],  # below min
+    ["--timeout", "1e3"],
+    ["--timeout", "inf"],
+    ["--timeout", "x"],
+    ["--bind", "a", "--bind", "b", "--fd", "3", "--fd", "4"],
+    ["--fd", "3", "--fd", "x"],
+    ["--fd", "-1"],
 ]
 
 
@@ -94,6 +106,7 @@ def test_fast_conversion_answers_exactly_as_typer(tmp_path: Path) -> None:
 
 def test_plain_values_do_not_import_pydantic(tmp_path: Path) -> None:
     args = ["--count", "7", "--name", "x", "--folder", "sub", "--must", "probe.py", "--flag"]
+    args += ["--timeout", "2.5", "--bind", "a", "--fd", "3"]
     [answer], imported = probe(tmp_path, [[*args, "--level", "debug"]], fast=True)
     assert answer.startswith("(7, 8000, 'x', PosixPath('sub'), PosixPath('probe.py'), 'debug'")
     assert not imported
