@@ -470,6 +470,9 @@ def _preimport(options: ServeOptions) -> None:
 
     http = options.http
     names = [*_uvicorn.preimport_names(http.http, http.ws, http.loop), "asgiforge.importer"]
+    # The hardened protocol classes (and the runtime's host parsing they use): imported by
+    # `uvicorn_kwargs` in each worker otherwise, four times over on two cores at start-up.
+    names.append("asgiforge.server.protocols")
     for name in names:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
