@@ -21,8 +21,6 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from asgiforge import __version__
-from asgiforge.cli._coerce import fast_coercion
-from asgiforge.cli.output import reflow_help
 
 # (module in asgiforge.cli and command name, summary for the command list). Order is the order
 # the help lists them in.
@@ -62,7 +60,6 @@ class LazyCommands(TyperGroup):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._listing = False
-        fast_coercion(self)
 
     def list_commands(self, ctx: Any) -> list[str]:
         names = [name for name, _ in COMMANDS]
@@ -83,6 +80,9 @@ class LazyCommands(TyperGroup):
 
     def _load(self, module_name: str) -> None:
         """Import `asgiforge.cli.<module_name>` and add what its `register(app)` attaches."""
+        from asgiforge.cli._coerce import fast_coercion
+        from asgiforge.cli.output import reflow_help
+
         module = importlib.import_module(f"asgiforge.cli.{module_name}")
         commands = typer.Typer(add_completion=False, **_TYPER_SETTINGS)
         module.register(commands)
