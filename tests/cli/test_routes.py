@@ -397,3 +397,46 @@ def test_a_mount_is_located_in_the_users_code_not_in_asgiforge(project: Path) ->
     # At its first route, the user's code: not asgiforge/runtime/routing.py.
     assert (mount["file"], mount["line"]) == (str(project / "factoryapp.py"), 7)
     assert (rows["/static"]["file"], rows["/static"]["line"]) == (None, None)
+
+
+def test_the_table_is_coloured_only_where_rich_would_colour_it(project: Path) -> None:
+    (project / "factoryapp.py").write_text(FACTORY_APP)
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("NO_COLOR", None)
+    forced = subprocess.run(
+        [sys.executable, "-m", "asgiforge", "routes", "factoryapp:app"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "FORCE_COLOR": "1"},
+        check=False,
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert "\x1b[36m/customers/invoices" in forced.stdout  # the Path column in cyan
+    piped = subprocess.run(  # not a terminal: plain text
+        [sys.executable, "-m", "asgiforge", "routes", "factoryapp:app"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in env.items() if k != "FORCE_COLOR"},
+        check=False,
+    )
+    assert piped.returncode == 0 and "\x1b[" not in piped.stdout
+    assert "/customers/invoices" in piped.stdout
+    no_colour = _run(project, "factoryapp:app")  # NO_COLOR=1
+    assert "\x1b[" not in no_colour.stdout
+
+
+def test_a_route_path_cannot_drive_the_terminal(project: Path) -> None:
+    (project / "escapes.py").write_text(
+        "from asgiforge.runtime.applications import App\n"
+        "from asgiforge.runtime.routing import Route\n"
+        "async def home(request): ...\n"
+        "app = App(routes=[Route('/a\\x1b[2Jb', home, name='x\\x07')])\n"
+    )
+    result = _run(project, "escapes:app")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "/a\\x1b[2Jb" in result.stdout
