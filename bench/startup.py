@@ -175,7 +175,7 @@ def report(samples: dict[str, Sample], rounds: int, load: tuple[str, str]) -> st
         "",
         f"Of `asgiforge routes` on the full project, the app's own import (`python -c 'import "
         f"benchapp.app'`: the interpreter, asgiforge.runtime, Jinja2 and the project's modules) "
-        f"is {app_wall:.3f} s wall / {app_cpu:.3f} s CPU; the command's own share (Typer, Rich, "
+        f"is {app_wall:.3f} s wall / {app_cpu:.3f} s CPU; the command's own share (Typer, "
         f"reading and printing the table) is the rest, {routes_wall - app_wall:.3f} s wall / "
         f"{routes_cpu - app_cpu:.3f} s CPU.",
     ]
