@@ -25,7 +25,9 @@ does the runtime (``url_path_for`` returns the first route that fits).
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -110,8 +112,45 @@ def describe_route(route: Any, prefix: str = "", host: str | None = None) -> Ite
 
 
 def collect_routes(app: Any) -> list[RouteInfo]:
-    """Every route of `app` in the order the router tries them, mounts flattened."""
-    return [row for route in top_level_routes(app) for row in describe_route(route)]
+    """Every route of `app` in the order the router tries them, mounts flattened.
+
+    A container (mount, static files, host, any ASGI app) whose app is one of asgiforge's own
+    objects (the `Router` a `Mount(routes=...)` builds, `StaticFiles`) would be located at that
+    class, in asgiforge's source: nothing the user wrote or can edit. It is located instead at
+    the first of its own routes that is the user's code (where what it mounts is written), and
+    nowhere when it has none.
+    """
+    rows = [row for route in top_level_routes(app) for row in describe_route(route)]
+    return [
+        _locate_in_users_code(row, rows[index + 1 :]) if _is_framework_container(row) else row
+        for index, row in enumerate(rows)
+    ]
+
+
+_FRAMEWORK_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_framework_container(row: RouteInfo) -> bool:
+    return row.kind not in LEAF_KINDS and row.file is not None and _is_framework(row.file)
+
+
+def _is_framework(file: str) -> bool:
+    return os.path.abspath(file).startswith(_FRAMEWORK_DIR)
+
+
+def _locate_in_users_code(row: RouteInfo, following: Sequence[RouteInfo]) -> RouteInfo:
+    """`row` located at its first descendant in the user's code, or nowhere."""
+    file: str | None = None
+    line: int | None = None
+    for child in following:  # the flattened children come right after their container
+        base = row.path.rstrip("/")
+        below = row.kind == "host" or child.path == base or child.path.startswith(base + "/")
+        if child.host != row.host or not below:
+            break
+        if child.file is not None and not _is_framework(child.file):
+            file, line = child.file, child.line
+            break
+    return dataclasses.replace(row, file=file, line=line)
 
 
 def _duck_describe(route: Any, prefix: str, host: str | None) -> Iterator[RouteInfo]:

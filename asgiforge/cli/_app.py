@@ -80,10 +80,15 @@ class LazyCommands(TyperGroup):
 
     def _load(self, module_name: str) -> None:
         """Import `asgiforge.cli.<module_name>` and add what its `register(app)` attaches."""
+        from asgiforge.cli._coerce import fast_coercion
+        from asgiforge.cli.output import reflow_help
+
         module = importlib.import_module(f"asgiforge.cli.{module_name}")
         commands = typer.Typer(add_completion=False, **_TYPER_SETTINGS)
         module.register(commands)
         for name, command in typer.main.get_group(commands).commands.items():
+            fast_coercion(command)
+            command.help = reflow_help(command.help)
             self.commands.setdefault(name, command)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:

@@ -45,6 +45,8 @@ class RichReporter:
             banner += Text(f"  the app failed to load: {info.error}\n", style="bold red")
             banner += Text("  requests get a 503 page until the next save fixes it\n", "red")
         err().print(banner)
+        # The banner is the first thing on the stream, redirected or not: out before serving.
+        err().file.flush()
 
     def reloaded(self, event: ReloadEvent) -> None:
         from rich.text import Text

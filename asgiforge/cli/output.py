@@ -60,3 +60,21 @@ def print_frames(frames: Iterable[SourceFrame]) -> None:
 def _printable(text: str) -> str:
     # Messages carry user-controlled text (module names, paths): never let it drive the terminal.
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def reflow_help(text: str | None) -> str | None:
+    """A command's help with each paragraph on one line, for the terminal to wrap.
+
+    Typer's rich help keeps the single line breaks of a docstring's later paragraphs, so text
+    wrapped at 100 columns in the source came out broken mid-sentence at 80. Paragraphs
+    Click-style marked ``\\b`` (no rewrapping) are kept as written.
+    """
+    if not text:
+        return text
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        paragraph if paragraph.startswith("\b") else " ".join(paragraph.split())
+        for paragraph in paragraphs
+    )

@@ -519,3 +519,17 @@ def test_check_config_imports_the_app_without_serving(tmp_path: Path) -> None:
     assert (fixed.returncode, fixed.stdout.strip()) == (0, "ok: main:app imports")
     alone = run_bounded([sys.executable, "-m", "asgiforge", "dev", "--json"], cwd=tmp_path)
     assert (alone.returncode, alone.stderr) == (2, "error: --json goes with --print-config\n")
+
+
+def test_the_banner_comes_before_the_first_access_log_line_when_redirected(
+    start_dev: Callable[..., Dev],
+) -> None:
+    """Output to a file (as under a process manager): the fixture's first request goes out the
+    moment the port answers, and its access-log line still follows the banner."""
+    dev = start_dev()
+    dev.get()
+    output = dev.wait_output('"GET / HTTP/1.1" 200')
+    assert "asgiforge dev" in output, output
+    assert output.index("asgiforge dev") < output.index('"GET / HTTP/1.1"'), output
+    assert output.index("watching") < output.index('"GET / HTTP/1.1"'), output
+    assert output.count("asgiforge dev") == 1, output

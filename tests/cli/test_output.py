@@ -90,3 +90,28 @@ def test_out_console_writes_to_stdout(capsys: pytest.CaptureFixture[str]) -> Non
     captured = capsys.readouterr()
     assert captured.err == ""
     assert "table row" in captured.out
+
+
+@pytest.mark.parametrize("command", ["new", "routes", "update", "dev"])
+def test_a_commands_help_is_wrapped_by_the_terminal_not_by_the_docstring(command: str) -> None:
+    """`asgiforge COMMAND --help` at 80 columns: no prose line ends before the terminal's edge
+    while the next word would still have fitted (the docstrings are wrapped at 100)."""
+    import itertools
+    import os
+    import sys
+    from pathlib import Path
+
+    from tests.harness import run_bounded
+
+    root = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "COLUMNS": "80", "NO_COLOR": "1"}
+    result = run_bounded([sys.executable, "-m", "asgiforge", command, "--help"], env=env)
+    assert result.returncode == 0, result.stderr
+    prose = result.stdout.split("╭")[0].splitlines()
+    paragraph_lines = [line.strip() for line in prose if line.strip()][1:]  # after Usage:
+    assert len(paragraph_lines) >= 2, result.stdout
+    for line, following in itertools.pairwise(prose):
+        if line.strip() and following.strip() and not line.strip().startswith("Usage:"):
+            next_word = following.split()[0]
+            assert len(line.rstrip()) + 1 + len(next_word) > 80 - 1, (line, following)

@@ -171,8 +171,8 @@ def test_missing_app_error(project: Path) -> None:
     assert "no module 'nosuch'" in str(result.exception)
 
 
-def _run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+def _run(project: Path, *args: str, columns: int = 200) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1"}
     return subprocess.run(
         [sys.executable, "-m", "asgiforge", "routes", *args],
         cwd=project,
@@ -321,3 +321,122 @@ def test_duplicate_route_names_are_listed_and_only_warned_about_by_the_real_comm
     assert as_json.returncode == 0
     [problem] = json.loads(as_json.stdout)["problems"]
     assert (problem["kind"], problem["severity"]) == ("duplicate-name", "warning")
+
+
+FACTORY_APP = textwrap.dedent(
+    """
+    from asgiforge.runtime.applications import App
+    from asgiforge.runtime.routing import Mount, Route, Router
+    from asgiforge.runtime.staticfiles import StaticFiles
+
+    def create_application():
+        async def list_customer_invoices(request): ...
+        async def download_customer_invoice(request): ...
+
+        invoices = Router([
+            Route("/", list_customer_invoices, name="list_customer_invoices"),
+            Route("/{id:int}/pdf", download_customer_invoice, name="download_invoice"),
+        ])
+        return App(routes=[
+            Mount("/customers/invoices", app=invoices, name="customer_invoices"),
+            Mount("/static", app=StaticFiles(directory=".", check_dir=False), name="static"),
+        ])
+
+    app = create_application()
+    """
+)
+
+
+def test_at_80_columns_the_table_folds_names_at_their_dots_and_drops_locals(
+    project: Path,
+) -> None:
+    (project / "factoryapp.py").write_text(FACTORY_APP)
+    wide = _run(project, "factoryapp:app", columns=250)
+    assert "factoryapp.create_application.list_customer_invoices" in wide.stdout
+    assert "<locals>" not in wide.stdout
+    narrow = _run(project, "factoryapp:app", columns=80)
+    assert narrow.returncode == 0, narrow.stderr
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "<locals>" not in narrow.stdout
+    header = [
+        cell.strip() for cell in next(line for line in lines if "Endpoint" in line).split("┃")
+    ]
+    endpoint, location = header.index("Endpoint"), header.index("Location")
+    rows: list[list[list[str]]] = []  # per row, per column, the pieces of the folded cell
+    for line in lines:
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) != len(header):
+            continue
+        if cells[1]:  # the Methods cell starts a row
+            rows.append([[] for _ in cells])
+        for column, cell in enumerate(cells):
+            if cell:
+                rows[-1][column].append(cell)
+    endpoints = ["".join(row[endpoint]) for row in rows]
+    assert endpoints == [
+        "Router",
+        "create_application.list_customer_invoices",
+        "create_application.download_customer_invoice",
+        "StaticFiles",
+    ]
+    for row in rows:
+        for pieces in row:
+            # A folded cell breaks after a separator, never inside a word ("invoi" "ces").
+            assert all(piece[-1] in "/.:_-" for piece in pieces[:-1]), pieces
+    assert rows[1][location] == ["factoryapp.py:7"]  # a location is never cut inside its file
+
+
+def test_a_mount_is_located_in_the_users_code_not_in_asgiforge(project: Path) -> None:
+    (project / "factoryapp.py").write_text(FACTORY_APP)
+    listed = _run(project, "factoryapp:app", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["path"]: row for row in json.loads(listed.stdout)["routes"]}
+    mount = rows["/customers/invoices"]
+    assert mount["endpoint"] == "asgiforge.runtime.routing.Router"
+    # At its first route, the user's code: not asgiforge/runtime/routing.py.
+    assert (mount["file"], mount["line"]) == (str(project / "factoryapp.py"), 7)
+    assert (rows["/static"]["file"], rows["/static"]["line"]) == (None, None)
+
+
+def test_the_table_is_coloured_only_where_rich_would_colour_it(project: Path) -> None:
+    (project / "factoryapp.py").write_text(FACTORY_APP)
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("NO_COLOR", None)
+    forced = subprocess.run(
+        [sys.executable, "-m", "asgiforge", "routes", "factoryapp:app"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "FORCE_COLOR": "1"},
+        check=False,
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert "\x1b[36m/customers/invoices" in forced.stdout  # the Path column in cyan
+    piped = subprocess.run(  # not a terminal: plain text
+        [sys.executable, "-m", "asgiforge", "routes", "factoryapp:app"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in env.items() if k != "FORCE_COLOR"},
+        check=False,
+    )
+    assert piped.returncode == 0 and "\x1b[" not in piped.stdout
+    assert "/customers/invoices" in piped.stdout
+    no_colour = _run(project, "factoryapp:app")  # NO_COLOR=1
+    assert "\x1b[" not in no_colour.stdout
+
+
+def test_a_route_path_cannot_drive_the_terminal(project: Path) -> None:
+    (project / "escapes.py").write_text(
+        "from asgiforge.runtime.applications import App\n"
+        "from asgiforge.runtime.routing import Route\n"
+        "async def home(request): ...\n"
+        "app = App(routes=[Route('/a\\x1b[2Jb', home, name='x\\x07')])\n"
+    )
+    result = _run(project, "escapes:app")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "/a\\x1b[2Jb" in result.stdout

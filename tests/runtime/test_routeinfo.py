@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import importlib.util
 import inspect
+import sys
 import textwrap
 from pathlib import Path
 from types import ModuleType
@@ -151,3 +152,47 @@ def test_routeinfo_is_frozen_and_compares_without_extra() -> None:
         None,
         {},
     )
+
+
+def test_lines_are_the_ones_inspect_reports_for_every_function_and_class(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line comes from the code object or the `class` statement, not from inspect (which
+    tokenizes or parses the whole source); it must still be the line inspect reports."""
+    source = tmp_path / "lines_probe.py"
+    source.write_text(
+        "import dataclasses, functools\n"
+        "\n"
+        "@dataclasses.dataclass(\n"
+        "    frozen=True,\n"
+        ")\n"
+        "# a comment between decorator and class\n"
+        "class Decorated:\n"
+        "    x: int = 1\n"
+        "\n"
+        "class LinesProbePlain:\n"
+        "    class Inner:\n"
+        "        pass\n"
+        "\n"
+        "@functools.lru_cache\n"
+        "def cached(): ...\n"
+        "\n"
+        "async def endpoint(request): ...\n"
+        "Alias = LinesProbePlain\n"
+    )
+    spec = importlib.util.spec_from_file_location("lines_probe", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "lines_probe", module)
+    spec.loader.exec_module(module)
+    targets = [
+        module.cached,
+        module.Decorated,
+        module.LinesProbePlain,
+        module.LinesProbePlain.Inner,
+        module.endpoint,
+        module.Alias,
+    ]
+    for target in targets:
+        assert describe_callable(target)[2] == inspect.getsourcelines(target)[1], target
+    assert describe_callable(module.Decorated)[2] == 3

@@ -54,6 +54,8 @@ from asgiforge.server.pipes import Decoder, read_report
 if TYPE_CHECKING:
     from watchfiles import Change
 
+    from asgiforge.server.dev.worker import LoadResult
+
 __all__ = ["DEFAULT_EXCLUDE_DIRS", "WatchFilter", "supervise"]
 
 DEFAULT_EXCLUDE_DIRS: frozenset[str] = frozenset(
@@ -235,6 +237,16 @@ class _Supervisor:
             self.current = None
         self.current = self._spawn(tuple(described), saved_at)
 
+    def _start_info(self, ok: bool, routes: Any, error: Any) -> StartInfo:
+        return StartInfo(
+            self.options.target.import_string, self.options.url, routes, self.roots, ok, error
+        )
+
+    def _announce(self, result: LoadResult) -> None:
+        """The banner, printed by the first worker itself (see `worker.serve`)."""
+        error = str(result.error) if result.error else None
+        self.reporter.started(self._start_info(result.error is None, result.routes, error))
+
     def _poll(self) -> None:
         workers = [w for w in (self.current, *self.retiring) if w is not None]
         readable = [w.fd for w in workers if w.fd >= 0]
@@ -266,8 +278,11 @@ class _Supervisor:
                         os.close(other.fd)
             proctitle.set_title(proctitle.dev_worker_title(self.options.target.import_string))
 
+        announce = None if self.started else self._announce
         child = children.spawn(
-            lambda report_fd: dev_worker.serve(self.sock, self.options, self.reporter, report_fd),
+            lambda report_fd: dev_worker.serve(
+                self.sock, self.options, self.reporter, report_fd, announce
+            ),
             prepare=drop_other_pipes,
         )
         return _Worker(child.pid, child.fd, changes, saved_at)
@@ -316,16 +331,8 @@ class _Supervisor:
         error = message.get("error")
         if not self.started:
             self.started = True
-            self.reporter.started(
-                StartInfo(
-                    self.options.target.import_string,
-                    self.options.url,
-                    routes,
-                    self.roots,
-                    ok,
-                    error,
-                )
-            )
+            if not message.get("announced"):
+                self.reporter.started(self._start_info(ok, routes, error))
         else:
             ready_at = float(message.get("time") or time.time())
             seconds = ready_at - worker.saved_at if worker.saved_at is not None else None

@@ -190,8 +190,18 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
     return _Server(config)
 
 
-def serve(sock: socket.socket, options: DevOptions, reporter: DevReporter, report_fd: int) -> int:
+def serve(
+    sock: socket.socket,
+    options: DevOptions,
+    reporter: DevReporter,
+    report_fd: int,
+    announce: Callable[[LoadResult], None] | None = None,
+) -> int:
     """Worker body (after fork): load, serve until signalled, tell the supervisor when ready.
+
+    `announce`, given to the workers started before the banner was shown, prints it from
+    this process just before it answers its first request, so no access-log line of this
+    worker can come before it (the supervisor reading the pipe later could not promise that).
 
     Returns the exit status; the caller must `os._exit` with it so nothing of the parent's
     (atexit hooks, finally blocks) runs twice.
@@ -207,7 +217,7 @@ def serve(sock: socket.socket, options: DevOptions, reporter: DevReporter, repor
         except AsgiforgeError as exc:
             reporter.message(str(exc))
     result = load(options, reporter)
-    ready = _Reporter(report_fd, options, result)
+    ready = _Reporter(report_fd, options, result, announce)
     server = make_server(result.app, options, ready)
     # A lifespan start-up failure ends `run` with SystemExit, or (uvicorn 0.32) by returning.
     with contextlib.suppress(SystemExit):
@@ -219,7 +229,7 @@ def serve(sock: socket.socket, options: DevOptions, reporter: DevReporter, repor
             "The lifespan start-up raised; the traceback is in the terminal running asgiforge dev.",
         )
         failed = LoadResult(fallback, RuntimeError("lifespan startup failed"), None)
-        server = make_server(fallback, options, _Reporter(report_fd, options, failed))
+        server = make_server(fallback, options, _Reporter(report_fd, options, failed, announce))
         server.run(sockets=[sock])
     return 0
 
@@ -230,13 +240,24 @@ class _Reporter:
     The message is written from a thread so a slow reader can never stall the event loop.
     """
 
-    def __init__(self, fd: int, options: DevOptions, result: LoadResult) -> None:
+    def __init__(
+        self,
+        fd: int,
+        options: DevOptions,
+        result: LoadResult,
+        announce: Callable[[LoadResult], None] | None = None,
+    ) -> None:
         self._fd = fd
         self._options = options
         self._result = result
+        self._announce = announce
 
     def __call__(self) -> None:
+        # Called by uvicorn's start-up, before the event loop runs a single request.
+        if self._announce is not None:
+            self._announce(self._result)
         details: dict[str, Any] = {
+            "announced": self._announce is not None,
             "time": time.time(),
             "ok": self._result.error is None,
             "error": str(self._result.error) if self._result.error else None,

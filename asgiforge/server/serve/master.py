@@ -476,6 +476,9 @@ def _preimport(options: ServeOptions) -> None:
     names = [*_uvicorn.preimport_names(http.http, http.ws, http.loop), "asgiforge.importer"]
     if http.access_log and http.access_log_format == "json":
         names.append("asgiforge.server.accesslog")
+    # The hardened protocol classes (and the runtime's host parsing they use): imported by
+    # `uvicorn_kwargs` in each worker otherwise, four times over on two cores at start-up.
+    names.append("asgiforge.server.protocols")
     for name in names:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
