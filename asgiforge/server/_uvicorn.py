@@ -32,9 +32,12 @@ __all__ = [
     "H11Protocol",
     "Server",
     "ServerState",
+    "body_framing",
     "bounded_ws_protocol",
+    "cycle_classes",
     "disconnect",
     "end_streams",
+    "finish_response",
     "httptools_protocol",
     "in_flight",
     "pending_cycles",
@@ -253,3 +256,84 @@ def _finish_stream(cycle: Any, _task: asyncio.Task[None]) -> None:
     if end:
         transport.write(end)
     transport.close()
+
+
+def cycle_classes() -> list[type[Any]]:
+    """uvicorn's request-response cycle classes (h11's, and httptools' when installed): the
+    classes `asgiforge.server.pathsend` extends with the ``http.response.pathsend`` message."""
+    from uvicorn.protocols.http import h11_impl
+
+    classes: list[type[Any]] = [h11_impl.RequestResponseCycle]
+    try:
+        import httptools  # noqa: F401
+        from uvicorn.protocols.http import httptools_impl
+    except ImportError:
+        return classes
+    classes.append(httptools_impl.RequestResponseCycle)
+    return classes
+
+
+class _FileBody:
+    """Stands for a file body of `size` bytes in h11's output: h11 frames it (chunk size or
+    Content-Length accounting, ``send_with_data_passthrough``) without copying its bytes."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def body_framing(cycle: Any, size: int) -> tuple[bytes, int, bytes]:
+    """What to write around a file body of `size` bytes on a started response, as (bytes
+    before, bytes of the file to send, bytes after, including the end of the message), with
+    the cycle's framing state advanced as if uvicorn had written the body itself.
+
+    A HEAD response gets no body (0 bytes of the file). A size that disagrees with the
+    declared Content-Length raises `RuntimeError` before anything is written, as uvicorn does
+    for a ``http.response.body`` of the wrong length.
+    """
+    head_only = cycle.scope["method"] == "HEAD"
+    conn = getattr(cycle, "conn", None)
+    if isinstance(conn, h11.Connection):
+        before: list[bytes] = []
+        after: list[bytes] = []
+        if not head_only:
+            marker: Any = _FileBody(size)
+            pieces: list[Any] = conn.send_with_data_passthrough(h11.Data(data=marker)) or []
+            split = next(i for i, piece in enumerate(pieces) if piece is marker)
+            before = pieces[:split]
+            after = pieces[split + 1 :]
+        after.append(conn.send(h11.EndOfMessage()) or b"")
+        return b"".join(before), 0 if head_only else size, b"".join(after)
+    # httptools: uvicorn's cycle tracks the framing in two attributes.
+    if head_only:
+        cycle.expected_content_length = 0
+        return b"", 0, b""
+    if cycle.chunked_encoding:
+        if not size:
+            return b"", 0, b"0\r\n\r\n"
+        return b"%x\r\n" % size, size, b"\r\n0\r\n\r\n"
+    if size > cycle.expected_content_length:
+        raise RuntimeError("Response content longer than Content-Length")
+    if size < cycle.expected_content_length:
+        raise RuntimeError("Response content shorter than Content-Length")
+    cycle.expected_content_length = 0
+    return b"", size, b""
+
+
+def finish_response(cycle: Any) -> None:
+    """What uvicorn does once the last body byte is written: mark the response complete,
+    close the connection unless it is kept alive, start on the next request."""
+    cycle.response_complete = True
+    cycle.message_event.set()
+    conn = getattr(cycle, "conn", None)
+    if isinstance(conn, h11.Connection):
+        if conn.our_state is h11.MUST_CLOSE or not cycle.keep_alive:
+            conn.send(h11.ConnectionClosed())
+            cycle.transport.close()
+    elif not cycle.keep_alive:
+        cycle.transport.close()
+    cycle.on_response()

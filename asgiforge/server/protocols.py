@@ -41,6 +41,7 @@ from asgiforge.server._uvicorn import (
     start_cycle,
 )
 from asgiforge.server.options import HeadLimits
+from asgiforge.server.pathsend import with_pathsend
 
 # What the mixin's super() calls reach at run time is uvicorn's protocol; for the type checker,
 # asyncio's protocol interface.
@@ -702,5 +703,7 @@ def protocol_class(http: str, limits: HeadLimits) -> type[asyncio.Protocol]:
             if http == "httptools":
                 raise
             base = GuardedH11Protocol
+    # The http.response.pathsend extension (asgiforge.server.pathsend), on every request.
+    base = with_pathsend(base)
     # A subclass per limits, so uvicorn (which builds protocols itself) hands them over.
     return type(base.__name__, (base,), {"limits": limits, "__module__": __name__})

@@ -1,0 +1,279 @@
+"""The ``http.response.pathsend`` ASGI extension: a file body sent by the kernel (`sendfile`).
+
+An application that sees ``"http.response.pathsend"`` in ``scope["extensions"]`` may answer
+``http.response.start`` with ``{"type": "http.response.pathsend", "path": ...}`` instead of body
+messages (`FileResponse` does, for whole files). The server then opens the file and, over plain
+TCP, has the kernel copy it from the page cache to the socket: no read into Python, no thread
+hop per chunk, no copy through the transport's buffer.
+
+Why not `loop.sendfile`: asyncio implements it for its selector transports, uvloop does not (it
+raises NotImplementedError, and its ``sock_sendfile`` falls back to reading and sending). What
+works on both loops is done here: reading is paused (no pipelined request can make the protocol
+write mid-file), the transport's write buffer is left to drain (the response head), then
+`os.sendfile` writes on a duplicate of the socket's descriptor, waiting for room with
+`loop.add_writer` on that duplicate (both loops refuse watchers on a descriptor their transport
+owns; the duplicate is another descriptor of the same socket). The transport never sees the
+body, so its flow control is not involved; once the file is out, the rest of the message and
+the next response go through the transport as usual.
+
+Over TLS the bytes must pass through the TLS layer, so the file is read in chunks off the event
+loop and written through the transport with its usual flow control; the same happens when the
+kernel refuses `sendfile` for this file or socket.
+
+The extension is added to every HTTP scope by the two protocols of `asgiforge.server.protocols`
+(`adopt`), which also give the request's cycle the class that understands the message
+(`pathsend_cycle`): a request that does not use it pays for one dictionary and one comparison of
+the message type per ``send``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+from collections.abc import Awaitable
+from typing import Any
+
+from asgiforge.server._uvicorn import body_framing, cycle_classes, disconnect, finish_response
+
+__all__ = ["PATHSEND", "adopt", "pathsend_cycle", "send_file", "with_pathsend"]
+
+PATHSEND = "http.response.pathsend"
+
+# Bytes per `os.sendfile` call: the kernel stops sooner when the socket buffer is full; the cap
+# only bounds how long one connection keeps the loop when the client reads as fast as we send.
+_SENDFILE_CALL = 4 * 1024 * 1024
+# Bytes per read when the file goes through the transport (TLS, or no sendfile).
+_CHUNK = 256 * 1024
+# The errors that say the peer is gone: the transfer ends quietly, the connection is closed.
+_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+# `sendfile` refused for this file or socket (nothing was sent): the chunked path takes over.
+_NO_SENDFILE = frozenset((errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK))
+
+
+class _Gone(Exception):
+    """The client closed the connection while the file was being sent."""
+
+
+def pathsend_cycle(base: type[Any]) -> type[Any]:
+    """`base` (one of uvicorn's request-response cycles) whose ``send`` also takes
+    ``http.response.pathsend``; every other message goes to uvicorn's ``send`` unchanged.
+
+    ``send`` is a plain function returning uvicorn's coroutine, so the other messages cost
+    one comparison, not an extra coroutine.
+    """
+    base_send = base.send
+
+    class PathsendCycle(base):  # type: ignore[misc]
+        def send(self, message: Any) -> Awaitable[None]:
+            if message["type"] == PATHSEND:
+                return _send_path(self, message)
+            return base_send(self, message)  # type: ignore[no-any-return]
+
+    PathsendCycle.__name__ = PathsendCycle.__qualname__ = f"Pathsend{base.__name__}"
+    return PathsendCycle
+
+
+# uvicorn's cycle classes and their pathsend subclasses, made once at import.
+_CYCLES: dict[type[Any], type[Any]] = {base: pathsend_cycle(base) for base in cycle_classes()}
+
+
+def adopt(cycle: Any) -> None:
+    """Advertise the extension in a new request's scope and give its cycle the pathsend
+    ``send``; a cycle already adopted (or of a class we do not know) is left alone.
+
+    Called by the protocols right after uvicorn creates a cycle, before its task first runs,
+    so the application sees the extension from its first line.
+    """
+    subclass = _CYCLES.get(cycle.__class__)
+    if subclass is None:
+        return
+    cycle.__class__ = subclass
+    scope = cycle.scope
+    extensions = scope.get("extensions")
+    if extensions is None:
+        scope["extensions"] = {PATHSEND: {}}
+    else:
+        extensions[PATHSEND] = {}
+
+
+def with_pathsend(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """`base` (an h11 or httptools protocol of `asgiforge.server.protocols`) that adopts each
+    request's cycle as soon as uvicorn has created it (`adopt`).
+
+    httptools creates the cycle in ``on_headers_complete``; h11 in ``handle_events``, which runs
+    after each read and after each response (a pipelined request). Either way the request's
+    task has been created but has not run yet.
+    """
+    name = base.__name__
+    if hasattr(base, "on_headers_complete"):
+
+        class HttpTools(base):  # type: ignore[valid-type, misc]
+            def on_headers_complete(self) -> None:
+                super().on_headers_complete()
+                cycle = self.cycle
+                if cycle is not None:
+                    adopt(cycle)
+
+        HttpTools.__name__ = HttpTools.__qualname__ = name
+        return HttpTools
+
+    class H11(base):  # type: ignore[valid-type, misc]
+        def handle_events(self) -> None:
+            super().handle_events()
+            cycle = self.cycle
+            if cycle is not None:
+                adopt(cycle)
+
+    H11.__name__ = H11.__qualname__ = name
+    return H11
+
+
+async def _send_path(cycle: Any, message: Any) -> None:
+    """``http.response.pathsend`` on a cycle: the checks uvicorn makes for a body message,
+    then the file, then the end of the response."""
+    if cycle.flow.write_paused and not cycle.disconnected:
+        await cycle.flow.drain()
+    if cycle.disconnected:
+        return
+    if not cycle.response_started:
+        raise RuntimeError(f"Expected ASGI message 'http.response.start', but got '{PATHSEND}'.")
+    if cycle.response_complete:
+        raise RuntimeError(f"Unexpected ASGI message '{PATHSEND}' sent, after response completed.")
+    path = os.fspath(message["path"])
+    transport = cycle.transport
+    if cycle.scope["method"] == "HEAD":
+        head, count, tail = body_framing(cycle, 0)
+        if tail:
+            transport.write(tail)
+        finish_response(cycle)
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        head, count, tail = body_framing(cycle, os.fstat(fd).st_size)
+        if head:
+            transport.write(head)
+        if count:
+            await send_file(transport, cycle.flow, fd, count)
+    except _Gone:
+        # The client left: what uvicorn does when it notices (the application's receive()
+        # answers http.disconnect, later sends are dropped), without an error in the log.
+        disconnect(cycle)
+        transport.close()
+        return
+    finally:
+        os.close(fd)
+    if tail:
+        transport.write(tail)
+    finish_response(cycle)
+
+
+async def send_file(transport: asyncio.Transport, flow: Any, fd: int, count: int) -> None:
+    """Send the first `count` bytes of the file `fd` on `transport`: by `os.sendfile` on plain
+    TCP, else in chunks through the transport. Raises `_Gone` when the client closes first,
+    `RuntimeError` when the file turns out shorter than `count`."""
+    loop = asyncio.get_running_loop()
+    sock = None
+    if transport.get_extra_info("sslcontext") is None:
+        sock = transport.get_extra_info("socket")
+    offset = 0
+    if sock is not None:
+        flow.pause_reading()  # resumed by the protocol once the response is complete
+        await _drained(transport, flow)
+        offset = await _sendfile(loop, sock.fileno(), fd, count)
+    if offset < count:
+        await _copy(loop, transport, flow, fd, offset, count)
+
+
+async def _drained(transport: asyncio.Transport, flow: Any) -> None:
+    """Wait until the transport has written everything it holds (the response head).
+
+    uvloop queues writes until the end of the loop iteration, so one yield usually does it.
+    If the socket is full, the transport's low-water mark is set to 0 for the wait, so its
+    ``resume_writing`` (uvicorn's flow control) says when it is empty.
+    """
+    if transport.is_closing():
+        raise _Gone
+    if not transport.get_write_buffer_size():
+        return
+    await asyncio.sleep(0)
+    if not transport.get_write_buffer_size():
+        return
+    low, high = transport.get_write_buffer_limits()
+    transport.set_write_buffer_limits(high=0, low=0)  # pause_writing now, resume when empty
+    try:
+        while transport.get_write_buffer_size() and not transport.is_closing():
+            await flow.drain()
+    finally:
+        if not transport.is_closing():
+            transport.set_write_buffer_limits(high=high, low=low)
+    if transport.is_closing():
+        raise _Gone
+
+
+async def _sendfile(loop: asyncio.AbstractEventLoop, sock_fd: int, fd: int, count: int) -> int:
+    """`os.sendfile` from `fd` to the socket until `count` bytes are out; the offset reached
+    (short of `count` only when the kernel refused sendfile before the first byte)."""
+    out = os.dup(sock_fd)  # the loops refuse watchers on the transport's own descriptor
+    offset = 0
+    try:
+        while offset < count:
+            try:
+                sent = os.sendfile(out, fd, offset, min(count - offset, _SENDFILE_CALL))
+            except BlockingIOError:
+                await _writable(loop, out)
+                continue
+            except _GONE as exc:
+                raise _Gone from exc
+            except OSError as exc:
+                if offset == 0 and exc.errno in _NO_SENDFILE:
+                    return 0
+                raise
+            if not sent:
+                raise RuntimeError("File shorter than its Content-Length (changed while sent)")
+            offset += sent
+            if offset < count:
+                # The socket buffer is full (or the cap was reached): let the loop run.
+                await _writable(loop, out)
+    finally:
+        os.close(out)
+    return offset
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Wait until the socket `fd` can take more bytes (or has an error to report)."""
+    ready = loop.create_future()
+    loop.add_writer(fd, _set_ready, ready)
+    try:
+        await ready
+    finally:
+        loop.remove_writer(fd)
+
+
+def _set_ready(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _copy(
+    loop: asyncio.AbstractEventLoop,
+    transport: asyncio.Transport,
+    flow: Any,
+    fd: int,
+    offset: int,
+    end: int,
+) -> None:
+    """Bytes `offset` to `end` of the file through the transport, read off the event loop,
+    honouring the transport's flow control (TLS, or no sendfile)."""
+    while offset < end:
+        chunk = await loop.run_in_executor(None, os.pread, fd, min(_CHUNK, end - offset), offset)
+        if transport.is_closing():
+            raise _Gone
+        if not chunk:
+            raise RuntimeError("File shorter than its Content-Length (changed while sent)")
+        transport.write(chunk)
+        offset += len(chunk)
+        if flow.write_paused:
+            await flow.drain()
+            if transport.is_closing():
+                raise _Gone
