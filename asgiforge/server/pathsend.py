@@ -20,10 +20,10 @@ Over TLS the bytes must pass through the TLS layer, so the file is read in chunk
 loop and written through the transport with its usual flow control; the same happens when the
 kernel refuses `sendfile` for this file or socket.
 
-The extension is added to every HTTP scope by the two protocols of `asgiforge.server.protocols`
-(`adopt`), which also give the request's cycle the class that understands the message
-(`pathsend_cycle`): a request that does not use it pays for one dictionary and one comparison of
-the message type per ``send``.
+The two protocols of `asgiforge.server.protocols` create each request's cycle as a subclass of
+uvicorn's (`pathsend_cycle`, through `_uvicorn.with_cycle_class`), which understands the
+message, and add the extension to the scope: a request that does not use it pays for one small
+dictionary, one function call, and one comparison of the message type per ``send``.
 """
 
 from __future__ import annotations
@@ -31,12 +31,18 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from asgiforge.server._uvicorn import body_framing, cycle_classes, disconnect, finish_response
+from asgiforge.server._uvicorn import body_framing, disconnect, finish_response, with_cycle_class
 
-__all__ = ["PATHSEND", "adopt", "pathsend_cycle", "send_file", "with_pathsend"]
+__all__ = [
+    "PATHSEND",
+    "h11_with_pathsend",
+    "httptools_headers_complete",
+    "pathsend_cycle",
+    "send_file",
+]
 
 PATHSEND = "http.response.pathsend"
 
@@ -60,7 +66,8 @@ def pathsend_cycle(base: type[Any]) -> type[Any]:
     ``http.response.pathsend``; every other message goes to uvicorn's ``send`` unchanged.
 
     ``send`` is a plain function returning uvicorn's coroutine, so the other messages cost
-    one comparison, not an extra coroutine.
+    one comparison, not an extra coroutine. No ``__init__`` of its own: re-passing uvicorn's
+    eleven keyword arguments would cost more than the rest of this module per request.
     """
     base_send = base.send
 
@@ -74,22 +81,9 @@ def pathsend_cycle(base: type[Any]) -> type[Any]:
     return PathsendCycle
 
 
-# uvicorn's cycle classes and their pathsend subclasses, made once at import.
-_CYCLES: dict[type[Any], type[Any]] = {base: pathsend_cycle(base) for base in cycle_classes()}
-
-
-def adopt(cycle: Any) -> None:
-    """Advertise the extension in a new request's scope and give its cycle the pathsend
-    ``send``; a cycle already adopted (or of a class we do not know) is left alone.
-
-    Called by the protocols right after uvicorn creates a cycle, before its task first runs,
-    so the application sees the extension from its first line.
-    """
-    subclass = _CYCLES.get(cycle.__class__)
-    if subclass is None:
-        return
-    cycle.__class__ = subclass
-    scope = cycle.scope
+def _advertise(scope: dict[str, Any]) -> None:
+    """Add the extension to a request's scope (a new dict each time: applications and
+    middleware may add to theirs)."""
     extensions = scope.get("extensions")
     if extensions is None:
         scope["extensions"] = {PATHSEND: {}}
@@ -97,35 +91,33 @@ def adopt(cycle: Any) -> None:
         extensions[PATHSEND] = {}
 
 
-def with_pathsend(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
-    """`base` (an h11 or httptools protocol of `asgiforge.server.protocols`) that adopts each
-    request's cycle as soon as uvicorn has created it (`adopt`).
+def httptools_headers_complete(protocol: type[Any]) -> Callable[[Any], None]:
+    """uvicorn's httptools ``on_headers_complete`` (of `protocol`), creating pathsend cycles
+    and advertising the extension (the scope exists since ``on_message_begin``): what the
+    hardened protocol calls once it has checked a head."""
+    headers_complete = with_cycle_class(protocol.on_headers_complete, pathsend_cycle)
 
-    httptools creates the cycle in ``on_headers_complete``; h11 in ``handle_events``, which runs
-    after each read and after each response (a pipelined request). Either way the request's
-    task has been created but has not run yet.
-    """
-    name = base.__name__
-    if hasattr(base, "on_headers_complete"):
+    def on_headers_complete(self: Any) -> None:
+        _advertise(self.scope)
+        headers_complete(self)
 
-        class HttpTools(base):  # type: ignore[valid-type, misc]
-            def on_headers_complete(self) -> None:
-                super().on_headers_complete()
-                cycle = self.cycle
-                if cycle is not None:
-                    adopt(cycle)
+    return on_headers_complete
 
-        HttpTools.__name__ = HttpTools.__qualname__ = name
-        return HttpTools
 
-    class H11(base):  # type: ignore[valid-type, misc]
+def h11_with_pathsend(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """`base` (the hardened h11 protocol) whose ``handle_events``, where uvicorn creates each
+    request's scope and cycle (after a read, and after a response for a pipelined request),
+    creates pathsend cycles and advertises the extension in the new scope."""
+    handle_events = with_cycle_class(base.handle_events, pathsend_cycle)  # type: ignore[attr-defined]
+
+    class H11(base):  # type: ignore[misc, valid-type]
         def handle_events(self) -> None:
-            super().handle_events()
-            cycle = self.cycle
-            if cycle is not None:
-                adopt(cycle)
+            scope = self.scope
+            handle_events(self)
+            if self.scope is not scope:  # a new request
+                _advertise(self.scope)
 
-    H11.__name__ = H11.__qualname__ = name
+    H11.__name__ = H11.__qualname__ = base.__name__
     return H11
 
 
