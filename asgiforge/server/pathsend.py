@@ -258,7 +258,13 @@ async def _copy(
     """Bytes `offset` to `end` of the file through the transport, read off the event loop,
     honouring the transport's flow control (TLS, or no sendfile)."""
     while offset < end:
-        chunk = await loop.run_in_executor(None, os.pread, fd, min(_CHUNK, end - offset), offset)
+        read = loop.run_in_executor(None, os.pread, fd, min(_CHUNK, end - offset), offset)
+        try:
+            chunk = await asyncio.shield(read)
+        except asyncio.CancelledError:
+            # The thread still reads `fd`, which the caller closes next: let it finish first.
+            await asyncio.wait([read])
+            raise
         if transport.is_closing():
             raise _Gone
         if not chunk:
