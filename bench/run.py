@@ -1,6 +1,6 @@
 """Side-by-side benchmarks: bare ASGI vs Starlette vs asgiforge (vs FastAPI), as ratios, in one run.
 
-Usage (from the repository root):  bench/run [--rounds 5] [--duration 5] [--only http,ws,cli,dev,serve]
+Usage (from the repository root):  bench/run [--rounds 5] [--duration 5] [--only http,ws,cli,dev,serve,files]
 
 Every target runs on the same interpreter and the same uvicorn (1 worker, uvloop, httptools, no
 access log) from `bench/.venv-anchors`; the server is pinned to CPU 0 and the load generator (wrk,
@@ -879,7 +879,9 @@ def report(
     return "\n".join(lines)
 
 
-def save_raw(path: Path, http: list, ws: list, cli: list, dev: list, serve: list) -> None:
+def save_raw(
+    path: Path, http: list, ws: list, cli: list, dev: list, serve: list, files: list
+) -> None:
     """Every sample of the run, written before the report is rendered (nothing is lost)."""
 
     def dump(sample: Sample) -> dict[str, Any]:
@@ -892,6 +894,7 @@ def save_raw(path: Path, http: list, ws: list, cli: list, dev: list, serve: list
         "cli": [[n, dump(x)] for n, x in cli],
         "dev": [[n, dump(x)] for n, x in dev],
         "serve": [[n, dump(r), [dump(m) for m in ms]] for n, r, ms in serve],
+        "files": [[n, {t: dump(x) for t, x in s.items()}] for n, s in files],
     }
     path.write_text(json.dumps(data))
 
@@ -902,7 +905,7 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--only", default="http,ws,cli,dev,serve")
+    parser.add_argument("--only", default="http,ws,cli,dev,serve,files")
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset")
     parser.add_argument(
         "--scenarios", default="", help="HTTP scenarios whose name contains one of these (a,b)"
@@ -925,8 +928,15 @@ def main() -> None:
         else []
     )
     serve = bench_serve(args.duration, args.rounds) if "serve" in only else []
-    save_raw(Path(args.output).with_suffix(".json"), http, ws, cli, dev, serve)
+    files = []
+    if "files" in only:  # its own module: the rows run under asgiforge serve, not uvicorn
+        from bench.downloads import bench_files, files_report
+
+        files = bench_files(args.rounds, args.duration)
+    save_raw(Path(args.output).with_suffix(".json"), http, ws, cli, dev, serve, files)
     text = report(args, http, ws, cli, dev, serve)
+    if files:
+        text += "\n" + files_report(files)
     # Only our own section: RESULTS.md also holds bench/serve_faults.py's figures.
     write_section(Path(args.output), "run", text, first=True)
     print(text)

@@ -41,6 +41,7 @@ from asgiforge.server._uvicorn import (
     start_cycle,
 )
 from asgiforge.server.options import HeadLimits
+from asgiforge.server.pathsend import h11_with_pathsend, httptools_headers_complete
 
 # What the mixin's super() calls reach at run time is uvicorn's protocol; for the type checker,
 # asyncio's protocol interface.
@@ -522,7 +523,8 @@ def _strip_values(headers: list[tuple[bytes, bytes]]) -> None:
 def _httptools_class() -> type[asyncio.Protocol]:
     """Defined on demand: httptools is optional in uvicorn (`uvicorn[standard]` brings it)."""
     HttpToolsProtocol: Any = httptools_protocol()
-    headers_complete = HttpToolsProtocol.on_headers_complete
+    # uvicorn's, creating cycles that take http.response.pathsend (asgiforge.server.pathsend).
+    headers_complete = httptools_headers_complete(HttpToolsProtocol)
     strips = _strips_trailing_whitespace(HttpToolsProtocol)
     data_received = HttpToolsProtocol.data_received
 
@@ -698,5 +700,7 @@ def protocol_class(http: str, limits: HeadLimits) -> type[asyncio.Protocol]:
             if http == "httptools":
                 raise
             base = GuardedH11Protocol
+    if base is GuardedH11Protocol:  # http.response.pathsend (asgiforge.server.pathsend)
+        base = h11_with_pathsend(base)
     # A subclass per limits, so uvicorn (which builds protocols itself) hands them over.
     return type(base.__name__, (base,), {"limits": limits, "__module__": __name__})

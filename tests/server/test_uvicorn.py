@@ -98,3 +98,26 @@ def test_the_server_state_holds_connections_and_tasks() -> None:
     assert hasattr(state, "connections") and hasattr(state, "tasks")
     assert _uvicorn.in_flight(state.connections) == 0
     assert _uvicorn.Server is uvicorn.Server
+
+
+@pytest.mark.parametrize("method", ["h11 handle_events", "httptools on_headers_complete"])
+def test_the_methods_that_create_cycles_can_create_ours(method: str) -> None:
+    """`with_cycle_class` (the pathsend cycles) needs the method that creates each request's
+    cycle to name uvicorn's ``RequestResponseCycle``; the copy names our subclass instead and
+    uvicorn's own method is left as it was."""
+    impl, name = method.split()
+    cls = _uvicorn.H11Protocol if impl == "h11" else _uvicorn.httptools_protocol()
+    original = getattr(cls, name)
+    made: list[type[Any]] = []
+
+    def wrap(base: type[Any]) -> type[Any]:
+        made.append(base)
+        return type("Ours", (base,), {})
+
+    copy = _uvicorn.with_cycle_class(original, wrap)
+    assert made and made[0].__name__ == "RequestResponseCycle"
+    assert copy.__globals__["RequestResponseCycle"].__mro__[1] is made[0]
+    assert original.__globals__["RequestResponseCycle"] is made[0]
+    assert copy.__code__ is original.__code__
+    for attribute in ("send", "scope", "transport", "flow", "response_started"):
+        assert attribute in made[0].__init__.__code__.co_names or hasattr(made[0], attribute)
