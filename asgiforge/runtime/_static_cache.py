@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = ["ENTRY_OVERHEAD", "CachedFile", "FileCache", "identity"]
 
@@ -70,6 +70,7 @@ class CachedFile(NamedTuple):
     stat_result: os.stat_result
     content: bytes
     is_index: bool
+    template: Any  # the FileResponse for it, copied for each request (see staticfiles._copy)
     identity: Identity
     checked: float  # `_now()` when `lookup_path` last vouched for it
     racy: bool
@@ -119,6 +120,7 @@ class FileCache:
         stat_result: os.stat_result,
         content: bytes,
         index: bool,
+        template: Any,
     ) -> None:
         """Remember `content` as `path`'s (replacing any entry), evicting to stay in budget."""
         self.discard(path)
@@ -134,6 +136,7 @@ class FileCache:
             stat_result,
             content,
             index,
+            template,
             identity(stat_result),
             _now(),
             is_racy(stat_result),

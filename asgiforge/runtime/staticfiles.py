@@ -44,6 +44,9 @@ PathLike = str | os.PathLike[str]
 # and read afresh on every request (`revalidate_interval` 0 unless given).
 DEV_ENV = "ASGIFORGE_DEV"
 
+# On POSIX, joining the `/`-separated parts is the path without its leading slashes.
+_POSIX = os.sep == "/" and os.altsep is None
+
 # Characters left as they are in the redirect Location's path and query.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
@@ -171,6 +174,8 @@ class StaticFiles:
     def get_path(self, scope: Scope) -> str:
         """The request's path below the mount point, as a normalised relative OS path."""
         route_path = get_route_path(scope)
+        if _POSIX:  # the same result as the portable form below, in a fifth of the time
+            return os.path.normpath(route_path.lstrip("/"))
         return os.path.normpath(os.path.join(*route_path.split("/")))
 
     async def get_response(self, path: str, scope: Scope) -> Response:
@@ -183,11 +188,15 @@ class StaticFiles:
         # byte range must never be computed from a copy that may be up to an interval old.
         hit = None if cache is None or _is_conditional(scope, _UNCACHED) else cache.fresh(path)
         if hit is not None:
+            if hit.is_index and not scope["path"].endswith("/"):
+                return RedirectResponse(_directory_location(scope))
+            if type(self).file_response is _FILE_RESPONSE:
+                return _copy(hit.template)  # what file_response would build, ready-made
             full_path, stat_result, content, index = (
                 hit.full_path,
                 hit.stat_result,
                 hit.content,
-                hit.is_index,
+                False,
             )
         else:
             found = await anyio.to_thread.run_sync(self._find, path, cache)
@@ -200,7 +209,9 @@ class StaticFiles:
                 if content is None:
                     cache.discard(path)
                 else:
-                    cache.store(path, full_path, stat_result, content, index)
+                    template = FileResponse(full_path, stat_result=stat_result)
+                    template._content = content
+                    cache.store(path, full_path, stat_result, content, index, template)
         if index and not scope["path"].endswith("/"):
             return RedirectResponse(_directory_location(scope))
         response = self.file_response(full_path, stat_result, scope)
@@ -365,6 +376,20 @@ _UNCACHED = _VALIDATORS | {b"range", b"if-range"}
 
 def _is_conditional(scope: Scope, names: frozenset[bytes] = _VALIDATORS) -> bool:
     return not names.isdisjoint([name for name, _ in scope.get("headers", ())])
+
+
+_FILE_RESPONSE = StaticFiles.file_response
+
+
+def _copy(template: FileResponse) -> FileResponse:
+    """A new FileResponse equal to `template` (built once for a cached file), at a fraction of
+    the constructor's cost (no media type guess, no header building). Its header list is its
+    own: `dispatch` code and middleware may change one response's headers."""
+    response = FileResponse.__new__(FileResponse)
+    response.__dict__.update(template.__dict__)
+    response.raw_headers = list(template.raw_headers)
+    response._headers = None  # a view over the template's list must not be shared
+    return response
 
 
 def _directory_location(scope: Scope) -> str:

@@ -588,3 +588,45 @@ def test_a_cached_path_never_skips_containment(site: Path, clock: list[float]) -
     with pytest.raises(HTTPException) as info:
         client.get("/example.txt")
     assert info.value.status_code == 404
+
+
+def test_each_cached_response_has_its_own_headers(site: Path) -> None:
+    class Numbered(StaticFiles):
+        served = 0
+
+        async def get_response(self, path: str, scope: Any) -> Any:
+            response = await super().get_response(path, scope)
+            self.served += 1
+            response.headers.append("x-served", str(self.served))
+            return response
+
+    client = TestClient(Numbered(directory=site))
+    for n in (1, 2, 3):
+        response = client.get("/example.txt")
+        assert response.headers.get_list("x-served") == [str(n)]
+        assert response.text == "<file content>"
+
+
+def test_an_overridden_file_response_is_used_for_cached_files(site: Path) -> None:
+    class Cached(StaticFiles):
+        def file_response(self, *args: Any, **kwargs: Any) -> Any:
+            response = super().file_response(*args, **kwargs)
+            response.headers["cache-control"] = "max-age=60"
+            return response
+
+    client = TestClient(Cached(directory=site))
+    for _ in range(2):
+        response = client.get("/example.txt")
+        assert response.headers["cache-control"] == "max-age=60"
+        assert response.text == "<file content>"
+
+
+@pytest.mark.parametrize(
+    "route_path",
+    ["", "/", "/a", "/a/", "//a//b/", "/a/./b", "/../x", "/a/../../x", "/.", "/..", "/a\\b", "/ /"],
+)
+def test_get_path_is_the_portable_normalisation(route_path: str) -> None:
+    app = StaticFiles(directory=".", check_dir=False)
+    scope = {"type": "http", "path": route_path, "root_path": ""}
+    expected = os.path.normpath(os.path.join(*route_path.split("/")))
+    assert app.get_path(scope) == expected
