@@ -24,7 +24,7 @@ import anyio.to_thread
 
 from asgiforge.runtime._conditional import is_not_modified as _is_not_modified
 from asgiforge.runtime._conditional import read_small_file
-from asgiforge.runtime._static_cache import FileCache, identity
+from asgiforge.runtime._static_cache import CachedFile, FileCache, identity
 from asgiforge.runtime._utils import get_route_path
 from asgiforge.runtime.datastructures import Headers
 from asgiforge.runtime.exceptions import HTTPException
@@ -199,7 +199,8 @@ class StaticFiles:
                 False,
             )
         else:
-            found = await anyio.to_thread.run_sync(self._find, path, cache)
+            stale = None if cache is None else cache.stale(path)
+            found = await anyio.to_thread.run_sync(self._find, path, cache is not None, stale)
             if found is None:
                 if cache is not None:
                     cache.discard(path)
@@ -256,14 +257,15 @@ class StaticFiles:
         return cache
 
     def _find(
-        self, path: str, cache: FileCache | None
+        self, path: str, caching: bool, stale: CachedFile | None
     ) -> tuple[str, os.stat_result, bytes | None, bool] | None:
         """Blocking, in one worker-thread call: `path`'s file (or, in html mode, its directory's
-        `index.html`), with its content when small; and the cache updated with it.
+        `index.html`), with its content when small (up to `cache_max_file_size` if `caching`).
 
         Content is read only if the file is still the one `lookup_path` validated (same inode,
-        size and mtime, see `read_small_file`); a cached copy is reused when the file's stat is
-        unchanged and it was not changed just before it was read (see `_static_cache`).
+        size and mtime, see `read_small_file`); the `stale` cached copy is reused instead when
+        the file's stat is unchanged and it was not changed just before it was read (see
+        `_static_cache`). The cache itself is only touched on the event loop, by the caller.
         """
         full_path, stat_result = self.lookup_path(path)
         index = False
@@ -273,17 +275,15 @@ class StaticFiles:
         if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
             return None
         content = None
-        if cache is not None:
-            old = cache.stale(path)
-            if (
-                old is not None
-                and not old.racy
-                and old.full_path == full_path
-                and old.identity == identity(stat_result)
-            ):
-                content = old.content
+        if (
+            stale is not None
+            and not stale.racy
+            and stale.full_path == full_path
+            and stale.identity == identity(stat_result)
+        ):
+            content = stale.content
         limit = FileResponse.chunk_size
-        if cache is not None:
+        if caching:
             limit = max(limit, self.cache_max_file_size)
         if content is None:
             content = read_small_file(full_path, stat_result, limit)

@@ -11,6 +11,7 @@ import anyio
 import pytest
 
 from asgiforge.runtime import _static_cache
+from asgiforge.runtime._conditional import read_small_file
 from asgiforge.runtime.applications import App
 from asgiforge.runtime.exceptions import HTTPException
 from asgiforge.runtime.routing import Mount
@@ -630,3 +631,34 @@ def test_get_path_is_the_portable_normalisation(route_path: str) -> None:
     scope = {"type": "http", "path": route_path, "root_path": ""}
     expected = os.path.normpath(os.path.join(*route_path.split("/")))
     assert app.get_path(scope) == expected
+
+
+def test_an_unchanged_file_is_not_read_again_at_its_check(
+    site: Path, clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The periodic check costs a stat, not a read, unless the file changed (or changed so
+    recently that its stat could not show a further change)."""
+    from asgiforge.runtime import staticfiles
+
+    reads: list[str] = []
+
+    def counting_read(path: Any, expected: os.stat_result, limit: int) -> bytes | None:
+        reads.append(str(path))
+        return read_small_file(path, expected, limit)
+
+    monkeypatch.setattr(staticfiles, "read_small_file", counting_read)
+    client = TestClient(StaticFiles(directory=site))
+    client.get("/example.txt")
+    clock[0] += 1.0
+    client.get("/example.txt")
+    assert len(reads) == 2  # just written: "racy", so read again
+    monkeypatch.setattr(_static_cache, "_RACY_NS", 0)
+    clock[0] += 1.0
+    client.get("/example.txt")  # read once more, now trusted on its stat
+    clock[0] += 1.0
+    assert client.get("/example.txt").text == "<file content>"
+    assert len(reads) == 3
+    (site / "example.txt").write_text("<a longer new content>")
+    clock[0] += 1.0
+    assert client.get("/example.txt").text == "<a longer new content>"
+    assert len(reads) == 4
