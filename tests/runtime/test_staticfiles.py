@@ -662,3 +662,26 @@ def test_an_unchanged_file_is_not_read_again_at_its_check(
     clock[0] += 1.0
     assert client.get("/example.txt").text == "<a longer new content>"
     assert len(reads) == 4
+
+
+def test_the_budget_bounds_the_memory_really_held(tmp_path: Path) -> None:
+    """What an entry is charged covers what it holds (measured), even for empty files."""
+    import tracemalloc
+
+    for i in range(200):
+        (tmp_path / f"file-{i:04d}.css").write_bytes(b"")
+    app = StaticFiles(directory=tmp_path)
+    client = TestClient(app)
+    client.get("/file-0000.css")  # one-time allocations (the cache, the client's machinery)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for i in range(1, 200):
+            client.get(f"/file-{i:04d}.css")
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    assert app._cache is not None
+    held = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    charged = app._cache.used * 199 / 200
+    assert held <= charged
