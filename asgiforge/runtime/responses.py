@@ -586,6 +586,54 @@ async def _listen_for_disconnect(receive: Receive) -> None:
         pass
 
 
+# How long a stream on a pre-2.4 server runs before it starts listening for a disconnect.
+_LISTEN_AFTER = 0.01
+
+
+async def _stream_until_disconnect(
+    work: Callable[[], Awaitable[None]], listen: Callable[[], Awaitable[None]]
+) -> bool:
+    """`_until_disconnect` for streams: on asyncio the listener starts only once the stream has
+    run for `_LISTEN_AFTER` seconds. Most streams are over by then, and a listener costs far
+    more under a real server than its task: its `receive()` makes the server resume reading the
+    socket (system calls) and wakes it again when the response ends. A client that leaves is
+    still noticed within `_LISTEN_AFTER` of the first moment the stream lets the loop run.
+    """
+    host = _current_asyncio_task()
+    if host is None:
+        return await _until_disconnect(work, listen)
+    loop = asyncio.get_running_loop()
+    disconnected = False
+    listener: asyncio.Task[None] | None = None
+
+    async def listen_asyncio() -> None:
+        nonlocal disconnected
+        try:
+            await listen()
+        except Exception:
+            return
+        disconnected = True
+        host.cancel()
+
+    def start_listening() -> None:
+        nonlocal listener
+        listener = loop.create_task(listen_asyncio())
+
+    timer = loop.call_later(_LISTEN_AFTER, start_listening)
+    try:
+        await work()
+    except asyncio.CancelledError:
+        # Ours only if the listener asked for it and nobody else cancelled the task too.
+        if not disconnected or host.uncancel() > 0:
+            raise
+        return True
+    finally:
+        timer.cancel()
+        if listener is not None:
+            listener.cancel()
+    return False
+
+
 class StreamingResponse(Response):
     """A body produced chunk by chunk by a sync or async iterator of str/bytes.
 
@@ -622,7 +670,7 @@ class StreamingResponse(Response):
         await send({"type": _START, "status": self.status_code, "headers": self.raw_headers})
         charset = self.charset
         async for chunk in self.body_iterator:
-            if not isinstance(chunk, bytes | memoryview):
+            if type(chunk) is not bytes and not isinstance(chunk, bytes | memoryview):
                 chunk = chunk.encode(charset)
             await send({"type": _BODY, "body": chunk, "more_body": True})
         await send({"type": _BODY, "body": b"", "more_body": False})
@@ -642,7 +690,7 @@ class StreamingResponse(Response):
             except OSError:  # the client went away: stop producing
                 await self._close_iterator()
                 raise ClientDisconnect() from None
-        elif await _until_disconnect(
+        elif await _stream_until_disconnect(
             functools.partial(self.stream_response, send),
             functools.partial(self.listen_for_disconnect, receive),
         ):

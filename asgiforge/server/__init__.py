@@ -19,6 +19,7 @@ options (and answering ``--help``) never loads uvicorn or watchfiles.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, overload
 
@@ -70,10 +71,20 @@ def run(
         return master.serve(options, retarget=retarget)
     if reporter is None:
         raise TypeError("run(DevOptions) needs a reporter")
-    if options.reload is None:
-        from asgiforge.server.dev import single
+    # Tells the app's StaticFiles (imported after this) to check and read files on every
+    # request, so a saved asset is served at once (see asgiforge.runtime.staticfiles.DEV_ENV).
+    previous = os.environ.get("ASGIFORGE_DEV")
+    os.environ["ASGIFORGE_DEV"] = "1"
+    try:
+        if options.reload is None:
+            from asgiforge.server.dev import single
 
-        return single.serve(options, reporter)
-    from asgiforge.server.dev import reload as reload_supervisor
+            return single.serve(options, reporter)
+        from asgiforge.server.dev import reload as reload_supervisor
 
-    return reload_supervisor.supervise(options, options.reload, reporter)
+        return reload_supervisor.supervise(options, options.reload, reporter)
+    finally:
+        if previous is None:
+            os.environ.pop("ASGIFORGE_DEV", None)
+        else:
+            os.environ["ASGIFORGE_DEV"] = previous

@@ -599,6 +599,39 @@ async def test_disconnect_stops_the_generator_on_old_servers() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_quick_stream_on_an_old_server_never_waits_on_receive(
+    anyio_backend: tuple[str, dict[str, object]],
+) -> None:
+    """On asyncio the disconnect listener starts only if the stream outlasts 10 ms: under a
+    real server its `receive()` costs more than a whole short stream."""
+    if anyio_backend[0] != "asyncio":
+        pytest.skip("trio keeps its task group listener")
+    receives: list[int] = []
+
+    async def receive() -> Message:
+        receives.append(1)
+        await anyio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    bodies: list[bytes] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            bodies.append(message["body"])
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(16):
+            await anyio.sleep(0)
+            yield b"x" * 4096
+
+    with anyio.fail_after(5):
+        await StreamingResponse(chunks())({"type": "http", "headers": []}, receive, send)
+        await anyio.sleep(0.05)  # a listener started late would have called receive by now
+    assert bodies == [b"x" * 4096] * 16 + [b""]
+    assert receives == []
+
+
+@pytest.mark.anyio
 async def test_outer_cancellation_of_a_stream_is_not_taken_for_a_disconnect() -> None:
     """A timeout around a stream on an old server cancels it; nothing swallows that."""
     closed = anyio.Event()

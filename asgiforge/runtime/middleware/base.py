@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Mapping
 from typing import Any
 
 import anyio
@@ -107,11 +107,34 @@ class _StreamingResponse(Response):
             await self.background()
 
 
+class _EventSignal:
+    """A one-shot signal off asyncio, with the three operations of an asyncio future it uses."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = anyio.Event()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._event.wait().__await__()
+
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    def set_result(self, _: None) -> None:
+        self._event.set()
+
+
+_Signal = asyncio.Future[None] | _EventSignal
+
+
 class _Call:
     """Per-request state shared by ``call_next``, the app task and the wrapped receive.
 
     It is also the channel carrying the app's response messages to ``dispatch``: a queue plus
-    two events, which costs a fraction of an anyio memory stream (no checkpoint per message).
+    two one-shot signals, which costs a fraction of an anyio memory stream (no checkpoint per
+    message). On asyncio a signal is a bare future: an anyio Event wraps an asyncio Event, which
+    makes a future of its own, and a streamed body makes two signals per chunk.
     `http.response.start` is queued without waiting, so a plain response crosses in one hop;
     any other message waits until ``dispatch`` has taken it, which keeps back-pressure for
     streaming bodies exactly as a zero-size stream would.
@@ -124,6 +147,7 @@ class _Call:
         "closed",
         "disconnected",
         "error_raised",
+        "loop",
         "queue",
         "ready",
         "receive",
@@ -135,20 +159,23 @@ class _Call:
         "taken",
     )
 
-    def __init__(self, request: Request, receive: Receive) -> None:
+    def __init__(
+        self, request: Request, receive: Receive, loop: asyncio.AbstractEventLoop | None
+    ) -> None:
         self.request = request
         self.receive = receive
+        self.loop = loop  # None off asyncio (trio): signals are then anyio Events
         self.app_error: Exception | None = None
         self.error_raised = False  # app_error already raised from call_next or the body
         self.called = False
         self.disconnected = False
         self.refused = False  # the app was told (OSError) that its response is not read
-        self.sent: anyio.Event | None = None  # set once the whole response went out
+        self.sent: _Signal | None = None  # set once the whole response went out
         self.replayed = False
         self.response_done = False
         self.queue: deque[Message] = deque()
-        self.ready: anyio.Event | None = None  # set when the queue gains a message or ends
-        self.taken: anyio.Event | None = None  # set when dispatch empties the queue
+        self.ready: _Signal | None = None  # set when the queue gains a message or ends
+        self.taken: _Signal | None = None  # set when dispatch empties the queue
         self.app_done = False  # the app task has finished: no more messages
         self.closed = False  # dispatch stopped reading: further sends fail
 
@@ -194,8 +221,8 @@ class _Call:
         if kind == "http.response.start":
             return
         while self.queue and not self.closed:
-            taken = self.taken = anyio.Event()
-            await taken.wait()
+            taken = self.taken = self._signal()
+            await taken
         if self.queue:  # closed before dispatch took it
             self.refused = True
             raise _NotRead("the response is no longer being read")
@@ -205,20 +232,26 @@ class _Call:
         if last and not self.response_done:
             # The app's last message: its background tasks run after it returns, and they
             # must run after the client has the response, as they would without middleware.
-            sent = self.sent = anyio.Event()
-            await sent.wait()
+            sent = self.sent = self._signal()
+            await sent
+
+    def _signal(self) -> _Signal:
+        loop = self.loop
+        return _EventSignal() if loop is None else loop.create_future()
 
     def _wake_reader(self) -> None:
         ready = self.ready
         if ready is not None:
             self.ready = None
-            ready.set()
+            if not ready.done():  # a waiter cancelled meanwhile leaves it done
+                ready.set_result(None)
 
     def _wake_writer(self) -> None:
         taken = self.taken
         if taken is not None:
             self.taken = None
-            taken.set()
+            if not taken.done():
+                taken.set_result(None)
 
     def finish(self) -> None:
         """The app task ended: wake a reader waiting for a message that will never come."""
@@ -233,15 +266,16 @@ class _Call:
         sent = self.sent
         if sent is not None:
             self.sent = None
-            sent.set()
+            if not sent.done():
+                sent.set_result(None)
 
     async def next_message(self) -> Message | None:
         """The app's next message, or None once it has finished without sending more."""
         while not self.queue:
             if self.app_done or self.closed:
                 return None
-            ready = self.ready = anyio.Event()
-            await ready.wait()
+            ready = self.ready = self._signal()
+            await ready
         message = self.queue.popleft()
         if not self.queue:
             self._wake_writer()
@@ -266,8 +300,8 @@ class BaseHTTPMiddleware:
             return
 
         request = Request(scope, receive, send)
-        call = _Call(request, receive)
         host = _current_asyncio_task()
+        call = _Call(request, receive, None if host is None else host.get_loop())
         if host is None:  # trio (or another loop): anyio's task group
             async with anyio.create_task_group() as group:
                 error = await self._serve(

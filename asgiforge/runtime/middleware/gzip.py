@@ -14,6 +14,7 @@ stall the event loop. Every response that would have been compressed for a gzip 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Awaitable
 
 import anyio.to_thread
 
@@ -193,22 +194,26 @@ class _GZipSender:
         self._state = "start"
         self._compressor: zlib._Compress | None = None
 
-    async def __call__(self, message: Message) -> None:
+    def __call__(self, message: Message) -> Awaitable[None]:
+        """Hands back the wrapped send's awaitable itself once the decision is made: a passed
+        or (inline) compressed chunk costs no coroutine of its own."""
+        state = self._state
+        if state == "pass":
+            return self._send(message)
+        if state == "gzip":
+            if message["type"] == "http.response.body" and self._compressor is not None:
+                return self._send_compressed(message)
+            return self._send(message)
+        return self._decide(message)
+
+    async def _decide(self, message: Message) -> None:
+        """The start message, or the first body: whether (and how) this response is gzipped."""
         kind = message["type"]
-        if self._state == "pass":
-            await self._send(message)
-            return
         if kind == "http.response.start":
             if _compressible(message, self._options._excluded):
                 self._start = message
             else:
                 self._state = "pass"
-                await self._send(message)
-            return
-        if self._state == "gzip":
-            if kind == "http.response.body" and self._compressor is not None:
-                await self._send_compressed(message)
-            else:
                 await self._send(message)
             return
         start = self._start
@@ -248,10 +253,22 @@ class _GZipSender:
         await self._send(start)
         await self._send_compressed(message)
 
-    async def _send_compressed(self, message: Message) -> None:
+    def _send_compressed(self, message: Message) -> Awaitable[None]:
         body: bytes = message.get("body", b"")
         more = bool(message.get("more_body", False))
-        data = await self._compress(body, zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH)
+        mode = zlib.Z_SYNC_FLUSH if more else zlib.Z_FINISH
+        compressor = self._compressor
+        if compressor is None:  # pragma: no cover - only reachable in state "gzip"
+            raise RuntimeError("gzip compressor missing")
+        if len(body) < self._options.thread_minimum_size:
+            data = compressor.compress(body) + compressor.flush(mode)
+            return self._send({"type": "http.response.body", "body": data, "more_body": more})
+        return self._send_compressed_in_thread(compressor, body, mode, more)
+
+    async def _send_compressed_in_thread(
+        self, compressor: zlib._Compress, body: bytes, mode: int, more: bool
+    ) -> None:
+        data = await anyio.to_thread.run_sync(_compress_chunk, compressor, body, mode)
         await self._send({"type": "http.response.body", "body": data, "more_body": more})
 
     async def _compress(self, body: bytes, flush_mode: int) -> bytes:
