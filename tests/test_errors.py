@@ -15,6 +15,7 @@ from asgiforge.errors import (
     AppImportError,
     AppNotFoundError,
     AsgiforgeError,
+    ConfigError,
     RouteCheckError,
     ScaffoldError,
     ServeError,
@@ -28,6 +29,7 @@ from tests.test_main import run_module
 EXIT_CODES: dict[type[AsgiforgeError], int] = {
     AsgiforgeError: 1,
     UsageError: 2,
+    ConfigError: 2,
     AppNotFoundError: 2,
     AppImportError: 3,
     ScaffoldError: 1,
