@@ -35,7 +35,7 @@ APPS = {
     "starlette": "bench.apps.starlette_app:app",
     "asgiforge": "bench.apps.asgiforge_app:app",
 }
-PATHS = {"plaintext": "/plaintext", "json": "/json"}
+PATHS = {"plaintext": "/plaintext", "json": "/json", "stream": "/stream"}
 # Inclusive layers: a sample counts for a layer when any of its frames matches.
 LAYERS = [
     ("uvicorn protocol (whole request)", ("uvicorn/protocols",)),
