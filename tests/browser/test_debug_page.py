@@ -5,7 +5,6 @@ The user's failing frame must be on screen without a click; the framework's fram
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,20 +17,13 @@ from typing import Any
 
 import pytest
 
+from tests.browser.chromium import ARTIFACTS, chromium, skip_without_chromium
 from tests.harness import free_port, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
-if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-    pytest.skip(
-        "browser tests need Debian's chromium and chromium-driver (apt install chromium "
-        "chromium-driver); CI installs them",
-        allow_module_level=True,
-    )
+skip_without_chromium()
 
 APP = textwrap.dedent(
     """
@@ -86,30 +78,9 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--window-size=1200,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    service = Service(executable_path=CHROMEDRIVER, popen_kw={"start_new_session": True})
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(20)
-    try:
+def browser() -> Iterator[Any]:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def in_viewport(driver: Any, element: Any) -> bool:
