@@ -10,9 +10,10 @@ each. The figure is microseconds per request of parser + protocol + app work, be
 rounds (rounds interleave the classes, so machine noise hits each alike). No sockets and no
 kernel, so it moves far less than `bench/run.py --only serve` and shows where a change helps;
 the figures that count are the end-to-end ones. An `asgiforge serve` worker hands uvicorn the app
-wrapped only in the proxy-headers middleware, as uvicorn does by default (measured apart by
-`bench/proxy_headers_cost.py`; its draining wrapper is only swapped in once it drains,
-`worker.retire`), so these rows are also what a worker costs.
+itself (proxy headers are read by these protocols, when a head holds one; its draining wrapper is
+only swapped in once it drains, `worker.retire`), so its rows are also what a worker costs;
+uvicorn's rows leave out the proxy-headers middleware uvicorn adds by default
+(`bench/proxy_headers_cost.py`).
 """
 
 from __future__ import annotations

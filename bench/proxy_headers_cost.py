@@ -3,8 +3,10 @@
 Usage (from the repository root):
     PYTHONPATH=. bench/.venv-anchors/bin/python bench/proxy_headers_cost.py [--n 50000] [--rounds 7]
 
-A worker wraps the app in `asgiforge.server.proxy_headers.ProxyHeadersMiddleware` by default
-(loopback peers trusted), as uvicorn wraps it in its own by default. Each case calls the
+uvicorn wraps the app in its proxy-headers middleware by default (127.0.0.1 trusted). An
+asgiforge worker reads proxy headers in its HTTP protocols, only for a request whose head holds
+one (`asgiforge.server.protocols`); its `ProxyHeadersMiddleware` (loopback peers trusted) runs
+for WebSocket connections and for anyone using it as ASGI middleware. Each case calls the
 middleware N times on a fresh copy of one scope (a browser's eight headers, plus the proxy
 headers of the case) with an app that returns at once, driven without an event loop, so the
 figure is the middleware's own work in nanoseconds per request, best of the rounds; the rounds

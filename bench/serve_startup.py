@@ -185,6 +185,9 @@ def main() -> None:
     }
     for name in ("WEB_CONCURRENCY", "PORT", "FORWARDED_ALLOW_IPS"):
         env.pop(name, None)
+    # An installed package starts from bytecode (pip compiles it); a sandbox that sets
+    # PYTHONDONTWRITEBYTECODE would make every round compile our modules from source again.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     names = list(commands(0))
     first: dict[str, list[float]] = {name: [] for name in names}
     all_up: dict[str, list[float]] = {name: [] for name in names}

@@ -207,6 +207,10 @@ def main() -> None:
             "NO_COLOR": "1",
             "COLUMNS": "100",
         }
+        # An installed package starts from bytecode (pip compiles it); a sandbox that sets
+        # PYTHONDONTWRITEBYTECODE would make every round compile our modules (and the project's)
+        # from source again, so the warm-up round writes the .pyc files as a user's first run does.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         # Scaffolding is not measured and may cache what it builds (a wheel of the runtime)
         # under its own HOME; the measured commands get the empty one, checked at the end.
         scaffold_home = work / "scaffold-home"

@@ -20,7 +20,6 @@ import stat
 import sys
 from collections.abc import Mapping
 from datetime import datetime
-from email.utils import formatdate, parsedate_to_datetime
 
 from asgiforge.runtime.types import Scope
 
@@ -126,6 +125,9 @@ def if_range_allows(if_range: str | None, last_modified: str | None, etag: str |
 
 
 def _http_date(value: str) -> datetime | None:
+    # email.utils (and the email package under it) only when a conditional request needs it.
+    from email.utils import parsedate_to_datetime
+
     try:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -172,6 +174,8 @@ def request_headers(scope: Scope) -> dict[str, str]:
 def stat_validators(mtime: float, size: int) -> tuple[bytes, bytes]:
     """(ETag, Last-Modified) for a file's mtime and size, memoised: a static file served many
     times costs one md5 and one date formatting, not one per request."""
+    from email.utils import formatdate  # memoised above: loaded with the first file served
+
     etag = hashlib.md5(f"{mtime}-{size}".encode(), usedforsecurity=False).hexdigest()
     return f'"{etag}"'.encode(), formatdate(mtime, usegmt=True).encode("latin-1")
 

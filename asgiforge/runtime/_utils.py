@@ -7,17 +7,31 @@ import functools
 import inspect
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 
 from asgiforge.runtime.types import Scope
 
+if TYPE_CHECKING:
+    import asyncio
+
 if sys.version_info >= (3, 13):
     _iscoroutinefunction = inspect.iscoroutinefunction
 else:  # pragma: no cover - before 3.13 only asyncio's check knows the marker mocks carry
-    from asyncio import iscoroutinefunction as _iscoroutinefunction
+
+    def _iscoroutinefunction(obj: Any) -> bool:
+        """`asyncio.iscoroutinefunction` without importing asyncio (about 50 ms) at start-up.
+
+        Its extra rule is a marker object that lives in `asyncio.coroutines`: while that module
+        is not loaded, no function can carry the marker, so the check needs no import.
+        """
+        if inspect.iscoroutinefunction(obj):
+            return True
+        coroutines = sys.modules.get("asyncio.coroutines")
+        marker = getattr(coroutines, "_is_coroutine", None)
+        return marker is not None and getattr(obj, "_is_coroutine", None) is marker
 
 
 def is_async_callable(obj: Any) -> bool:
@@ -31,6 +45,22 @@ def is_async_callable(obj: Any) -> bool:
     return _iscoroutinefunction(obj) or (
         callable(obj) and _iscoroutinefunction(getattr(obj, "__call__", None))  # noqa: B004
     )
+
+
+def current_asyncio_task() -> asyncio.Task[Any] | None:
+    """The running asyncio task, or None under another event loop (trio).
+
+    Without importing asyncio: no asyncio loop runs before the module is loaded, and importing
+    the runtime (`asgiforge routes`, a trio app) need not pay its 50 ms. Callers that go on to
+    use asyncio import it locally, by then a lookup in `sys.modules`.
+    """
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.current_task()  # type: ignore[no-any-return]
+    except RuntimeError:
+        return None
 
 
 def get_route_path(scope: Scope) -> str:

@@ -23,19 +23,22 @@ messages (as this process received them since it started) for late joiners.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "Broadcast",
@@ -134,8 +137,11 @@ class Subscription:
         return len(self._queue)
 
     async def __aenter__(self) -> Subscription:
+        # asyncio from sys.modules: no asyncio loop runs unless it is loaded, and importing an
+        # app that uses broadcasts (`asgiforge routes`, a trio app) need not load it.
+        asyncio = sys.modules.get("asyncio")
         try:
-            self._loop = asyncio.get_running_loop()
+            self._loop = None if asyncio is None else asyncio.get_running_loop()
         except RuntimeError:
             self._loop = None  # not asyncio (trio): wait on anyio Events
         self._broadcast._attach(self, self._replay)

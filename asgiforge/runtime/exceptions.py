@@ -6,16 +6,20 @@ an endpoint can `raise HTTPException(404)` from any depth instead of threading r
 
 from __future__ import annotations
 
-import http.client
 from collections.abc import Mapping
+from http import HTTPStatus
 
 __all__ = ["HTTPException", "StarletteDeprecationWarning", "WebSocketException"]
+
+# What `http.client.responses` holds, built from the enum: `http.client` pulls in the `email`
+# package (about 15 ms at start-up) for this one table.
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 def _phrase(status_code: int) -> str:
     """The standard reason phrase; empty for a non-standard code (e.g. nginx's 499), as in
     Starlette, so the error response carries no invented text."""
-    return http.client.responses.get(status_code, "")
+    return _PHRASES.get(status_code, "")
 
 
 class HTTPException(Exception):

@@ -11,7 +11,6 @@ values free of CR, LF and NUL), so input taken from a user can never split the r
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import http.cookies
@@ -31,7 +30,6 @@ from collections.abc import (
     Sequence,
 )
 from datetime import datetime
-from email.utils import format_datetime
 from itertools import chain
 from mimetypes import guess_type
 from secrets import token_hex
@@ -52,6 +50,7 @@ from asgiforge.runtime._conditional import (
     stat_and_read,
     stat_validators,
 )
+from asgiforge.runtime._utils import current_asyncio_task
 from asgiforge.runtime.background import BackgroundTask
 from asgiforge.runtime.concurrency import iterate_in_threadpool
 from asgiforge.runtime.datastructures import encode_header
@@ -59,6 +58,8 @@ from asgiforge.runtime.requests import ClientDisconnect
 from asgiforge.runtime.types import Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
+    import asyncio
+
     from asgiforge.runtime.datastructures import URL, MutableHeaders
 
 __all__ = [
@@ -259,6 +260,8 @@ class Response:
             morsel["max-age"] = max_age
         if expires is not None:
             if isinstance(expires, datetime):
+                from email.utils import format_datetime  # the email package, only when used
+
                 morsel["expires"] = format_datetime(expires, usegmt=True)
             else:
                 morsel["expires"] = expires
@@ -496,14 +499,6 @@ def _spec_version(scope: Scope) -> tuple[int, ...]:
         return (2, 0)
 
 
-def _current_asyncio_task() -> asyncio.Task[Any] | None:
-    """The running asyncio task, or None under another event loop (trio)."""
-    try:
-        return asyncio.current_task()
-    except RuntimeError:
-        return None
-
-
 def _unwrap_group(group: BaseExceptionGroup[Any]) -> BaseException:
     """A task group wraps a single failure; re-raise the original so handlers see it."""
     exc: BaseException = group
@@ -536,9 +531,10 @@ async def _until_disconnect(
     scopes cost more than the rest of a small response. A `receive` that fails only stops the
     listening, never the response.
     """
-    host = _current_asyncio_task()
+    host = current_asyncio_task()
     disconnected = False
     if host is not None:
+        import asyncio
 
         async def listen_asyncio() -> None:
             nonlocal disconnected
@@ -599,9 +595,11 @@ async def _stream_until_disconnect(
     socket (system calls) and wakes it again when the response ends. A client that leaves is
     still noticed within `_LISTEN_AFTER` of the first moment the stream lets the loop run.
     """
-    host = _current_asyncio_task()
+    host = current_asyncio_task()
     if host is None:
         return await _until_disconnect(work, listen)
+    import asyncio
+
     loop = asyncio.get_running_loop()
     disconnected = False
     listener: asyncio.Task[None] | None = None

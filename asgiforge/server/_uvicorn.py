@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import h11
@@ -97,9 +97,12 @@ def shutdown_connections(state: ServerState) -> None:
         connection.shutdown()
 
 
-def bounded_ws_protocol(ws: str, max_unread: int) -> type[asyncio.Protocol] | str:
+def bounded_ws_protocol(
+    ws: str, max_unread: int, wrap_app: Callable[[Any], Any] | None = None
+) -> type[asyncio.Protocol] | str:
     """uvicorn's WebSocket protocol for ``--ws``, reading paused while the client leaves more
-    than `max_unread` bytes of our output unread; `ws` itself when there is no class to wrap.
+    than `max_unread` bytes of our output unread, and running ``wrap_app(app)`` for each
+    connection when given; `ws` itself when there is no class to wrap.
 
     uvicorn's WebSocket protocols answer each ping with a pong written at once, whatever the
     transport already holds: a client that sends pings and never reads grows the worker
@@ -122,6 +125,13 @@ def bounded_ws_protocol(ws: str, max_unread: int) -> type[asyncio.Protocol] | st
 
     class BoundedOutput(base):  # type: ignore[misc, valid-type]
         _af_held = False
+        app: Any
+
+        if wrap_app is not None:
+
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.app = wrap_app(self.app)  # each protocol sets `app` from `Config.loaded_app`
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)

@@ -9,6 +9,7 @@ line, the environment or a library caller; the CLI takes its defaults from here 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -210,8 +211,8 @@ class HTTPOptions:
 
     @property
     def trusted_proxies(self) -> str | None:
-        """The trusted-peer list the proxy-headers middleware gets; None when it is not needed
-        (proxy headers off, or an empty list)."""
+        """The trusted-peer list proxy headers are read with (`uvicorn_kwargs`); None when they
+        are not read (proxy headers off, or an empty list)."""
         if self.proxy_headers is False:
             return None
         if self.forwarded_allow_ips is None:
@@ -235,14 +236,26 @@ class HTTPOptions:
 
         from asgiforge.server._uvicorn import bounded_ws_protocol
         from asgiforge.server.protocols import protocol_class
+        from asgiforge.server.proxy_headers import ProxyHeaders, ProxyHeadersMiddleware
 
+        # Proxy headers are ours (`server.proxy_headers`, which also knows `Forwarded`): the
+        # HTTP protocols rewrite a request's scope when its head holds one, so a request
+        # without costs nothing; WebSocket connections run the app behind the middleware.
+        # One `ProxyHeaders` (trusted set and caches) per worker, shared by both.
+        proxies = None
+        if self.trusted_proxies is not None:
+            proxies = ProxyHeaders(self.trusted_proxies, self.forwarded_host)
         return {
             "loop": self.loop,
-            "http": protocol_class(self.http, self.limits),
+            "http": protocol_class(self.http, self.limits, proxies),
             "h11_max_incomplete_event_size": self.limits.max_head_size,
-            "ws": bounded_ws_protocol(self.ws, self.ws_max_unread),
-            # Our own middleware reads proxy headers (`proxy_headers.behind_proxies`, applied
-            # where the worker loads the app): it also knows the `Forwarded` header.
+            "ws": bounded_ws_protocol(
+                self.ws,
+                self.ws_max_unread,
+                None
+                if proxies is None
+                else functools.partial(ProxyHeadersMiddleware.sharing, proxies=proxies),
+            ),
             "proxy_headers": False,
             "forwarded_allow_ips": "",
             "root_path": self.root_path,

@@ -38,6 +38,7 @@ from asgiforge.server._uvicorn import body_framing, disconnect, finish_response,
 
 __all__ = [
     "PATHSEND",
+    "advertise",
     "h11_with_pathsend",
     "httptools_headers_complete",
     "pathsend_cycle",
@@ -81,7 +82,7 @@ def pathsend_cycle(base: type[Any]) -> type[Any]:
     return PathsendCycle
 
 
-def _advertise(scope: dict[str, Any]) -> None:
+def advertise(scope: dict[str, Any]) -> None:
     """Add the extension to a request's scope (a new dict each time: applications and
     middleware may add to theirs)."""
     extensions = scope.get("extensions")
@@ -92,16 +93,11 @@ def _advertise(scope: dict[str, Any]) -> None:
 
 
 def httptools_headers_complete(protocol: type[Any]) -> Callable[[Any], None]:
-    """uvicorn's httptools ``on_headers_complete`` (of `protocol`), creating pathsend cycles
-    and advertising the extension (the scope exists since ``on_message_begin``): what the
-    hardened protocol calls once it has checked a head."""
-    headers_complete = with_cycle_class(protocol.on_headers_complete, pathsend_cycle)
-
-    def on_headers_complete(self: Any) -> None:
-        _advertise(self.scope)
-        headers_complete(self)
-
-    return on_headers_complete
+    """uvicorn's httptools ``on_headers_complete`` (of `protocol`), creating pathsend cycles:
+    what the hardened protocol calls once it has checked a head, right after `advertise` on
+    the scope (which exists since ``on_message_begin``). Two calls there rather than one
+    wrapper here: a frame less on every request."""
+    return with_cycle_class(protocol.on_headers_complete, pathsend_cycle)  # type: ignore[no-any-return]
 
 
 def h11_with_pathsend(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
@@ -115,7 +111,7 @@ def h11_with_pathsend(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
             scope = self.scope
             handle_events(self)
             if self.scope is not scope:  # a new request
-                _advertise(self.scope)
+                advertise(self.scope)
 
     H11.__name__ = H11.__qualname__ = base.__name__
     return H11

@@ -41,7 +41,8 @@ from asgiforge.server._uvicorn import (
     start_cycle,
 )
 from asgiforge.server.options import HeadLimits
-from asgiforge.server.pathsend import h11_with_pathsend, httptools_headers_complete
+from asgiforge.server.pathsend import advertise, h11_with_pathsend, httptools_headers_complete
+from asgiforge.server.proxy_headers import PROXY_NAMES, ProxyHeaders
 
 # What the mixin's super() calls reach at run time is uvicorn's protocol; for the type checker,
 # asyncio's protocol interface.
@@ -59,8 +60,9 @@ logger = logging.getLogger("uvicorn.error")
 LINGER = 2.0
 
 
-# Header names the framing checks look at; every other header only counts towards the size limits.
-_FRAMING_NAMES = frozenset((b"host", b"content-length", b"transfer-encoding"))
+# Header names the pass over a head looks at: the framing checks' and the proxy headers (whose
+# presence is all it notes, `_PROXIED`); every other header only counts towards the size limits.
+_FRAMING_NAMES = frozenset((b"host", b"content-length", b"transfer-encoding")) | PROXY_NAMES
 
 
 class Rejection(Exception):
@@ -81,9 +83,12 @@ def _valid_host(value: bytes) -> bool:
     return parse_host(value.decode("latin-1")) is not None
 
 
-# What `_check_framing` leaves to the HTTP version: a missing Host, a chunked body.
+# What `_check_framing` leaves to the HTTP version (a missing Host, a chunked body), and whether
+# the head holds a proxy header, for `ProxyHeaders.rewrite`.
 _NO_HOST = 1
 _CHUNKED = 2
+_PROXIED = 4
+_VERSIONED = _NO_HOST | _CHUNKED
 
 
 def check_head(
@@ -98,11 +103,24 @@ def check_head(
     Returns whether the body is chunked. The checks both parsers need; each parser's own gaps
     are closed in its subclass.
     """
+    return bool(_head_flags(method, target, http_version, headers, limits) & _CHUNKED)
+
+
+def _head_flags(
+    method: bytes,
+    target: bytes,
+    http_version: bytes,
+    headers: list[tuple[bytes, bytes]],
+    limits: HeadLimits,
+) -> int:
+    """`check_head`, returning the `_CHUNKED` and `_PROXIED` flags of an accepted head."""
     _check_sizes(target, headers, limits)
     flags = _check_framing(
         target, target == b"*" and method == b"OPTIONS", headers, limits.max_body_size
     )
-    return bool(flags) and _check_version(flags, http_version)
+    if flags & _VERSIONED:
+        _check_version(flags, http_version)
+    return flags
 
 
 def _check_sizes(target: bytes, headers: list[tuple[bytes, bytes]], limits: HeadLimits) -> None:
@@ -143,12 +161,14 @@ def _check_framing(
     neither the method nor the HTTP version; returns the `_NO_HOST` / `_CHUNKED` flags for
     `_check_version`. `fields` may hold only the framing headers (names lower-cased);
     `star_ok`: the target is ``*`` and the method OPTIONS; `max_body`: the declared length
-    beyond which the request is refused with 413 (None: no limit).
+    beyond which the request is refused with 413 (None: no limit). `_PROXIED` is set when a
+    proxy header is present.
     """
     host: bytes | None = None
     length = b""
     hosts = lengths = 0
     encodings: list[bytes] | None = None
+    proxied = 0
     for name, value in fields:
         if name in _FRAMING_NAMES:
             if name == b"host":
@@ -157,6 +177,8 @@ def _check_framing(
             elif name == b"content-length":
                 lengths += 1
                 length = value
+            elif name != b"transfer-encoding":
+                proxied = _PROXIED
             elif encodings is None:
                 encodings = [value]
             else:
@@ -174,7 +196,7 @@ def _check_framing(
     # Answered at once: the client need not send (nor the server wait for) the body.
     if max_body is not None and length.isdigit() and int(length) > max_body:
         raise Rejection(413, "Request body too large")
-    flags = _NO_HOST if host is None else 0
+    flags = (_NO_HOST if host is None else 0) | proxied
     if encodings is None:
         return flags
     codings = [c.strip().lower() for value in encodings for c in value.split(b",") if c.strip()]
@@ -189,15 +211,12 @@ def _check_framing(
     return flags | _CHUNKED
 
 
-def _check_version(flags: int, http_version: bytes) -> bool:
-    """The rest of `check_head` for a head with `_check_framing` flags; whether it is chunked."""
+def _check_version(flags: int, http_version: bytes) -> None:
+    """The rest of `check_head` for a head with `_check_framing` flags in `_VERSIONED`."""
     if flags & _NO_HOST and http_version != b"1.0":
         raise Rejection(400, "Missing Host header")
-    if flags & _CHUNKED:
-        if http_version == b"1.0":
-            raise Rejection(400, "Transfer-Encoding in an HTTP/1.0 request")
-        return True
-    return False
+    if flags & _CHUNKED and http_version == b"1.0":
+        raise Rejection(400, "Transfer-Encoding in an HTTP/1.0 request")
 
 
 def _reject_bytes(status: int, reason: str) -> bytes:
@@ -219,7 +238,9 @@ class _Hardening(_ProtocolBase):
     that sends no byte for `timeout_keep_alive` seconds after a response is closed, silently.
     uvicorn arms and cancels a timer per request for it; here a request only records when
     the wait for the next head began (`_waiting_since`, None while a request is served) and
-    whether a byte arrived since (`_idle`), and the one timer, when it fires, closes the
+    whether a byte arrived since (`_idle`), plus, after a read that leaves a request body
+    awaited, the time of that read (`_last_data`: no clock is read for a request without a
+    body, the common case), and the one timer, when it fires, closes the
     connection if a limit is over or else sleeps until one would be, never longer than the
     shorter limit (`_timer_step`). So the keep-alive close comes when uvicorn's would, and a
     busy connection wakes its timer about once per keep-alive timeout.
@@ -231,6 +252,7 @@ class _Hardening(_ProtocolBase):
     """
 
     limits: HeadLimits
+    proxies: ProxyHeaders | None = None
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     cycle: Any
@@ -360,6 +382,7 @@ class _GuardedH11Connection(h11.Connection):
         self._new_line = False
         self._at_head = True
         self.chunked = False  # the current request's body
+        self.proxied = False  # the current request's head holds a proxy header
 
     def receive_data(self, data: bytes) -> None:
         if b"\n" in data:
@@ -398,9 +421,11 @@ class _GuardedH11Connection(h11.Connection):
                     if full is not None
                     else list(event.headers)
                 )
-                self.chunked = check_head(
+                flags = _head_flags(
                     event.method, event.target, event.http_version, fields, self.limits
                 )
+                self.chunked = bool(flags & _CHUNKED)
+                self.proxied = bool(flags & _PROXIED)
             return event
         except Rejection as rejection:
             self.rejection = rejection
@@ -453,7 +478,6 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         if self._lingering:
             return
         self._idle = False
-        self._last_data = self.loop.time()
         guarded = self.guarded
         heads = guarded.heads
         cycle = self.cycle
@@ -462,10 +486,17 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
         if guarded.heads != heads:
             self._waiting_since = None
             self._body_bytes = 0
+            if guarded.proxied and self.proxies is not None:
+                # The new request's scope, before its task first runs (it is only scheduled);
+                # uvicorn types it as its own TypedDict.
+                self.proxies.rewrite(self.scope)  # type: ignore[arg-type]
             if guarded.chunked and self.cycle is not None:
                 self._count_body(self.cycle, len(self.cycle.body))
         elif before >= 0 and self.cycle is cycle:
             self._count_body(cycle, len(cycle.body) - before)
+        cycle = self.cycle
+        if cycle is not None and cycle.more_body:  # a body is awaited: its clock restarts
+            self._last_data = self.loop.time()
 
     def on_response_complete(self) -> None:
         # Written in full (uvicorn's arms a keep-alive timer per response, which costs more
@@ -488,6 +519,8 @@ class GuardedH11Protocol(_Hardening, H11Protocol):
             if conn.heads != heads:
                 self._waiting_since = None
                 self._idle = False
+                if conn.proxied and self.proxies is not None:
+                    self.proxies.rewrite(self.scope)  # type: ignore[arg-type]
 
     def send_400_response(self, msg: str) -> None:
         rejection = self.guarded.rejection or Rejection(400, msg)
@@ -570,17 +603,19 @@ def _httptools_class() -> type[asyncio.Protocol]:
             if self._lingering:
                 return
             self._idle = False
-            self._last_data = self.loop.time()
             self._read_size = len(data)
             if self._chunked:
                 self._read_chunked(data)
-                return
-            data_received(self, data)  # uvicorn's, as `_parse` (one call less on the hot path)
-            if self._chunked and self.cycle is not None:  # body bytes read with the head
-                self._count_body(self.cycle, len(self.cycle.body))
-            scope = self.scope
-            if scope is not None and "method" not in scope:
-                self._head_continues(scope, data)
+            else:
+                data_received(self, data)  # uvicorn's, as `_parse` (one call less per read)
+                if self._chunked and self.cycle is not None:  # body bytes read with the head
+                    self._count_body(self.cycle, len(self.cycle.body))
+                scope = self.scope
+                if scope is not None and "method" not in scope:
+                    self._head_continues(scope, data)
+            cycle = self.cycle
+            if cycle is not None and cycle.more_body:  # a body is awaited: its clock restarts
+                self._last_data = self.loop.time()
 
         def _parse(self, data: bytes) -> None:
             """uvicorn's `data_received`: feeds llhttp, answers parser errors, upgrades."""
@@ -654,16 +689,19 @@ def _httptools_class() -> type[asyncio.Protocol]:
                     headers,  # `_check_framing` looks only at the framing names
                     limits.max_body_size,
                 )
-                chunked = bool(flags) and _check_version(
-                    flags, self.parser.get_http_version().encode("ascii")
-                )
+                if flags & _VERSIONED:
+                    _check_version(flags, self.parser.get_http_version().encode("ascii"))
             except Rejection as rejection:
                 self._rejection = rejection
                 raise
+            chunked = self._chunked = bool(flags & _CHUNKED)
             if chunked:
                 self._chunks = self._overhead = self._body_bytes = 0
-            self._chunked = chunked
-            headers_complete(self)
+            scope = self.scope
+            if flags & _PROXIED and self.proxies is not None:
+                self.proxies.rewrite(scope)
+            advertise(scope)
+            headers_complete(self)  # uvicorn's, creating a cycle that takes pathsend
 
         def on_chunk_header(self) -> None:
             self._chunks += 1
@@ -682,14 +720,18 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 start_cycle(self, cycle, app)
             elif self.cycle.more_body:  # the request body was not read to its end
                 self._finish_unread_body()
-            else:
-                self._begin_waiting()
+            else:  # `_begin_waiting`, inline: a call less on every keep-alive request
+                self._waiting_since = self.loop.time()
+                self._idle = True
 
     return GuardedHttpToolsProtocol
 
 
-def protocol_class(http: str, limits: HeadLimits) -> type[asyncio.Protocol]:
-    """The hardened protocol class for ``--http`` (``auto``: httptools when installed)."""
+def protocol_class(
+    http: str, limits: HeadLimits, proxies: ProxyHeaders | None = None
+) -> type[asyncio.Protocol]:
+    """The hardened protocol class for ``--http`` (``auto``: httptools when installed), which
+    rewrites each request's scope with `proxies` when its head holds a proxy header."""
     base: type[asyncio.Protocol]
     if http == "h11":
         base = GuardedH11Protocol
@@ -703,4 +745,5 @@ def protocol_class(http: str, limits: HeadLimits) -> type[asyncio.Protocol]:
     if base is GuardedH11Protocol:  # http.response.pathsend (asgiforge.server.pathsend)
         base = h11_with_pathsend(base)
     # A subclass per limits, so uvicorn (which builds protocols itself) hands them over.
-    return type(base.__name__, (base,), {"limits": limits, "__module__": __name__})
+    attributes = {"limits": limits, "proxies": proxies, "__module__": __name__}
+    return type(base.__name__, (base,), attributes)

@@ -23,6 +23,7 @@ opt-in for the same reason).
 from __future__ import annotations
 
 import ipaddress
+import operator
 import re
 import socket
 from typing import TYPE_CHECKING, Any
@@ -31,13 +32,13 @@ from asgiforge.runtime.middleware.trustedhost import parse_host
 
 if TYPE_CHECKING:
     from asgiforge.runtime.types import ASGIApp, Receive, Scope, Send
-    from asgiforge.server.options import HTTPOptions
 
 __all__ = [
     "LOOPBACK",
+    "PROXY_NAMES",
+    "ProxyHeaders",
     "ProxyHeadersMiddleware",
     "TrustedProxies",
-    "behind_proxies",
     "parse_node",
     "parse_trusted",
 ]
@@ -59,6 +60,14 @@ _SCHEMES = {
     "http": {"http": "http", "https": "https", "ws": "http", "wss": "https"},
     "websocket": {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"},
 }
+# The scopes whose client and scheme are rewritten; the headers `apply` reads, and how to get a
+# header's name without a Python-level loop.
+_REWRITTEN = frozenset(("http", "websocket"))
+PROXY_NAMES = frozenset(
+    (b"forwarded", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host")
+)
+_name = operator.itemgetter(0)
+
 _CACHE_LIMIT = 1024
 _CACHED_VALUE_LIMIT = 256
 _MAPPED_PREFIX = bytes(10) + b"\xff\xff"
@@ -243,28 +252,28 @@ _Said = tuple[tuple[str, int] | None, str | None, str | None]
 _NOTHING: _Said = (None, None, None)
 
 
-class ProxyHeadersMiddleware:
-    """Pure ASGI: set ``client``, ``scheme`` (and, with `forwarded_host`, the Host header and
-    ``server``) from the proxy headers of a trusted peer; every other scope passes untouched.
+class ProxyHeaders:
+    """What one worker believes of proxy headers: the trusted peers, whether the host is taken
+    too, and what each header value seen so far means.
 
-    A worker sees the same few header values again and again (one per client behind the
-    proxy), so what each value means is remembered, in bounded caches of short values.
+    The protocols of `asgiforge.server.protocols` call `rewrite` on a request whose head holds
+    one of the `PROXY_NAMES` (they spot those in the pass over the head they already make), so
+    a request without any costs nothing here; `ProxyHeadersMiddleware` does the same for any
+    ASGI app (WebSocket connections get it under the servers). A worker sees the same few
+    values again and again (one per client behind the proxy), so their meanings are kept, in
+    bounded caches of short values.
     """
 
-    def __init__(
-        self, app: ASGIApp, trusted_hosts: str = LOOPBACK, forwarded_host: bool = False
-    ) -> None:
-        self.app = app
+    def __init__(self, trusted_hosts: str = LOOPBACK, forwarded_host: bool = False) -> None:
         self.trusted = TrustedProxies(trusted_hosts)
         self.forwarded_host = forwarded_host
         self._clients: dict[str, tuple[str, int] | None] = {}
         self._forwarded: dict[str, _Said] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if (kind == "http" or kind == "websocket") and self.trusted.peer(scope.get("client")):
+    def rewrite(self, scope: Scope) -> None:
+        """`apply` if the peer is a trusted proxy."""
+        if self.trusted.peer(scope.get("client")):
             self.apply(scope)
-        await self.app(scope, receive, send)
 
     def apply(self, scope: Scope) -> None:
         """Rewrite `scope` in place (the server's access log then shows the real client)."""
@@ -341,6 +350,37 @@ class ProxyHeadersMiddleware:
         return name != "unknown" and not name.startswith("_") and name in self.trusted
 
 
+class ProxyHeadersMiddleware:
+    """Pure ASGI: set ``client``, ``scheme`` (and, with `forwarded_host`, the Host header and
+    ``server``) from the proxy headers of a trusted peer; every other scope passes untouched.
+
+    Under `asgiforge serve` and `dev` the HTTP protocols rewrite the scope themselves and this
+    wraps only what the WebSocket protocols run (`sharing` one `ProxyHeaders` per worker).
+    """
+
+    def __init__(
+        self, app: ASGIApp, trusted_hosts: str = LOOPBACK, forwarded_host: bool = False
+    ) -> None:
+        self.app = app
+        self.proxies = ProxyHeaders(trusted_hosts, forwarded_host)
+
+    @classmethod
+    def sharing(cls, app: ASGIApp, proxies: ProxyHeaders) -> ProxyHeadersMiddleware:
+        """A middleware for `app` that uses `proxies` (its trusted set and caches), made per
+        WebSocket connection without parsing the trusted set again."""
+        middleware = cls.__new__(cls)
+        middleware.app = app
+        middleware.proxies = proxies
+        return middleware
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Cheapest test first: most requests carry no proxy header at all, and that is decided
+        # in C (a Python loop over a browser's headers costs about 2 µs a request).
+        if scope["type"] in _REWRITTEN and not PROXY_NAMES.isdisjoint(map(_name, scope["headers"])):
+            self.proxies.rewrite(scope)
+        await self.app(scope, receive, send)
+
+
 def _remember(cache: dict[str, Any], value: str, meaning: Any) -> None:
     """Keep a short header value's meaning; long ones (rare, and costly to keep) are not kept,
     and a full cache starts over, so a client sending fresh values cannot grow it."""
@@ -368,39 +408,3 @@ def _set_host(scope: Scope, host: str) -> None:
     headers.insert(0, (b"host", host.encode("latin-1")))
     scope["headers"] = headers
     scope["server"] = (name[1:-1] if name.startswith("[") else name, port)
-
-
-def behind_proxies(app: Any, options: HTTPOptions) -> Any:
-    """The app a worker serves: wrapped in `ProxyHeadersMiddleware` unless proxy headers are off
-    or nobody is trusted (then the request path costs nothing).
-
-    uvicorn tells ASGI 2 apps from ASGI 3 ones by looking at the object it is given; as it only
-    ever sees this wrapper, an ASGI 2 app is adapted here.
-    """
-    trusted = options.trusted_proxies
-    if trusted is None:
-        return app
-    return ProxyHeadersMiddleware(
-        app if _is_asgi3(app) else _Asgi2(app), trusted, options.forwarded_host
-    )
-
-
-def _is_asgi3(app: Any) -> bool:
-    import inspect
-
-    if inspect.isclass(app):
-        return hasattr(app, "__await__")
-    if inspect.isfunction(app):
-        return inspect.iscoroutinefunction(app)
-    method = getattr(app, "__call__", None)  # noqa: B004 - the method is inspected, not callability
-    return inspect.iscoroutinefunction(method)
-
-
-class _Asgi2:
-    """An ASGI 2 app (``app(scope)`` returns the coroutine function) seen as an ASGI 3 one."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope)(receive, send)

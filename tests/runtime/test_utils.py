@@ -133,3 +133,41 @@ async def test_collapsing_task_group_keeps_several_errors_grouped() -> None:
             group.start_soon(fail)
             raise Boom
     assert [type(e) for e in info.value.exceptions] == [Boom, Boom]
+
+
+def test_importing_the_runtime_loads_neither_asyncio_nor_the_email_package() -> None:
+    """What `asgiforge routes` (and a trio app) imports: the modules a full-template app uses.
+
+    asyncio, `http.client` and `email.utils` together took about 70 ms of the command's start-up;
+    they load with the first request that needs them (under a server, asyncio is there already).
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import asgiforge.runtime.applications, asgiforge.runtime.responses\n"
+        "import asgiforge.runtime.broadcast, asgiforge.runtime.staticfiles\n"
+        "import asgiforge.runtime.templating, asgiforge.runtime.exceptions\n"
+        "import asgiforge.runtime.endpoints, asgiforge.runtime.websockets\n"
+        "print(sorted(m for m in ('asyncio', 'email.utils', 'http.client') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_function_carrying_asyncios_coroutine_marker_is_async() -> None:
+    """Before Python 3.13, asyncio's marker (what older mocks and decorators set) counts,
+    although the check no longer imports asyncio to read it."""
+    import asyncio.coroutines
+
+    def marked(request: Any) -> None: ...
+
+    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
+    if marker is None:
+        pytest.skip("this Python's asyncio has no coroutine marker")
+    marked._is_coroutine = marker  # type: ignore[attr-defined]
+    assert is_async_callable(marked)
+    assert is_async_callable(functools.partial(marked))

@@ -7,6 +7,7 @@ import http.client
 import os
 import random
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,14 @@ from asgiforge.errors import UsageError
 from asgiforge.runtime.requests import Request
 from asgiforge.server.options import HTTPOptions
 from asgiforge.server.proxy_headers import (
+    ProxyHeaders,
     ProxyHeadersMiddleware,
     TrustedProxies,
-    behind_proxies,
     parse_node,
 )
 from tests.harness import run_bounded
 from tests.server.serve_process import ServeProcess
+from tests.servers import serve_in_thread
 
 PROXY = ("127.0.0.1", 40000)
 OUTSIDER = ("203.0.113.9", 40000)
@@ -264,41 +266,132 @@ def test_options_defaults_and_validation() -> None:
         HTTPOptions(forwarded_allow_ips="10.0.0.1/8")
 
 
-def test_behind_proxies_wraps_only_when_something_is_trusted() -> None:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        pass
+async def scope_echo(scope: Any, receive: Any, send: Any) -> None:
+    """Answers with the client and scheme it was given: over HTTP as the body, over a
+    WebSocket as one text message."""
+    if scope["type"] == "lifespan":
+        return
+    client = scope["client"][0] if scope.get("client") else None
+    said = f"{client} {scope['scheme']}".encode()
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": said.decode()})
+        await send({"type": "websocket.close"})
+        return
+    length = str(len(said)).encode()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]}
+    )
+    await send({"type": "http.response.body", "body": said})
 
-    assert behind_proxies(app, HTTPOptions(proxy_headers=False)) is app
-    wrapped = behind_proxies(app, HTTPOptions())
-    assert isinstance(wrapped, ProxyHeadersMiddleware) and wrapped.app is app
+
+def http_get(address: str, *heads: bytes) -> list[bytes]:
+    """Send `heads` (pipelined, one write) on one raw connection; the response bodies."""
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"".join(heads))
+        received = b""
+        bodies: list[bytes] = []
+        while len(bodies) < len(heads):
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {bodies}"
+            received += chunk
+            while b"\r\n\r\n" in received:
+                head, _, rest = received.partition(b"\r\n\r\n")
+                match = re.search(rb"(?i)content-length: *(\d+)", head)
+                assert match is not None, head
+                size = int(match.group(1))
+                if len(rest) < size:
+                    break
+                bodies.append(rest[:size])
+                received = rest[size:]
+    return bodies
 
 
-@pytest.mark.anyio
-async def test_an_asgi2_app_is_adapted() -> None:
-    seen: list[Any] = []
+def head(*headers: str, path: str = "/") -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: app.example", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
-    def app(scope: Any) -> Any:
+
+@pytest.mark.parametrize("http", ["h11", "httptools"])
+def test_the_served_http_protocols_rewrite_a_trusted_proxys_requests(http: str) -> None:
+    """Under the real protocols (what `serve` and `dev` hand uvicorn): a request whose head holds
+    proxy headers is rewritten from a trusted peer, one without is left alone, and a pipelined
+    request behind the first gets its own reading."""
+    forwarded = head("X-Forwarded-For: 198.51.100.7", "X-Forwarded-Proto: https")
+    standard = head('Forwarded: for="[2001:db8::9]";proto=https')
+    with serve_in_thread(scope_echo, **HTTPOptions(http=http).uvicorn_kwargs()) as (_, address):
+        assert http_get(address, head()) == [b"127.0.0.1 http"]
+        assert http_get(address, forwarded) == [b"198.51.100.7 https"]
+        assert http_get(address, forwarded, head(), standard) == [
+            b"198.51.100.7 https",
+            b"127.0.0.1 http",
+            b"2001:db8::9 https",
+        ]
+    # Another proxy named: the loopback peer is no longer believed.
+    options = HTTPOptions(http=http, forwarded_allow_ips="10.0.0.1")
+    with serve_in_thread(scope_echo, **options.uvicorn_kwargs()) as (_, address):
+        assert http_get(address, forwarded) == [b"127.0.0.1 http"]
+    with serve_in_thread(
+        scope_echo, **HTTPOptions(http=http, proxy_headers=False).uvicorn_kwargs()
+    ) as (_, address):
+        assert http_get(address, forwarded) == [b"127.0.0.1 http"]
+
+
+@pytest.mark.parametrize("ws", ["websockets-sansio", "wsproto"])
+def test_a_served_websocket_behind_a_trusted_proxy_sees_wss_and_the_client(ws: str) -> None:
+    if ws == "websockets-sansio":
+        pytest.importorskip("websockets.server")
+    else:
+        pytest.importorskip("wsproto")
+    options = HTTPOptions(ws=ws)
+    if isinstance(options.uvicorn_kwargs()["ws"], str):
+        pytest.skip(f"this uvicorn has no {ws} protocol")
+    handshake = head(
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        "X-Forwarded-For: 198.51.100.7",
+        "X-Forwarded-Proto: https",
+    )
+    with serve_in_thread(scope_echo, **options.uvicorn_kwargs()) as (_, address):
+        host, port = address.split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(handshake)
+            received = b""
+            while b"198.51.100.7" not in received and len(received) < 4096:
+                chunk = sock.recv(4096)
+                assert chunk, received
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 101"), received
+    assert b"198.51.100.7 wss" in received
+
+
+def test_dev_hands_uvicorn_the_app_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxy headers are read by the protocols, so uvicorn sees the user's app (and adapts an
+    ASGI 2 one itself); its own proxy-header reading stays off."""
+    from asgiforge.server import _logging
+    from asgiforge.server.dev.options import DevOptions
+    from asgiforge.server.dev.worker import make_server
+    from asgiforge.server.options import AppTarget
+
+    def asgi2(scope: Any) -> Any:
         async def instance(receive: Any, send: Any) -> None:
-            seen.append(scope["scheme"])
+            pass
 
         return instance
 
-    wrapped = behind_proxies(app, HTTPOptions())
-    scope = {
-        "type": "http",
-        "scheme": "http",
-        "client": PROXY,
-        "headers": [(b"x-forwarded-proto", b"https")],
-    }
-
-    async def receive() -> Any:
-        return {}
-
-    async def send(message: Any) -> None:
-        pass
-
-    await wrapped(scope, receive, send)
-    assert seen == ["https"]
+    monkeypatch.setattr(_logging, "hush_uvicorn_startup", lambda: None)
+    options = DevOptions(AppTarget("main:app", tmp_path), port=8000)
+    server = make_server(asgi2, options, lambda: None)
+    assert server.config.app is asgi2
+    assert server.config.proxy_headers is False  # uvicorn's own reading is off
+    proxies = server.config.http.proxies
+    assert isinstance(proxies, ProxyHeaders) and "127.0.0.1" in proxies.trusted
+    server.config.load()
+    assert type(server.config.loaded_app).__name__ == "ASGI2Middleware"
 
 
 @pytest.fixture(scope="module")
@@ -378,25 +471,6 @@ def test_no_proxy_headers_and_a_bad_trusted_list(shop: Path) -> None:
     assert bad.returncode != 0
     lines = bad.stderr.strip().splitlines()
     assert len(lines) == 1 and "--forwarded-allow-ips: 'proxy' is not an IP address" in lines[0]
-
-
-def test_dev_serves_the_app_behind_the_middleware(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from asgiforge.server import _logging
-    from asgiforge.server.dev.options import DevOptions
-    from asgiforge.server.dev.worker import make_server
-    from asgiforge.server.options import AppTarget
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        pass
-
-    monkeypatch.setattr(_logging, "hush_uvicorn_startup", lambda: None)
-    options = DevOptions(AppTarget("main:app", tmp_path), port=8000)
-    server = make_server(app, options, lambda: None)
-    assert isinstance(server.config.app, ProxyHeadersMiddleware)
-    assert server.config.app.app is app
-    assert server.config.proxy_headers is False  # uvicorn's own reading is off
 
 
 @pytest.mark.slow

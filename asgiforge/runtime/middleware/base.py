@@ -32,6 +32,7 @@ from typing import Any
 
 import anyio
 
+from asgiforge.runtime._utils import current_asyncio_task
 from asgiforge.runtime.background import BackgroundTask
 from asgiforge.runtime.requests import ClientDisconnect, Request
 from asgiforge.runtime.responses import Response
@@ -300,7 +301,7 @@ class BaseHTTPMiddleware:
             return
 
         request = Request(scope, receive, send)
-        host = _current_asyncio_task()
+        host = current_asyncio_task()
         call = _Call(request, receive, None if host is None else host.get_loop())
         if host is None:  # trio (or another loop): anyio's task group
             async with anyio.create_task_group() as group:
@@ -393,13 +394,6 @@ class BaseHTTPMiddleware:
             return exc
         finally:
             call.close()
-        return None
-
-
-def _current_asyncio_task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no asyncio loop running: trio
         return None
 
 

@@ -179,10 +179,9 @@ def make_server(app: Any, options: DevOptions, on_ready: Callable[[], None]) -> 
             _uvicorn.shutdown_connections(self.server_state)
             _uvicorn.end_streams(self.server_state)
 
-    from asgiforge.server.proxy_headers import behind_proxies
-
+    # Proxy headers: read by the protocols `uvicorn_kwargs` names (see `serve.worker.run`).
     config = uvicorn.Config(
-        behind_proxies(app, options.http),
+        app,
         **options.http.uvicorn_kwargs(),
         timeout_graceful_shutdown=max(1, round(options.graceful_timeout)),
     )

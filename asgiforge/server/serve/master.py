@@ -474,11 +474,15 @@ def _preimport(options: ServeOptions) -> None:
 
     http = options.http
     names = [*_uvicorn.preimport_names(http.http, http.ws, http.loop), "asgiforge.importer"]
-    if http.access_log and http.access_log_format == "json":
-        names.append("asgiforge.server.accesslog")
-    # The hardened protocol classes (and the runtime's host parsing they use): imported by
-    # `uvicorn_kwargs` in each worker otherwise, four times over on two cores at start-up.
-    names.append("asgiforge.server.protocols")
+    # What every worker imports around the app whatever the options (`worker.run`): the access
+    # log wrapper, the hardened protocol classes with the proxy-header reading and the runtime's
+    # host parsing they use. Imported in each worker otherwise, four times over on two cores at
+    # start-up.
+    names += [
+        "asgiforge.server.accesslog",
+        "asgiforge.server.proxy_headers",
+        "asgiforge.server.protocols",
+    ]
     for name in names:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)

@@ -245,10 +245,10 @@ def run(
     app = accesslog.wrap(app, options.http)
     capture = _ErrorCapture()
     logging.getLogger("uvicorn.error").addHandler(capture)
-    from asgiforge.server.proxy_headers import behind_proxies
-
+    # Proxy headers are read by the protocols `uvicorn_kwargs` names (and, for WebSockets, a
+    # middleware they put around the app): the app is handed over as it is.
     config = uvicorn.Config(
-        app=behind_proxies(app, options.http),
+        app=app,
         log_config=None,
         lifespan="auto",
         **options.http.uvicorn_kwargs(),
