@@ -73,3 +73,15 @@ def run_bounded(
             pass
         process.wait(timeout=10)
     return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def loaded_by(imports: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` a fresh interpreter has loaded once it has run `imports` (Python
+    statements): what an import-cost test asserts on, free of what this test process loaded."""
+    import sys
+
+    code = f"import sys\n{imports}\nprint('\\n'.join(m for m in {modules!r} if m in sys.modules))"
+    result = run_bounded([sys.executable, "-c", code])
+    if result.returncode != 0:
+        raise RuntimeError(f"the imports failed: {result.stderr.strip()}")
+    return result.stdout.split()

@@ -9,6 +9,7 @@ from unittest.mock import create_autospec
 import pytest
 
 from asgiforge.runtime._utils import create_collapsing_task_group, get_route_path, is_async_callable
+from tests.harness import loaded_by
 
 
 async def async_endpoint(request: Any) -> str:
@@ -141,21 +142,13 @@ def test_importing_the_runtime_loads_neither_asyncio_nor_the_email_package() -> 
     asyncio, `http.client` and `email.utils` together took about 70 ms of the command's start-up;
     they load with the first request that needs them (under a server, asyncio is there already).
     """
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
+    imports = (
         "import asgiforge.runtime.applications, asgiforge.runtime.responses\n"
         "import asgiforge.runtime.broadcast, asgiforge.runtime.staticfiles\n"
         "import asgiforge.runtime.templating, asgiforge.runtime.exceptions\n"
-        "import asgiforge.runtime.endpoints, asgiforge.runtime.websockets\n"
-        "print(sorted(m for m in ('asyncio', 'email.utils', 'http.client') if m in sys.modules))\n"
+        "import asgiforge.runtime.endpoints, asgiforge.runtime.websockets"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    assert loaded_by(imports, ("asyncio", "email.utils", "http.client")) == []
 
 
 def test_a_function_carrying_asyncios_coroutine_marker_is_async() -> None:

@@ -11,6 +11,7 @@ from asgiforge.server.dev.options import DevOptions, ReloadOptions
 from asgiforge.server.option_table import COMMANDS, KINDS, OPTIONS, options_for
 from asgiforge.server.options import AppTarget, HeadLimits, HTTPOptions
 from asgiforge.server.serve.options import ServeOptions
+from tests.harness import loaded_by
 
 _CLASSES = {
     cls.__name__: cls
@@ -84,30 +85,10 @@ def test_each_command_takes_the_tls_options() -> None:
 
 
 def test_the_table_imports_no_cli_and_no_server_machinery() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, asgiforge.server.option_table, asgiforge.server.config; "
-        "print(sorted(m for m in ('typer', 'rich', 'uvicorn', 'asgiforge.runtime', "
-        "'asgiforge.server.protocols', 'ssl') if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    heavy = ("typer", "rich", "uvicorn", "asgiforge.runtime", "asgiforge.server.protocols", "ssl")
+    assert loaded_by("import asgiforge.server.option_table, asgiforge.server.config", heavy) == []
 
 
 def test_routes_and_the_root_help_do_not_load_the_table() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, asgiforge.cli._app, asgiforge.cli.routes; "
-        "print(sorted(m for m in sys.modules if m in ('asgiforge.server.option_table', "
-        "'asgiforge.server.config', 'asgiforge.cli._table')))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert result.stdout.strip() == "[]"
+    table = ("asgiforge.server.option_table", "asgiforge.server.config", "asgiforge.cli._table")
+    assert loaded_by("import asgiforge.cli._app, asgiforge.cli.routes", table) == []
