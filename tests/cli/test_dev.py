@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -26,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.harness import free_port, run_bounded, wait_until
+from tests.servers import kill_group
 
 pytestmark = pytest.mark.slow
 
@@ -154,17 +154,7 @@ def start_dev(tmp_path: Path) -> Iterator[Callable[..., Dev]]:
 
     yield start
     for process in processes:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=8)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        finally:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=5)
+        kill_group(process, timeout=8)
 
 
 def test_banner_then_edit_break_fix(start_dev: Callable[..., Dev]) -> None:
@@ -264,8 +254,7 @@ def test_port_from_environment_and_no_reload(tmp_path: Path, start_dev: Callable
         time.sleep(0.5)
         assert dev.get() == (200, "version one")  # nothing watches with --no-reload
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+        kill_group(process)
 
 
 def test_no_reload_with_broken_app_fails_fast(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 
 from tests.harness import free_port, run_bounded, wait_until
 from tests.server.serve_process import ServeProcess
+from tests.servers import kill_group
 
 pytestmark = pytest.mark.slow
 
@@ -149,7 +149,8 @@ def digest_of(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def test_ten_mib_file_arrives_byte_exact_by_sendfile(server: Server) -> None:
+def fetch_big_by_sendfile(server: Server) -> tuple[http.client.HTTPResponse, bytes]:
+    """GET /big on a server that advertises pathsend; the kernel's sendfile sent it."""
     before = server.info()
     assert before["pathsend"] is True
     conn = server.connect()
@@ -157,10 +158,15 @@ def test_ten_mib_file_arrives_byte_exact_by_sendfile(server: Server) -> None:
         response, body = fetch(conn, "/big")
     finally:
         conn.close()
+    assert server.info()["sendfile"] > before["sendfile"]
+    return response, body
+
+
+def test_ten_mib_file_arrives_byte_exact_by_sendfile(server: Server) -> None:
+    response, body = fetch_big_by_sendfile(server)
     assert response.status == 200
     assert response.getheader("content-length") == str(SIZE)
     assert len(body) == SIZE and digest_of(body) == server.digest
-    assert server.info()["sendfile"] > before["sendfile"]
 
 
 def test_keep_alive_and_server_framed_pathsend(server: Server) -> None:
@@ -288,18 +294,7 @@ def test_dev_serves_files_by_sendfile(tmp_path: Path) -> None:
     try:
         server = Server(port, digest, lambda: log_path.read_text(errors="replace"))
         server.wait_ready()
-        before = server.info()
-        assert before["pathsend"] is True
-        conn = server.connect()
-        try:
-            response, body = fetch(conn, "/big")
-        finally:
-            conn.close()
+        response, body = fetch_big_by_sendfile(server)
         assert response.status == 200 and digest_of(body) == digest
-        assert server.info()["sendfile"] > before["sendfile"]
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(timeout=10)
+        kill_group(process, timeout=10)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from asgiforge.server import proctitle
 from tests.harness import free_port, wait_until
 from tests.server.serve_process import ServeProcess, write_app
+from tests.servers import kill_group, spawn
 
 
 def title(pid: int) -> str:
@@ -99,13 +99,8 @@ def test_dev_supervisor_and_worker_have_their_own_titles(tmp_path: Path) -> None
         "    await send({'type': 'http.response.body', 'body': b'ok'})\n"
     )
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "asgiforge", "dev", "main:app", "--port", str(port)],
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    process = spawn(
+        [sys.executable, "-m", "asgiforge", "dev", "main:app", "--port", str(port)], cwd=tmp_path
     )
     try:
         supervisor = psutil.Process(process.pid)
@@ -115,26 +110,20 @@ def test_dev_supervisor_and_worker_have_their_own_titles(tmp_path: Path) -> None
         worker = supervisor.children()[0].pid
         assert wait_until(lambda: title(worker) == "asgiforge dev worker main:app", 10)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        kill_group(process, timeout=10)
 
 
 @pytest.mark.slow
 def test_dev_without_reload_is_one_process_titled_dev(tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text("async def app(scope, receive, send):\n    pass\n")
     port = free_port()
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-m", "asgiforge", "dev", "main:app", "--no-reload", "--port", str(port)],
         cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
     )
     try:
         expected = f"asgiforge dev main:app http://127.0.0.1:{port}"
         assert wait_until(lambda: title(process.pid) == expected, 15), title(process.pid)
         assert psutil.Process(process.pid).children() == []
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        kill_group(process, timeout=10)

@@ -7,7 +7,6 @@ on every request: a saved asset is served at once instead of within `revalidate_
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import free_port, wait_until
+from tests.servers import kill_group
 
 pytestmark = pytest.mark.slow
 
@@ -62,12 +62,5 @@ def test_dev_serves_an_edited_static_file_at_once(tmp_path: Path, reload: bool) 
             asset.write_text(text)
             assert _get(url) == text  # no wait: under dev the cache is off
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # a clean stop removes the supervisor's temp dir
-        try:
-            process.wait(timeout=10)
-        finally:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait(timeout=5)
+        # TERM first: a clean stop removes the supervisor's temp dir.
+        kill_group(process, timeout=10)

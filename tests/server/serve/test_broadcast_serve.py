@@ -25,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.redis_server import RedisServer, redis_server_fixture  # noqa: F401 (fixture)
 from tests.server.serve_process import ServeProcess, free_port, wait_until
+from tests.servers import kill_group
 
 pytestmark = pytest.mark.slow
 
@@ -460,11 +461,7 @@ def test_asgiforge_dev_uses_the_embedded_backend_across_reloads(app_dir: Path) -
         assert get(port, "/backend") == (200, "local")
         asyncio.run(round_trip("after"))
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+        kill_group(proc, timeout=10)
         log.close()
 
 
